@@ -1,0 +1,138 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults that the documentation promises; tests pin them.
+const (
+	DefaultStateDir         = "/var/lib/powerjockey"
+	DefaultHTTPListen       = "127.0.0.1:9623"
+	DefaultMaxSessions      = 32
+	DefaultSessionTimeout   = 60 * time.Second
+	DefaultAuthFailures     = 30
+	DefaultSNMPPort         = 161
+	DefaultSNMPTimeout      = time.Second
+	DefaultSNMPRetries      = 2
+	DefaultCacheTTL         = 2 * time.Second
+	DefaultStagger          = time.Second
+	DefaultWoLTarget        = "255.255.255.255:9"
+	DefaultWoLRepeat        = 3
+	DefaultWoLInterval      = time.Second
+	DefaultOnDelayPDUAndWoL = 5 * time.Second
+	DefaultCycleDelay       = 5 * time.Second
+	DefaultExecTimeout      = 30 * time.Second
+	DefaultWattsOn          = 15.0
+	DefaultStatusMaxAge     = 2 * time.Second
+	DefaultProbeTimeout     = time.Second
+)
+
+// DefaultCipherSuites are the RMCP+ suites offered unless configured:
+// every suite with authentication (0 is never a default).
+var DefaultCipherSuites = []int{1, 2, 3, 15, 16, 17}
+
+// DefaultV15AuthTypes are the IPMI v1.5 authentication types accepted
+// unless configured. Straight password sends the password in clear text,
+// so it is opt-in.
+var DefaultV15AuthTypes = []string{"md5"}
+
+// Load reads, decodes, defaults and validates the file at path, resolving
+// secret files. The returned error is an [Errors] listing every problem.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o004 != 0 && cfg.hasInlineSecrets() {
+		cfg.Warnings = append(cfg.Warnings, &Error{File: path, Msg: fmt.Sprintf(
+			"file is world-readable (mode %04o) and holds passwords; chmod 0640 it or move secrets to *_file keys", st.Mode().Perm())})
+	}
+	return cfg, nil
+}
+
+// Parse decodes, defaults and validates data, naming it file in errors.
+// Relative secret-file paths are resolved against the file's directory.
+func Parse(file string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Errors{syntaxError(file, err)}
+	}
+	cfg := &Config{Path: file}
+	d := &decoder{file: file, pos: map[string]position{}}
+	switch {
+	case len(root.Content) == 0:
+		d.errs = append(d.errs, &Error{File: file, Msg: "file is empty"})
+	default:
+		d.decode(root.Content[0], reflect.ValueOf(cfg).Elem(), "")
+	}
+	if len(d.errs) > 0 {
+		return nil, d.errs
+	}
+	v := &validator{decoder: d, cfg: cfg, dir: filepath.Dir(file)}
+	v.applyDefaults()
+	v.validate()
+	if len(v.errs) > 0 {
+		return nil, v.errs
+	}
+	cfg.Warnings = append(cfg.Warnings, v.warnings...)
+	return cfg, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func syntaxError(file string, err error) *Error {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Msg: "YAML syntax: " + m[2]}
+	}
+	return &Error{File: file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+func (c *Config) hasInlineSecrets() bool {
+	for _, n := range c.Nodes {
+		if n.IPMI.Password != "" && n.IPMI.PasswordFile == "" {
+			return true
+		}
+	}
+	for _, p := range c.PDUs {
+		if p.SNMP.Community != "" || p.SNMP.CommunityWrite != "" ||
+			(p.SNMP.AuthPassphrase != "" && p.SNMP.AuthPassphraseFile == "") ||
+			(p.SNMP.PrivPassphrase != "" && p.SNMP.PrivPassphraseFile == "") {
+			return true
+		}
+	}
+	return false
+}
+
+// readSecret reads a secret file, dropping one trailing newline (editors
+// add one; a password never ends in one).
+func readSecret(path string) (string, os.FileMode, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", 0, err
+	}
+	if !st.Mode().IsRegular() {
+		return "", 0, errors.New("not a regular file")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, err
+	}
+	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	return s, st.Mode().Perm(), nil
+}

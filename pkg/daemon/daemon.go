@@ -1,0 +1,266 @@
+// Package daemon assembles powerjockey from its configuration: PDU
+// clients, Wake-on-LAN senders, nodes and their IPMI endpoints, metrics and
+// the operator's HTTP server. It also applies a reloaded configuration
+// without disturbing what did not change.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync"
+
+	mwol "github.com/mdlayher/wol"
+
+	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/ipmi"
+	"github.com/powerjockey/powerjockey/pkg/metrics"
+	"github.com/powerjockey/powerjockey/pkg/node"
+	"github.com/powerjockey/powerjockey/pkg/power/pdu"
+	"github.com/powerjockey/powerjockey/pkg/power/wol"
+)
+
+// Daemon is a running powerjockey.
+type Daemon struct {
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	ipmi    *ipmi.Manager
+	store   *node.Store
+
+	wolClient  *mwol.Client
+	rawSenders map[string]*wol.RawSender
+
+	// mu guards the configuration-derived state below; it is held for a
+	// whole reload so readers see the old or the new set, never a mix.
+	mu    sync.RWMutex
+	ctx   context.Context
+	cfg   *config.Config
+	pdus  map[string]*pdu.Client
+	nodes map[string]*nodeEntry
+}
+
+type nodeEntry struct {
+	node *node.Node
+	cfg  config.Node
+	feed *pdu.Feed
+}
+
+// New prepares a daemon for cfg; Start brings it up.
+func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	store, err := node.OpenStore(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	wc, err := mwol.NewClient()
+	if err != nil {
+		return nil, fmt.Errorf("wake-on-lan socket: %w", err)
+	}
+	m := metrics.New()
+	d := &Daemon{
+		log:        log,
+		metrics:    m,
+		store:      store,
+		wolClient:  wc,
+		rawSenders: map[string]*wol.RawSender{},
+		cfg:        cfg,
+		pdus:       map[string]*pdu.Client{},
+		nodes:      map[string]*nodeEntry{},
+	}
+	d.ipmi = ipmi.NewManager(ipmi.NewGuard(guardConfig(cfg)), m, log)
+	m.SetState(d)
+	return d, nil
+}
+
+func guardConfig(cfg *config.Config) ipmi.GuardConfig {
+	g := ipmi.DefaultGuardConfig()
+	g.AuthFailuresPerMinute = cfg.IPMI.AuthFailuresPerMinute
+	return g
+}
+
+// Start builds every PDU client, node and endpoint. If any endpoint cannot
+// start (an address in use, say), everything started is stopped again and
+// the error returned: a daemon that serves only some nodes would hide it.
+func (d *Daemon) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ctx = ctx
+	for _, p := range d.cfg.PDUs {
+		c, err := newPDUClient(p, d.log, d.metrics)
+		if err != nil {
+			d.stopAllLocked()
+			return err
+		}
+		d.pdus[p.Name] = c
+	}
+	for _, n := range d.cfg.Nodes {
+		e, err := d.startNode(ctx, n)
+		if err != nil {
+			d.stopAllLocked()
+			return err
+		}
+		d.nodes[n.Name] = e
+	}
+	d.log.Info("powerjockey serving", "nodes", len(d.nodes), "pdus", len(d.pdus), "state_dir", d.cfg.StateDir)
+	return nil
+}
+
+// Stop stops every endpoint and node and releases sockets.
+func (d *Daemon) Stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopAllLocked()
+	d.wolClient.Close()
+	for _, s := range d.rawSenders {
+		s.Close()
+	}
+}
+
+func (d *Daemon) stopAllLocked() {
+	for name, e := range d.nodes {
+		d.stopNode(e)
+		delete(d.nodes, name)
+	}
+	for name, c := range d.pdus {
+		c.Close()
+		delete(d.pdus, name)
+	}
+}
+
+// Reload applies cfg: nodes whose configuration (and PDU) did not change
+// keep their endpoint and its sessions; changed nodes are rebuilt, removed
+// ones stopped, added ones started. If a new endpoint cannot start, the
+// error is returned and reported, and the rest of the new configuration
+// stays applied.
+func (d *Daemon) Reload(cfg *config.Config) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.cfg
+	if cfg.StateDir != old.StateDir {
+		return errors.New("state_dir cannot change on reload; restart the daemon")
+	}
+	globalChanged := !reflect.DeepEqual(old.IPMI, cfg.IPMI)
+	changedPDUs := map[string]bool{}
+	oldPDUs := map[string]config.PDU{}
+	for _, p := range old.PDUs {
+		oldPDUs[p.Name] = p
+	}
+	newPDUs := map[string]config.PDU{}
+	for _, p := range cfg.PDUs {
+		newPDUs[p.Name] = p
+		if op, ok := oldPDUs[p.Name]; !ok || !reflect.DeepEqual(op, p) {
+			changedPDUs[p.Name] = true
+		}
+	}
+	for name := range oldPDUs {
+		if _, ok := newPDUs[name]; !ok {
+			changedPDUs[name] = true
+		}
+	}
+	d.cfg = cfg
+
+	wanted := map[string]config.Node{}
+	for _, n := range cfg.Nodes {
+		wanted[n.Name] = n
+	}
+	var stopped, kept []string
+	for name, e := range d.nodes {
+		n, ok := wanted[name]
+		if ok && !globalChanged && reflect.DeepEqual(e.cfg, n) && (n.PDU == nil || !changedPDUs[n.PDU.Name]) {
+			kept = append(kept, name)
+			continue
+		}
+		d.stopNode(e)
+		delete(d.nodes, name)
+		stopped = append(stopped, name)
+	}
+	for name := range changedPDUs {
+		if c := d.pdus[name]; c != nil {
+			c.Close()
+			delete(d.pdus, name)
+		}
+		if p, ok := newPDUs[name]; ok {
+			c, err := newPDUClient(p, d.log, d.metrics)
+			if err != nil {
+				return err
+			}
+			d.pdus[name] = c
+		}
+	}
+	var errs []error
+	var started []string
+	for _, n := range cfg.Nodes {
+		if _, running := d.nodes[n.Name]; running {
+			continue
+		}
+		e, err := d.startNode(d.ctx, n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d.nodes[n.Name] = e
+		started = append(started, n.Name)
+	}
+	slices.Sort(stopped)
+	slices.Sort(started)
+	d.log.Info("configuration reloaded", "kept", len(kept), "stopped", stopped, "started", started)
+	return errors.Join(errs...)
+}
+
+// Node returns the named node, or nil.
+func (d *Daemon) Node(name string) *node.Node {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if e, ok := d.nodes[name]; ok {
+		return e.node
+	}
+	return nil
+}
+
+// Nodes returns every node, ordered by name.
+func (d *Daemon) Nodes() []*node.Node {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]*node.Node, 0, len(d.nodes))
+	for _, e := range d.nodes {
+		out = append(out, e.node)
+	}
+	slices.SortFunc(out, func(a, b *node.Node) int {
+		if a.Name() < b.Name() {
+			return -1
+		}
+		if a.Name() > b.Name() {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Snapshots implements metrics.State.
+func (d *Daemon) Snapshots() []node.Snapshot {
+	nodes := d.Nodes()
+	out := make([]node.Snapshot, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Snapshot()
+	}
+	return out
+}
+
+// IPMISessions implements metrics.State.
+func (d *Daemon) IPMISessions() int { return d.ipmi.Sessions() }
+
+// Config returns the configuration in effect.
+func (d *Daemon) Config() *config.Config {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.cfg
+}
+
+// Metrics returns the daemon's metrics.
+func (d *Daemon) Metrics() *metrics.Metrics { return d.metrics }
+
+// IPMI returns the endpoint manager (tests use it to find bound ports).
+func (d *Daemon) IPMI() *ipmi.Manager { return d.ipmi }

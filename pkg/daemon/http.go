@@ -1,0 +1,43 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/powerjockey/powerjockey/pkg/httpapi"
+)
+
+// Logger returns the daemon's logger.
+func (d *Daemon) Logger() *slog.Logger { return d.log }
+
+// ServeHTTP serves the operator API, metrics and live page on http.listen
+// until ctx ends; it returns nil at once when HTTP is off.
+func (d *Daemon) ServeHTTP(ctx context.Context) error {
+	addr := d.Config().HTTP.Listen
+	if addr == "off" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           httpapi.New(d, d.log),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	d.log.Info("http serving", "listen", ln.Addr().String())
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package ipmi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/bougou/go-ipmi/pkg/bmc"
+	"github.com/bougou/go-ipmi/pkg/clock"
+	"github.com/bougou/go-ipmi/pkg/handlers"
+	"github.com/bougou/go-ipmi/pkg/hal"
+	"github.com/bougou/go-ipmi/pkg/server"
+	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/powerjockey/powerjockey/pkg/node"
+)
+
+// EndpointConfig is one node's BMC.
+type EndpointConfig struct {
+	// Listen is the UDP address, e.g. "192.168.24.1:6230".
+	Listen   string
+	Username string
+	Password string
+	// Privilege is the user's maximum privilege.
+	Privilege bmc.PrivilegeLevel
+	// CipherSuites offered over RMCP+; 0 only when listed explicitly.
+	CipherSuites []types.CipherSuiteID
+	// V15AuthTypes enables IPMI v1.5 sessions; empty disables them.
+	V15AuthTypes []bmc.V15AuthType
+	// MaxSessions is the RMCP+ session table size.
+	MaxSessions int
+	// SessionTimeout is the idle timeout.
+	SessionTimeout time.Duration
+}
+
+// Endpoint is one node's BMC: a go-ipmi BMC and server on its own socket.
+type Endpoint struct {
+	machine Machine
+	cfg     EndpointConfig
+	log     *slog.Logger
+	bmc     *bmc.BMC
+	srv     *server.Server
+	conn    *guardedConn
+	obs     Observer
+
+	dedup dedupTable
+
+	mu            sync.Mutex
+	bootSetInProgress byte // boot options parameter 0, volatile like on a real BMC
+
+	done chan struct{}
+}
+
+// deviceInfo is what Get Device ID reports. Manufacturer ID 0 is
+// "unspecified": claiming a real vendor would make Ironic and other tools
+// send that vendor's OEM commands.
+var deviceInfo = bmc.DeviceInfo{
+	DeviceID:                0x20,
+	DeviceRevision:          0x01,
+	FirmwareMajor:           0,
+	FirmwareMinor:           0x01, // BCD
+	IPMIVersion:             0x02, // BCD, low nibble major: 2.0
+	ManufacturerID:          0,
+	ProductID:               0x706A, // "pj"
+	AdditionalDeviceSupport: 0x80,   // chassis device
+}
+
+// newEndpoint builds the BMC for m and binds its socket; Serve starts it.
+func newEndpoint(m Machine, cfg EndpointConfig, reg *handlers.Registry, guard *Guard, obs Observer, log *slog.Logger) (*Endpoint, error) {
+	ua, err := net.ResolveUDPAddr("udp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("ipmi endpoint of %s: %w", m.Name(), err)
+	}
+	udp, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("ipmi endpoint of %s: %w", m.Name(), err)
+	}
+	ep := &Endpoint{
+		machine: m,
+		cfg:     cfg,
+		log:     log.With("node", m.Name(), "listen", cfg.Listen),
+		obs:     obs,
+		done:    make(chan struct{}),
+	}
+	ep.conn = newGuardedConn(udp, guard, ep)
+
+	opts := []bmc.Option{bmc.WithClock(clock.Real), bmc.WithCipherSuites(cfg.CipherSuites)}
+	if len(cfg.V15AuthTypes) == 0 {
+		opts = append(opts, bmc.WithV15Disabled())
+	} else {
+		opts = append(opts, bmc.WithV15AuthTypes(cfg.V15AuthTypes))
+	}
+	b := bmc.New(deviceInfo, ipmiGUID(m.GUID()), &halAdapter{ep: ep}, opts...)
+	// A table larger than the spec's minimum of 4, with our idle timeout:
+	// Ironic runs many ipmitool processes per node at times.
+	b.Sessions = bmc.NewSessionStoreWithOptions(b.Clock(),
+		bmc.WithMaxSessions(cfg.MaxSessions), bmc.WithInactivityTimeout(cfg.SessionTimeout))
+	b.Sessions.SetOnRemove(b.SOL.DeactivateBySession)
+
+	user, err := b.Users.Add(2, cfg.Username)
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("ipmi endpoint of %s: user: %w", m.Name(), err)
+	}
+	user.SetPassword([]byte(cfg.Password))
+	user.Enabled = true
+	user.ChannelAccess[lanChannel] = bmc.UserChannelAccess{MaxPrivilege: cfg.Privilege, Enabled: true}
+	ep.bmc = b
+	ep.srv = server.NewServer(b, ep.conn, server.WithHandlerRegistry(reg))
+	return ep, nil
+}
+
+// lanChannel is the LAN channel go-ipmi serves sessions on.
+const lanChannel = 1
+
+// Serve answers requests until ctx is done or Close is called.
+func (ep *Endpoint) Serve(ctx context.Context) error {
+	defer close(ep.done)
+	stop := context.AfterFunc(ctx, func() { _ = ep.srv.Close() })
+	defer stop()
+	err := ep.srv.Serve(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// Close stops the endpoint and waits for its serve loop to end.
+func (ep *Endpoint) Close() {
+	_ = ep.srv.Close()
+	<-ep.done
+}
+
+// Name is the node's name.
+func (ep *Endpoint) Name() string { return ep.machine.Name() }
+
+// Addr is the bound UDP address (useful with port 0 in tests).
+func (ep *Endpoint) Addr() net.Addr { return ep.conn.LocalAddr() }
+
+// Config returns the configuration the endpoint was built from.
+func (ep *Endpoint) Config() EndpointConfig { return ep.cfg }
+
+// Sessions returns the number of sessions in the endpoint's tables.
+func (ep *Endpoint) Sessions() int { return ep.bmc.Sessions.Count() + ep.bmc.V15Sessions.Count() }
+
+func (ep *Endpoint) setInProgress(v byte) types.CompletionCode {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if v == 1 && ep.bootSetInProgress == 1 {
+		return ccSetInProgressActive
+	}
+	if v == 3 {
+		return ccInvalidDataField // reserved
+	}
+	if v == 2 { // commit write: we write through, so it completes at once
+		v = 0
+	}
+	ep.bootSetInProgress = v
+	return ccOK
+}
+
+func (ep *Endpoint) getInProgress() byte {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.bootSetInProgress
+}
+
+func (ep *Endpoint) updateBoot(fn func(*node.Boot)) error {
+	b := ep.machine.Boot()
+	fn(&b)
+	// Re-setting the same override must not restart or cancel its timeout.
+	validFor := time.Duration(0)
+	if !b.ExpiresAt.IsZero() {
+		validFor = time.Until(b.ExpiresAt)
+	}
+	return ep.machine.SetBoot(b, validFor)
+}
+
+// endpointOf finds the endpoint a request arrived on: every endpoint's BMC
+// has a *halAdapter pointing back at it, which lets all endpoints share one
+// handler registry.
+func endpointOf(hctx *handlers.HandlerContext) *Endpoint {
+	return hctx.BMC.HAL().(*halAdapter).ep
+}
+
+// ipmiGUID encodes a GUID as Get Device/System GUID return it. The IPMI
+// spec (§20.8) stores it least-significant byte first, i.e. the RFC 4122
+// bytes reversed; ipmitool and freeipmi decode it back to the same text.
+func ipmiGUID(g node.GUID) [16]byte {
+	var out [16]byte
+	for i := range g {
+		out[i] = g[15-i]
+	}
+	return out
+}
+
+// halAdapter is the go-ipmi HAL of one endpoint. Every chassis command that
+// matters is served by our own handlers; the HAL covers go-ipmi's remaining
+// default handlers (Chassis Identify) and the SOL store's needs.
+type halAdapter struct{ ep *Endpoint }
+
+func (h *halAdapter) Chassis() hal.ChassisHAL { return chassisHAL{h.ep} }
+func (h *halAdapter) Sensors() hal.SensorHAL  { return nil }
+func (h *halAdapter) Storage() hal.StorageHAL { return nil }
+func (h *halAdapter) Network() hal.NetworkHAL { return nil }
+func (h *halAdapter) GPIO() hal.GPIOHAL       { return nil }
+func (h *halAdapter) I2C() hal.I2CHAL         { return nil }
+func (h *halAdapter) Console() hal.ConsoleHAL { return nil }
+func (h *halAdapter) Close() error            { return nil }

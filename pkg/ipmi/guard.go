@@ -1,0 +1,325 @@
+package ipmi
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/bougou/go-ipmi/pkg/protocol"
+)
+
+// GuardConfig tunes the per-source protections shared by all endpoints.
+type GuardConfig struct {
+	// AuthFailuresPerMinute is how many failed authentications a source
+	// address may accumulate (leaking at that rate) before its new
+	// handshakes are dropped; <= 0 disables the limit.
+	AuthFailuresPerMinute int
+	// HalfOpenPerSource is how many handshakes a source may leave
+	// unfinished (leaking over HalfOpenWindow) before its new ones are
+	// dropped; it keeps a flood of abandoned Open Session requests from
+	// evicting other consoles' handshakes. <= 0 disables the limit.
+	HalfOpenPerSource int
+	HalfOpenWindow    time.Duration
+}
+
+// DefaultGuardConfig returns the defaults documented in the README.
+func DefaultGuardConfig() GuardConfig {
+	return GuardConfig{AuthFailuresPerMinute: 30, HalfOpenPerSource: 64, HalfOpenWindow: 10 * time.Second}
+}
+
+// maxSources bounds the per-source table against spoofed-address floods.
+const maxSources = 1 << 16
+
+// Guard tracks authentication failures and unfinished handshakes per
+// source address, across every endpoint.
+type Guard struct {
+	cfg     GuardConfig
+	mu      sync.Mutex
+	sources map[netip.Addr]*sourceState
+}
+
+type sourceState struct {
+	failures float64 // leaky bucket of failed authentications
+	halfOpen float64 // leaky bucket of unfinished handshakes
+	last     time.Time
+}
+
+// NewGuard returns a guard with cfg.
+func NewGuard(cfg GuardConfig) *Guard {
+	if cfg.HalfOpenWindow <= 0 {
+		cfg.HalfOpenWindow = 10 * time.Second
+	}
+	return &Guard{cfg: cfg, sources: make(map[netip.Addr]*sourceState)}
+}
+
+// state returns src's buckets, drained for the time since last seen. g.mu must be held.
+func (g *Guard) state(src netip.Addr, now time.Time) *sourceState {
+	s, ok := g.sources[src]
+	if !ok {
+		if len(g.sources) >= maxSources {
+			g.sweepLocked(now)
+		}
+		s = &sourceState{last: now}
+		g.sources[src] = s
+		return s
+	}
+	dt := now.Sub(s.last).Seconds()
+	s.last = now
+	if g.cfg.AuthFailuresPerMinute > 0 {
+		s.failures = max(0, s.failures-dt*float64(g.cfg.AuthFailuresPerMinute)/60)
+	}
+	if g.cfg.HalfOpenPerSource > 0 {
+		s.halfOpen = max(0, s.halfOpen-dt*float64(g.cfg.HalfOpenPerSource)/g.cfg.HalfOpenWindow.Seconds())
+	}
+	return s
+}
+
+// sweepLocked forgets sources idle long enough for both buckets to be
+// empty; if that frees nothing (a spoofed flood), it forgets everything
+// rather than grow without bound.
+func (g *Guard) sweepLocked(now time.Time) {
+	for a, s := range g.sources {
+		if now.Sub(s.last) > time.Minute+g.cfg.HalfOpenWindow {
+			delete(g.sources, a)
+		}
+	}
+	if len(g.sources) >= maxSources {
+		clear(g.sources)
+	}
+}
+
+// allowHandshake reports whether src may start a new session, and if not, why.
+func (g *Guard) allowHandshake(src netip.Addr) (bool, string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := g.state(src, time.Now())
+	if g.cfg.AuthFailuresPerMinute > 0 && s.failures >= float64(g.cfg.AuthFailuresPerMinute) {
+		return false, "auth_rate_limited"
+	}
+	if g.cfg.HalfOpenPerSource > 0 && s.halfOpen >= float64(g.cfg.HalfOpenPerSource) {
+		return false, "half_open_limited"
+	}
+	return true, ""
+}
+
+func (g *Guard) handshakeOpened(src netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.state(src, time.Now()).halfOpen++
+}
+
+func (g *Guard) handshakeDone(src netip.Addr, failed bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := g.state(src, time.Now())
+	s.halfOpen = max(0, s.halfOpen-1)
+	if failed {
+		s.failures++
+	}
+}
+
+// guardedConn wraps an endpoint's socket. On the way in it drops (and
+// counts) datagrams go-ipmi would only discard later, after spawning a
+// goroutine for each, and handshakes from sources over their limits; on
+// the way out it watches handshake results to keep the guard's books.
+type guardedConn struct {
+	udp   *net.UDPConn
+	guard *Guard
+	ep    *Endpoint
+}
+
+func newGuardedConn(udp *net.UDPConn, g *Guard, ep *Endpoint) *guardedConn {
+	return &guardedConn{udp: udp, guard: g, ep: ep}
+}
+
+// ReadFrom returns the next datagram worth dispatching.
+func (c *guardedConn) ReadFrom(buf []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.udp.ReadFromUDP(buf)
+		if err != nil {
+			return 0, nil, err
+		}
+		if n == len(buf) {
+			c.ep.obs.Dropped(c.ep.Name(), "oversize")
+			continue
+		}
+		pkt := buf[:n]
+		kind, reason := classify(pkt)
+		if reason != "" {
+			c.ep.obs.Dropped(c.ep.Name(), reason)
+			continue
+		}
+		src := addr.AddrPort().Addr().Unmap()
+		switch kind {
+		case kindHandshakeStart:
+			if ok, why := c.guard.allowHandshake(src); !ok {
+				c.ep.obs.Dropped(c.ep.Name(), why)
+				continue
+			}
+		case kindRAKP3Rejected:
+			// The console found our RAKP 2 wrong: a password mismatch.
+			c.guard.handshakeDone(src, true)
+			c.ep.obs.AuthFailure(c.ep.Name())
+		}
+		return n, addr, nil
+	}
+}
+
+// WriteTo sends a reply, noting handshake outcomes on the way.
+func (c *guardedConn) WriteTo(pkt []byte, addr net.Addr) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return 0, net.InvalidAddrError("not a UDP address")
+	}
+	c.account(pkt, ua.AddrPort().Addr().Unmap())
+	return c.udp.WriteToUDP(pkt, ua)
+}
+
+func (c *guardedConn) Close() error { return c.udp.Close() }
+
+// LocalAddr lets go-ipmi learn the port it serves on.
+func (c *guardedConn) LocalAddr() net.Addr { return c.udp.LocalAddr() }
+
+// RMCP+ payload types (IPMI v2.0 Table 13-16).
+const (
+	payloadIPMI        = 0x00
+	payloadSOL         = 0x01
+	payloadOpenSession = 0x10
+	payloadOpenResp    = 0x11
+	payloadRAKP1       = 0x12
+	payloadRAKP2       = 0x13
+	payloadRAKP3       = 0x14
+	payloadRAKP4       = 0x15
+)
+
+type packetKind int
+
+const (
+	kindOther packetKind = iota
+	kindHandshakeStart
+	kindRAKP3Rejected
+)
+
+// classify sorts an inbound datagram; a non-empty reason means drop it.
+// It only reads headers: go-ipmi does the real parsing.
+func classify(pkt []byte) (packetKind, string) {
+	if len(pkt) < 4 {
+		return kindOther, "short"
+	}
+	if pkt[0] != 0x06 {
+		return kindOther, "rmcp_version"
+	}
+	switch pkt[3] & 0x1F {
+	case 0x06: // ASF: only Presence Ping is answered
+		if len(pkt) < 12 || binary.BigEndian.Uint32(pkt[4:8]) != 4542 || pkt[8] != 0x80 {
+			return kindOther, "asf"
+		}
+		return kindOther, ""
+	case 0x07:
+	default:
+		return kindOther, "rmcp_class"
+	}
+	if len(pkt) < 5 {
+		return kindOther, "short"
+	}
+	if pkt[4] == 0x06 {
+		_, _, payloadType, _, payload, ok := protocol.ParseRMCPPlusHeader(pkt)
+		if !ok {
+			return kindOther, "rmcpplus_header"
+		}
+		switch payloadType {
+		case payloadOpenSession:
+			return kindHandshakeStart, ""
+		case payloadRAKP3:
+			if len(payload) >= 2 && payload[1] != 0 {
+				return kindRAKP3Rejected, ""
+			}
+		case payloadIPMI, payloadSOL, payloadRAKP1:
+		default:
+			return kindOther, "payload_type"
+		}
+		return kindOther, ""
+	}
+	// IPMI v1.5 session header: auth type, sequence, session ID, [auth
+	// code], message length, message.
+	authType := pkt[4]
+	hdr := 4 + 1 + 4 + 4
+	switch authType {
+	case 0x00:
+	case 0x01, 0x02, 0x04, 0x05:
+		hdr += 16
+	default:
+		return kindOther, "v15_auth_type"
+	}
+	if len(pkt) < hdr+1 {
+		return kindOther, "short"
+	}
+	msgLen := int(pkt[hdr])
+	if msgLen < 7 || len(pkt) < hdr+1+msgLen {
+		return kindOther, "v15_length"
+	}
+	msg := pkt[hdr+1 : hdr+1+msgLen]
+	if msg[1]>>2 == 0x06 && msg[5] == 0x39 { // App: Get Session Challenge
+		return kindHandshakeStart, ""
+	}
+	return kindOther, ""
+}
+
+// account keeps the guard's books from an outbound datagram.
+func (c *guardedConn) account(pkt []byte, dst netip.Addr) {
+	if len(pkt) < 5 || pkt[3]&0x1F != 0x07 {
+		return
+	}
+	if pkt[4] == 0x06 {
+		_, _, payloadType, _, payload, ok := protocol.ParseRMCPPlusHeader(pkt)
+		if !ok || len(payload) < 2 {
+			return
+		}
+		status := payload[1]
+		switch payloadType {
+		case payloadOpenResp:
+			if status == 0 {
+				c.guard.handshakeOpened(dst)
+			}
+		case payloadRAKP2:
+			if status != 0 {
+				c.handshakeFailed(dst)
+			}
+		case payloadRAKP4:
+			if status == 0 {
+				c.guard.handshakeDone(dst, false)
+			} else {
+				c.handshakeFailed(dst)
+			}
+		}
+		return
+	}
+	// IPMI v1.5 reply: find the completion code of session set-up commands.
+	hdr := 4 + 1 + 4 + 4
+	if pkt[4] != 0x00 {
+		hdr += 16
+	}
+	if len(pkt) < hdr+1+8 {
+		return
+	}
+	msg := pkt[hdr+1:]
+	if msg[1]>>2 != 0x07 { // App response
+		return
+	}
+	cmd, cc := msg[5], msg[6]
+	switch {
+	case cmd == 0x39 && cc == 0: // Get Session Challenge: handshake opened
+		c.guard.handshakeOpened(dst)
+	case cmd == 0x3A && cc == 0: // Activate Session: done
+		c.guard.handshakeDone(dst, false)
+	case (cmd == 0x39 || cmd == 0x3A) && cc != 0:
+		c.handshakeFailed(dst)
+	}
+}
+
+func (c *guardedConn) handshakeFailed(dst netip.Addr) {
+	c.guard.handshakeDone(dst, true)
+	c.ep.obs.AuthFailure(c.ep.Name())
+}

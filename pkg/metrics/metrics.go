@@ -1,0 +1,184 @@
+// Package metrics exposes powerjockey's Prometheus series (all prefixed
+// powerjockey_). Event counters are fed by the IPMI, node and PDU layers
+// through their observer interfaces; gauges of state (power, sessions,
+// manual actions) are read from the live objects at scrape time, so they can
+// never drift from the truth.
+package metrics
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/powerjockey/powerjockey/pkg/node"
+	"github.com/powerjockey/powerjockey/pkg/power"
+)
+
+// Metrics owns a registry and implements ipmi.Observer, node.Observer and
+// pdu.Observer.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	ipmiRequests    *prometheus.CounterVec
+	ipmiDropped     *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
+	retransmissions *prometheus.CounterVec
+	snmpRequests    *prometheus.CounterVec
+	snmpErrors      *prometheus.CounterVec
+	snmpDuration    *prometheus.HistogramVec
+	wolSent         *prometheus.CounterVec
+	actions         *prometheus.CounterVec
+	actionDuration  *prometheus.HistogramVec
+}
+
+// State is read at scrape time.
+type State interface {
+	// Nodes returns a snapshot of every node.
+	Snapshots() []node.Snapshot
+	// IPMISessions returns the number of open IPMI sessions.
+	IPMISessions() int
+}
+
+// New registers every series; state may be nil until SetState.
+func New() *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.ipmiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powerjockey_ipmi_requests_total",
+		Help: "IPMI requests dispatched, by node, command and completion code.",
+	}, []string{"node", "command", "completion_code"})
+	m.ipmiDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powerjockey_ipmi_dropped_datagrams_total",
+		Help: "Datagrams dropped before dispatch (malformed, rate-limited), by node and reason.",
+	}, []string{"node", "reason"})
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powerjockey_ipmi_auth_failures_total",
+		Help: "Failed IPMI authentications, by node.",
+	}, []string{"node"})
+	m.retransmissions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powerjockey_ipmi_retransmissions_total",
+		Help: "Resent IPMI requests answered from the replay cache instead of running again.",
+	}, []string{"node"})
+	m.snmpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powerjockey_pdu_snmp_requests_total",
+		Help: "SNMP requests to PDUs, by PDU and operation (get, set, poll).",
+	}, []string{"pdu", "op"})
+	m.snmpErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powerjockey_pdu_snmp_errors_total",
+		Help: "Failed SNMP requests to PDUs, by PDU and operation.",
+	}, []string{"pdu", "op"})
+	m.snmpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "powerjockey_pdu_snmp_duration_seconds",
+		Help:    "Latency of SNMP requests to PDUs.",
+		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"pdu", "op"})
+	m.wolSent = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powerjockey_wol_packets_sent_total",
+		Help: "Wake-on-LAN magic packets sent, by node.",
+	}, []string{"node"})
+	m.actions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powerjockey_power_actions_total",
+		Help: "Finished power actions, by node, action, means and result.",
+	}, []string{"node", "action", "means", "result"})
+	m.actionDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "powerjockey_power_action_duration_seconds",
+		Help:    "Duration of power actions including background steps, by means.",
+		Buckets: []float64{.01, .05, .1, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"means"})
+	m.Registry.MustRegister(m.ipmiRequests, m.ipmiDropped, m.authFailures, m.retransmissions,
+		m.snmpRequests, m.snmpErrors, m.snmpDuration, m.wolSent, m.actions, m.actionDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// SetState registers the scrape-time collector of node and session state.
+func (m *Metrics) SetState(s State) {
+	m.Registry.MustRegister(&stateCollector{state: s})
+}
+
+// Request implements ipmi.Observer.
+func (m *Metrics) Request(node, command string, cc uint8) {
+	m.ipmiRequests.WithLabelValues(node, command, fmt.Sprintf("0x%02x", cc)).Inc()
+}
+
+// Dropped implements ipmi.Observer.
+func (m *Metrics) Dropped(node, reason string) { m.ipmiDropped.WithLabelValues(node, reason).Inc() }
+
+// AuthFailure implements ipmi.Observer.
+func (m *Metrics) AuthFailure(node string) { m.authFailures.WithLabelValues(node).Inc() }
+
+// Retransmission implements ipmi.Observer.
+func (m *Metrics) Retransmission(node string) { m.retransmissions.WithLabelValues(node).Inc() }
+
+// SNMPRequest implements pdu.Observer.
+func (m *Metrics) SNMPRequest(pdu, op string, took time.Duration, err error) {
+	m.snmpRequests.WithLabelValues(pdu, op).Inc()
+	m.snmpDuration.WithLabelValues(pdu, op).Observe(took.Seconds())
+	if err != nil {
+		m.snmpErrors.WithLabelValues(pdu, op).Inc()
+	}
+}
+
+// WoLSent counts one magic packet.
+func (m *Metrics) WoLSent(node string) { m.wolSent.WithLabelValues(node).Inc() }
+
+// ActionDone implements node.Observer.
+func (m *Metrics) ActionDone(node string, a power.Action, means string, took time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.actions.WithLabelValues(node, a.String(), means, result).Inc()
+	m.actionDuration.WithLabelValues(means).Observe(took.Seconds())
+}
+
+// stateCollector reads node and session state at scrape time.
+type stateCollector struct{ state State }
+
+var (
+	powerStateDesc = prometheus.NewDesc("powerjockey_node_power_state",
+		"Last observed power state: 1 on, 0 off, -1 unknown; source says where it came from.",
+		[]string{"node", "source"}, nil)
+	wattsDesc = prometheus.NewDesc("powerjockey_node_power_watts",
+		"Last metered draw of the node's outlets.", []string{"node"}, nil)
+	manualDesc = prometheus.NewDesc("powerjockey_manual_actions_pending",
+		"1 while a manual power action waits for a human.", []string{"node", "action"}, nil)
+	sessionsDesc = prometheus.NewDesc("powerjockey_ipmi_sessions_open",
+		"Open IPMI sessions across all endpoints.", nil, nil)
+	nodesDesc = prometheus.NewDesc("powerjockey_nodes", "Configured nodes.", nil, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- powerStateDesc
+	ch <- wattsDesc
+	ch <- manualDesc
+	ch <- sessionsDesc
+	ch <- nodesDesc
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	snaps := c.state.Snapshots()
+	ch <- prometheus.MustNewConstMetric(nodesDesc, prometheus.GaugeValue, float64(len(snaps)))
+	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.state.IPMISessions()))
+	for _, s := range snaps {
+		state, source := s.Reading.State, s.Reading.Source
+		if s.Reading.At.IsZero() {
+			state, source = s.State.Power, "recorded"
+		}
+		v := -1.0
+		switch state {
+		case power.StateOn:
+			v = 1
+		case power.StateOff:
+			v = 0
+		}
+		ch <- prometheus.MustNewConstMetric(powerStateDesc, prometheus.GaugeValue, v, s.Name, source)
+		if s.Reading.Watts != nil {
+			ch <- prometheus.MustNewConstMetric(wattsDesc, prometheus.GaugeValue, *s.Reading.Watts, s.Name)
+		}
+		if s.State.Manual != nil {
+			ch <- prometheus.MustNewConstMetric(manualDesc, prometheus.GaugeValue, 1, s.Name, s.State.Manual.Action)
+		}
+	}
+}

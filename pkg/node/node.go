@@ -1,0 +1,509 @@
+// Package node holds powerjockey's per-machine state and behaviour: the
+// power policy that turns an action into steps on the node's means (PDU
+// outlets, Wake-on-LAN, exec hooks, or the manual fallback), the power
+// status that reports what sensors see rather than the last command, the boot
+// override, and their persistence. Protocol servers (IPMI, Redfish, HTTP)
+// call it; it calls the power backends.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/powerjockey/powerjockey/pkg/power"
+)
+
+// Fallback decides what happens to an action a node has no means for.
+type Fallback int
+
+const (
+	// FallbackManual announces the action to the operator, records its
+	// target state and reports success: the fake_pxe workflow's human step.
+	FallbackManual Fallback = iota
+	// FallbackError fails the action.
+	FallbackError
+)
+
+// Feed is a power feed that can also be read: a node's PDU outlets.
+type Feed interface {
+	power.Actuator
+	power.Sensor
+	// Metered reports whether the feed reports the draw in watts.
+	Metered(ctx context.Context) (bool, error)
+}
+
+// Means are the ways a node's power can be moved and observed. Any may be nil.
+type Means struct {
+	Feed       Feed           // PDU outlets: on, off, state, metering
+	Waker      power.Actuator // Wake-on-LAN: on
+	Hooks      power.Actuator // exec hooks: whichever actions are configured
+	Probe      power.Sensor   // TCP/ICMP reachability
+	ExecStatus power.Sensor   // exec status hook
+}
+
+// Observer is told about node events (metrics). Calls must not block.
+type Observer interface {
+	// ActionDone reports a finished power action; err is nil on success.
+	ActionDone(node string, a power.Action, means string, took time.Duration, err error)
+}
+
+// Config is everything a node is built from.
+type Config struct {
+	Name string
+	// GUID, if set, overrides the persisted or generated GUID.
+	GUID       GUID
+	Means      Means
+	OnDelay    time.Duration
+	CycleDelay time.Duration
+	Fallback   Fallback
+	// StatusSource is auto, metering, outlet, probe, exec or recorded.
+	StatusSource string
+	// WattsOn is the metered draw above which the node counts as on.
+	WattsOn float64
+	// MaxAge is the age beyond which a reading is refreshed.
+	MaxAge time.Duration
+	// StatusWait bounds how long a status read waits for a refresh before
+	// answering from the cache (default 1.5s).
+	StatusWait time.Duration
+	// MaxStale is the age beyond which a cached reading is no longer served
+	// when refreshes fail: the node's state is then unknown (default 30s).
+	MaxStale time.Duration
+	Logger   *slog.Logger
+	Observer Observer
+}
+
+// Node is one machine.
+type Node struct {
+	cfg   Config
+	store *Store
+	log   *slog.Logger
+
+	// actMu serializes power actions.
+	actMu sync.Mutex
+	// tail is the background remainder of the last action; guarded by actMu.
+	tail *tail
+
+	mu    sync.Mutex // guards state and status fields below
+	state State
+	// status cache
+	reading    power.Reading
+	readingErr error
+	refreshing chan struct{}
+
+	ctx    context.Context // node lifetime; cancelled by Close
+	cancel context.CancelFunc
+}
+
+type tail struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New builds a node, loading its persisted state from store.
+func New(ctx context.Context, cfg Config, store *Store) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.StatusSource == "" {
+		cfg.StatusSource = "auto"
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = 2 * time.Second
+	}
+	if cfg.StatusWait == 0 {
+		cfg.StatusWait = 1500 * time.Millisecond
+	}
+	if cfg.MaxStale == 0 {
+		cfg.MaxStale = 30 * time.Second
+	}
+	st, ok, err := store.Load(cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, store: store, log: cfg.Logger.With("node", cfg.Name), state: st}
+	dirty := !ok
+	switch {
+	case !cfg.GUID.IsZero() && cfg.GUID != st.GUID:
+		n.state.GUID, dirty = cfg.GUID, true
+	case n.state.GUID.IsZero():
+		n.state.GUID, dirty = NewGUID(), true
+	}
+	if n.state.Boot.Device == "" {
+		n.state.Boot.Device = BootNone
+	}
+	if dirty {
+		if err := store.Save(cfg.Name, n.state); err != nil {
+			return nil, err
+		}
+	}
+	n.ctx, n.cancel = context.WithCancel(ctx)
+	return n, nil
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// GUID returns the node's system GUID, stable across restarts.
+func (n *Node) GUID() GUID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.state.GUID
+}
+
+// Close stops any background action sequence and waits for it.
+func (n *Node) Close() {
+	n.actMu.Lock()
+	defer n.actMu.Unlock()
+	n.stopTailLocked()
+	n.cancel()
+}
+
+// Power performs action a. It returns once the first step is confirmed
+// (an outlet SET acknowledged, a magic packet sent, a hook exited 0, or the
+// action announced for a human); delays and follow-up steps run in the
+// background. A new action cancels the background steps of the previous one.
+func (n *Node) Power(ctx context.Context, a power.Action) error {
+	n.actMu.Lock()
+	defer n.actMu.Unlock()
+	n.stopTailLocked()
+
+	start := time.Now()
+	steps, means, err := n.plan(a)
+	if err != nil {
+		n.finish(a, means, start, err)
+		return err
+	}
+	if steps == nil {
+		return n.manual(a, start)
+	}
+
+	first := steps[0]
+	cont, err := first.actuator.Do(ctx, first.action)
+	if err != nil {
+		err = fmt.Errorf("power %s %s: %w", a, n.cfg.Name, err)
+		n.finish(a, means, start, err)
+		return err
+	}
+	n.recordAccepted(a, means, start)
+
+	rest := steps[1:]
+	if cont == nil && len(rest) == 0 {
+		n.finish(a, means, start, nil)
+		return nil
+	}
+	tctx, cancel := context.WithCancel(n.ctx)
+	t := &tail{cancel: cancel, done: make(chan struct{})}
+	n.tail = t
+	go func() {
+		defer close(t.done)
+		err := runTail(tctx, cont, rest)
+		if errors.Is(err, context.Canceled) {
+			n.log.Info("power action superseded", "action", a.String(), "means", means)
+			n.finishRecord(a, means, start, "cancelled", nil)
+			return
+		}
+		if err != nil {
+			err = fmt.Errorf("power %s %s: %w", a, n.cfg.Name, err)
+		}
+		n.finish(a, means, start, err)
+	}()
+	return nil
+}
+
+// step is one actuator action or a pause.
+type step struct {
+	actuator power.Actuator
+	action   power.Action
+	delay    time.Duration
+}
+
+func runTail(ctx context.Context, cont power.Continuation, rest []step) error {
+	if cont != nil {
+		if err := cont(ctx); err != nil {
+			return err
+		}
+	}
+	for _, s := range rest {
+		if s.actuator == nil {
+			if err := power.Sleep(ctx, s.delay); err != nil {
+				return err
+			}
+			continue
+		}
+		c, err := s.actuator.Do(ctx, s.action)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			if err := c(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+func (n *Node) stopTailLocked() {
+	if n.tail == nil {
+		return
+	}
+	n.tail.cancel()
+	<-n.tail.done
+	n.tail = nil
+}
+
+// plan turns an action into steps on the node's means. A nil plan with a
+// nil error means the node has no means: the manual fallback applies.
+func (n *Node) plan(a power.Action) (steps []step, means string, err error) {
+	m := n.cfg.Means
+	if m.Hooks != nil && m.Hooks.Supports(a) {
+		return []step{{actuator: m.Hooks, action: a}}, m.Hooks.Name(), nil
+	}
+	switch a {
+	case power.On:
+		steps = n.planOn()
+	case power.Off:
+		if m.Feed != nil {
+			steps = []step{{actuator: m.Feed, action: power.Off}}
+		} else if m.Hooks != nil && m.Hooks.Supports(power.Off) {
+			steps = []step{{actuator: m.Hooks, action: power.Off}}
+		}
+	case power.SoftOff:
+		// Only a hook can ask an operating system to shut down.
+	case power.Cycle, power.Reset:
+		off, _, _ := n.plan(power.Off)
+		on := n.planOn()
+		if off != nil && on != nil {
+			steps = append(append(off, step{delay: n.cfg.CycleDelay}), on...)
+		}
+	case power.Diag:
+		return nil, "", fmt.Errorf("power diag %s: %w (no diag hook configured)", n.cfg.Name, power.ErrUnsupported)
+	default:
+		return nil, "", fmt.Errorf("power %s %s: %w", a, n.cfg.Name, power.ErrUnsupported)
+	}
+	if steps == nil {
+		if n.cfg.Fallback == FallbackError {
+			return nil, "", fmt.Errorf("power %s %s: %w (no means configured and fallback is error)", a, n.cfg.Name, power.ErrUnsupported)
+		}
+		return nil, "manual", nil
+	}
+	return steps, meansOf(steps), nil
+}
+
+// planOn is outlets on, then the WoL delay, then the magic packet.
+func (n *Node) planOn() []step {
+	m := n.cfg.Means
+	if m.Hooks != nil && m.Hooks.Supports(power.On) {
+		return []step{{actuator: m.Hooks, action: power.On}}
+	}
+	var steps []step
+	if m.Feed != nil {
+		steps = append(steps, step{actuator: m.Feed, action: power.On})
+	}
+	if m.Waker != nil {
+		if m.Feed != nil && n.cfg.OnDelay > 0 {
+			steps = append(steps, step{delay: n.cfg.OnDelay})
+		}
+		steps = append(steps, step{actuator: m.Waker, action: power.On})
+	}
+	return steps
+}
+
+func meansOf(steps []step) string {
+	var s string
+	seen := map[string]bool{}
+	for _, st := range steps {
+		if st.actuator == nil || seen[st.actuator.Name()] {
+			continue
+		}
+		seen[st.actuator.Name()] = true
+		if s != "" {
+			s += "+"
+		}
+		s += st.actuator.Name()
+	}
+	return s
+}
+
+// targetState is what a successful action leaves the machine in.
+func targetState(a power.Action) power.State {
+	switch a {
+	case power.Off, power.SoftOff:
+		return power.StateOff
+	case power.On, power.Cycle, power.Reset:
+		return power.StateOn
+	default:
+		return power.Unknown
+	}
+}
+
+// manual records and announces an action for a human to perform.
+func (n *Node) manual(a power.Action, start time.Time) error {
+	n.log.Warn(fmt.Sprintf("manual action needed: power %s %s", n.cfg.Name, upper(a)),
+		"action", a.String(), "means", "manual")
+	n.mu.Lock()
+	n.state.Manual = &ManualAction{Action: a.String(), Since: start}
+	n.mu.Unlock()
+	n.recordAccepted(a, "manual", start)
+	n.finish(a, "manual", start, nil)
+	return nil
+}
+
+func upper(a power.Action) string {
+	switch a {
+	case power.On:
+		return "ON"
+	case power.Off:
+		return "OFF"
+	case power.SoftOff:
+		return "SOFT OFF"
+	case power.Cycle:
+		return "CYCLE"
+	case power.Reset:
+		return "RESET"
+	default:
+		return a.String()
+	}
+}
+
+// recordAccepted persists the consequences of an action whose first step
+// succeeded: the recorded power state, a consumed one-time boot override,
+// and the action record. It is synchronous so that a reply sent after it
+// survives a crash.
+func (n *Node) recordAccepted(a power.Action, means string, start time.Time) {
+	n.mu.Lock()
+	if t := targetState(a); t != power.Unknown {
+		n.state.Power = t
+	}
+	if means != "manual" {
+		n.state.Manual = nil
+	}
+	if t := targetState(a); t == power.StateOn {
+		// The boot this action causes consumes a next-boot-only override,
+		// as a BIOS does when it reads the flags.
+		b := n.state.Boot.effective(time.Now())
+		if b.Valid && !b.Persistent {
+			b.Valid = false
+		}
+		b.ExpiresAt = time.Time{}
+		n.state.Boot = b
+	}
+	n.state.LastAction = &ActionRecord{Action: a.String(), Means: means, At: start, Result: "running"}
+	// A reading taken before the action is no longer the truth.
+	n.reading = power.Reading{}
+	st := n.state
+	n.mu.Unlock()
+	if err := n.store.Save(n.cfg.Name, st); err != nil {
+		n.log.Error("cannot persist node state", "err", err)
+	}
+}
+
+// finish logs the action once and records its result.
+func (n *Node) finish(a power.Action, means string, start time.Time, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	n.finishRecord(a, means, start, result, err)
+}
+
+func (n *Node) finishRecord(a power.Action, means string, start time.Time, result string, err error) {
+	took := time.Since(start)
+	attrs := []any{"action", a.String(), "means", means, "result", result, "duration", took.Round(time.Millisecond)}
+	if err != nil {
+		n.log.Error("power action", append(attrs, "err", err)...)
+	} else {
+		n.log.Info("power action", attrs...)
+	}
+	rec := &ActionRecord{Action: a.String(), Means: means, At: start, Result: result, Duration: took}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	n.mu.Lock()
+	n.state.LastAction = rec
+	st := n.state
+	n.mu.Unlock()
+	if err := n.store.Save(n.cfg.Name, st); err != nil {
+		n.log.Error("cannot persist node state", "err", err)
+	}
+	if n.cfg.Observer != nil && result != "cancelled" {
+		n.cfg.Observer.ActionDone(n.cfg.Name, a, means, took, err)
+	}
+}
+
+// Boot returns the node's boot override (an expired one-time override reads
+// as not valid).
+func (n *Node) Boot() Boot {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.state.Boot.effective(time.Now())
+}
+
+// SetBoot replaces the boot override and persists it. A positive validFor
+// makes a next-boot-only override lapse when no boot consumed it in time.
+func (n *Node) SetBoot(b Boot, validFor time.Duration) error {
+	b.ExpiresAt = time.Time{}
+	if b.Valid && !b.Persistent && validFor > 0 {
+		b.ExpiresAt = time.Now().Add(validFor)
+	}
+	if b.Device == "" {
+		b.Device = BootNone
+	}
+	n.mu.Lock()
+	n.state.Boot = b
+	st := n.state
+	n.mu.Unlock()
+	if err := n.store.Save(n.cfg.Name, st); err != nil {
+		return err
+	}
+	n.log.Info("boot override set", "device", string(b.Device), "valid", b.Valid, "persistent", b.Persistent, "uefi", b.UEFI)
+	return nil
+}
+
+// UpdateBoot applies fn to the boot override atomically and persists the result.
+func (n *Node) UpdateBoot(fn func(*Boot), validFor time.Duration) error {
+	n.mu.Lock()
+	b := n.state.Boot.effective(time.Now())
+	n.mu.Unlock()
+	fn(&b)
+	return n.SetBoot(b, validFor)
+}
+
+// Snapshot is a consistent copy of a node's state for reports.
+type Snapshot struct {
+	Name    string
+	State   State
+	Reading power.Reading
+	// ReadingErr is the last status refresh failure, if any.
+	ReadingErr error
+	// Busy is true while background steps of an action run.
+	Busy bool
+}
+
+// Snapshot returns the node's state without touching any device.
+func (n *Node) Snapshot() Snapshot {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := n.state
+	st.Boot = st.Boot.effective(time.Now())
+	busy := st.LastAction != nil && st.LastAction.Result == "running"
+	return Snapshot{Name: n.cfg.Name, State: st, Reading: n.reading, ReadingErr: n.readingErr, Busy: busy}
+}
+
+// Acknowledge clears a pending manual action (the operator did it).
+func (n *Node) Acknowledge() error {
+	n.mu.Lock()
+	if n.state.Manual == nil {
+		n.mu.Unlock()
+		return nil
+	}
+	n.log.Info("manual action acknowledged", "action", n.state.Manual.Action)
+	n.state.Manual = nil
+	st := n.state
+	n.mu.Unlock()
+	return n.store.Save(n.cfg.Name, st)
+}

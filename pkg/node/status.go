@@ -1,0 +1,183 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/powerjockey/powerjockey/pkg/power"
+)
+
+// ErrStale means no sensor answered recently enough to know the node's state.
+var ErrStale = errors.New("power state unknown: sensors did not answer")
+
+// PowerState reports the node's power as its sensors see it: the truth, not
+// the last command. It never blocks long: a fresh cached reading is served
+// at once; a stale one triggers a refresh that is awaited for at most
+// StatusWait before the cached reading is served instead (if it is not
+// older than MaxStale).
+func (n *Node) PowerState(ctx context.Context) (power.Reading, error) {
+	if !n.hasSensors() {
+		return n.recorded(), nil
+	}
+	n.mu.Lock()
+	r := n.reading
+	if !r.At.IsZero() && time.Since(r.At) < n.cfg.MaxAge {
+		n.mu.Unlock()
+		return r, nil
+	}
+	done := n.startRefreshLocked()
+	n.mu.Unlock()
+
+	wait := time.NewTimer(n.cfg.StatusWait)
+	defer wait.Stop()
+	select {
+	case <-done:
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r, err := n.reading, n.readingErr
+	if !r.At.IsZero() && time.Since(r.At) < n.cfg.MaxStale {
+		return r, nil
+	}
+	if err == nil {
+		err = ErrStale
+	}
+	return power.Reading{}, fmt.Errorf("node %s: %w", n.cfg.Name, err)
+}
+
+// Refresh reads the sensors now (for tests and the CLI) and returns the result.
+func (n *Node) Refresh(ctx context.Context) (power.Reading, error) {
+	if !n.hasSensors() {
+		return n.recorded(), nil
+	}
+	n.mu.Lock()
+	done := n.startRefreshLocked()
+	n.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return power.Reading{}, ctx.Err()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.reading, n.readingErr
+}
+
+func (n *Node) hasSensors() bool {
+	m := n.cfg.Means
+	switch n.cfg.StatusSource {
+	case "recorded":
+		return false
+	case "auto":
+		return m.Feed != nil || m.Probe != nil || m.ExecStatus != nil
+	default:
+		return true
+	}
+}
+
+func (n *Node) recorded() power.Reading {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return power.Reading{State: n.state.Power, Source: "recorded", At: time.Now()}
+}
+
+// startRefreshLocked starts one background refresh (or joins the one in
+// flight) and returns a channel closed when it ends. n.mu must be held.
+func (n *Node) startRefreshLocked() <-chan struct{} {
+	if n.refreshing != nil {
+		return n.refreshing
+	}
+	done := make(chan struct{})
+	n.refreshing = done
+	go func() {
+		defer close(done)
+		// Bounded by the sensors' own timeouts, not by any one caller.
+		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+		defer cancel()
+		r, err := n.sense(ctx)
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.refreshing = nil
+		n.readingErr = err
+		if err != nil {
+			n.log.Warn("power status refresh failed", "err", err)
+			return
+		}
+		prev := n.reading
+		n.reading = r
+		if prev.State != r.State && !prev.At.IsZero() {
+			attrs := []any{"from", prev.State.String(), "to", r.State.String(), "source", r.Source}
+			if r.Watts != nil {
+				attrs = append(attrs, "watts", *r.Watts)
+			}
+			n.log.Info("power state changed", attrs...)
+		}
+		if m := n.state.Manual; m != nil {
+			if a, err := power.ParseAction(m.Action); err == nil && targetState(a) == r.State {
+				// A sensor saw the manual action done.
+				n.state.Manual = nil
+			}
+		}
+	}()
+	return done
+}
+
+// sense combines the node's sensors per its status source. With "auto" the
+// outlets are authoritative for off; when they are on, metering (or a probe,
+// or an exec status hook) tells whether the machine actually runs, which
+// catches a machine that shut itself down behind a live outlet.
+func (n *Node) sense(ctx context.Context) (power.Reading, error) {
+	m := n.cfg.Means
+	switch n.cfg.StatusSource {
+	case "probe":
+		return m.Probe.Read(ctx)
+	case "exec":
+		return m.ExecStatus.Read(ctx)
+	case "outlet":
+		return m.Feed.Read(ctx)
+	case "metering":
+		r, err := m.Feed.Read(ctx)
+		if err != nil {
+			return r, err
+		}
+		if r.Watts == nil {
+			return r, fmt.Errorf("node %s: status source is metering but the PDU reports no power", n.cfg.Name)
+		}
+		return n.metered(r), nil
+	}
+	// auto
+	if m.Feed != nil {
+		r, err := m.Feed.Read(ctx)
+		if err != nil {
+			return r, err
+		}
+		if r.State == power.StateOff {
+			return r, nil
+		}
+		if r.Watts != nil {
+			return n.metered(r), nil
+		}
+		if m.Probe == nil && m.ExecStatus == nil {
+			return r, nil
+		}
+	}
+	if m.Probe != nil {
+		return m.Probe.Read(ctx)
+	}
+	if m.ExecStatus != nil {
+		return m.ExecStatus.Read(ctx)
+	}
+	return n.recorded(), nil
+}
+
+func (n *Node) metered(r power.Reading) power.Reading {
+	r.Source = "metering"
+	if r.State == power.StateOn || r.State == power.Unknown {
+		r.State = power.StateFor(*r.Watts >= n.cfg.WattsOn)
+	}
+	return r
+}

@@ -1,0 +1,151 @@
+// Package power defines the means by which powerjockey moves real hardware:
+// actuators (switched PDU outlets, Wake-on-LAN, exec hooks, the manual
+// fallback) and sensors (outlet state, metering, probes) behind two small
+// interfaces. The node layer composes them into power policies; protocol
+// servers never see them.
+package power
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Action is a power request made of a node.
+type Action int
+
+// Actions a node can be asked for; they mirror IPMI's Chassis Control and
+// Redfish's ResetType.
+const (
+	On Action = iota + 1
+	Off
+	SoftOff
+	Cycle
+	Reset
+	Diag
+)
+
+var actionNames = map[Action]string{On: "on", Off: "off", SoftOff: "soft", Cycle: "cycle", Reset: "reset", Diag: "diag"}
+
+func (a Action) String() string {
+	if s, ok := actionNames[a]; ok {
+		return s
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// ParseAction parses an action name as printed by String.
+func ParseAction(s string) (Action, error) {
+	for a, name := range actionNames {
+		if name == s {
+			return a, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown power action %q (want on, off, soft, cycle, reset or diag)", s)
+}
+
+// State is a power state.
+type State int
+
+// Power states. Unknown means no source could tell.
+const (
+	Unknown State = iota
+	StateOn
+	StateOff
+)
+
+func (s State) String() string {
+	switch s {
+	case StateOn:
+		return "on"
+	case StateOff:
+		return "off"
+	default:
+		return "unknown"
+	}
+}
+
+// StateFor returns StateOn for true and StateOff for false.
+func StateFor(on bool) State {
+	if on {
+		return StateOn
+	}
+	return StateOff
+}
+
+// Continuation is the part of an action that runs after its first step was
+// confirmed (WoL repeats, say). It must return promptly when ctx is cancelled.
+type Continuation func(ctx context.Context) error
+
+// Actuator performs power actions on one node by one means.
+type Actuator interface {
+	// Name identifies the means in logs and metrics: "pdu", "wol", "exec", "manual".
+	Name() string
+	// Supports reports whether the actuator can perform a.
+	Supports(a Action) bool
+	// Do performs a and returns once its first step is confirmed (the
+	// outlet SET acknowledged, the first magic packet sent, the hook
+	// exited 0). Work that may follow is returned as a continuation (nil
+	// when there is none) for the caller to run in the background.
+	Do(ctx context.Context, a Action) (Continuation, error)
+}
+
+// Reading is one observation of a node's power.
+type Reading struct {
+	State State
+	// Watts is the measured draw, when the source meters it.
+	Watts *float64
+	// Source names where the state came from: "metering", "outlet", "probe", "exec", "recorded".
+	Source string
+	// At is when the observation was made.
+	At time.Time
+}
+
+// Sensor observes a node's power.
+type Sensor interface {
+	// Name identifies the sensor ("pdu", "probe", "exec").
+	Name() string
+	// Read observes the node now (or from a short-lived shared cache).
+	Read(ctx context.Context) (Reading, error)
+}
+
+// ErrUnsupported is returned for an action no configured means can perform.
+var ErrUnsupported = errors.New("action not supported by this node")
+
+// ErrTimeout marks a device that did not answer in time; protocol servers
+// map it to a "timeout" error completion rather than a generic failure.
+var ErrTimeout = errors.New("device did not answer in time")
+
+// Sleep waits for d or until ctx is done, reporting ctx's error in the latter case.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// MarshalText writes the state's name, so persisted files stay readable.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a state name written by MarshalText.
+func (s *State) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "on":
+		*s = StateOn
+	case "off":
+		*s = StateOff
+	case "unknown", "":
+		*s = Unknown
+	default:
+		return fmt.Errorf("unknown power state %q", b)
+	}
+	return nil
+}
