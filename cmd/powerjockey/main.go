@@ -28,6 +28,8 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"serve":   {"run the daemon in the foreground", runServe},
+		"demo":    {"run the daemon on a simulated rack on loopback (no hardware needed)", runDemo},
+		"sim":     {"simulate the PDUs and machines a configuration describes", runSim},
 		"version": {"print the version", func(_ context.Context, _ []string, out, _ io.Writer) error { fmt.Fprintln(out, version); return nil }},
 	}
 }
