@@ -11,8 +11,8 @@ import (
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/clock"
-	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/hal"
+	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/server"
 	"github.com/bougou/go-ipmi/pkg/types"
 
@@ -49,7 +49,7 @@ type Endpoint struct {
 
 	dedup dedupTable
 
-	mu            sync.Mutex
+	mu                sync.Mutex
 	bootSetInProgress byte // boot options parameter 0, volatile like on a real BMC
 
 	done chan struct{}
@@ -79,6 +79,11 @@ func newEndpoint(m Machine, cfg EndpointConfig, reg *handlers.Registry, guard *G
 	if err != nil {
 		return nil, fmt.Errorf("ipmi endpoint of %s: %w", m.Name(), err)
 	}
+	return newEndpointOn(udp, m, cfg, reg, guard, obs, log)
+}
+
+// newEndpointOn builds an endpoint on an already bound socket.
+func newEndpointOn(udp udpConn, m Machine, cfg EndpointConfig, reg *handlers.Registry, guard *Guard, obs Observer, log *slog.Logger) (*Endpoint, error) {
 	ep := &Endpoint{
 		machine: m,
 		cfg:     cfg,

@@ -1,7 +1,9 @@
 package ipmi
 
 import (
+	"context"
 	"encoding/binary"
+	"hash/fnv"
 	"net"
 	"net/netip"
 	"sync"
@@ -32,12 +34,30 @@ func DefaultGuardConfig() GuardConfig {
 // maxSources bounds the per-source table against spoofed-address floods.
 const maxSources = 1 << 16
 
+// rakpTimeout is how long a console has between our RAKP 2 and its RAKP 3.
+// ipmitool and freeipmi verify RAKP 2 against the password and simply stop
+// when it does not match, so a handshake abandoned here is, in practice, a
+// wrong password (or a flood).
+const rakpTimeout = 5 * time.Second
+
 // Guard tracks authentication failures and unfinished handshakes per
 // source address, across every endpoint.
 type Guard struct {
 	cfg     GuardConfig
 	mu      sync.Mutex
 	sources map[netip.Addr]*sourceState
+	// awaitingRAKP3 holds handshakes that got a RAKP 2 and owe a RAKP 3.
+	awaitingRAKP3 map[rakpKey]rakpEntry
+}
+
+type rakpKey struct {
+	ep        *Endpoint
+	sessionID uint32 // the BMC's (managed system) session ID
+}
+
+type rakpEntry struct {
+	src netip.Addr
+	at  time.Time
 }
 
 type sourceState struct {
@@ -51,7 +71,56 @@ func NewGuard(cfg GuardConfig) *Guard {
 	if cfg.HalfOpenWindow <= 0 {
 		cfg.HalfOpenWindow = 10 * time.Second
 	}
-	return &Guard{cfg: cfg, sources: make(map[netip.Addr]*sourceState)}
+	return &Guard{cfg: cfg, sources: make(map[netip.Addr]*sourceState), awaitingRAKP3: make(map[rakpKey]rakpEntry)}
+}
+
+// Run counts abandoned handshakes as they time out, until ctx ends.
+func (g *Guard) Run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			g.sweepAbandoned(now)
+		}
+	}
+}
+
+func (g *Guard) rakp1(ep *Endpoint, sessionID uint32, src netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.awaitingRAKP3) >= maxSources {
+		clear(g.awaitingRAKP3) // a spoofed flood: forget rather than grow
+	}
+	g.awaitingRAKP3[rakpKey{ep, sessionID}] = rakpEntry{src: src, at: time.Now()}
+}
+
+func (g *Guard) rakp3(ep *Endpoint, sessionID uint32) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.awaitingRAKP3, rakpKey{ep, sessionID})
+}
+
+// sweepAbandoned turns handshakes whose RAKP 3 never came into failures.
+func (g *Guard) sweepAbandoned(now time.Time) {
+	var failed []rakpKey
+	g.mu.Lock()
+	for k, e := range g.awaitingRAKP3 {
+		if now.Sub(e.at) > rakpTimeout {
+			delete(g.awaitingRAKP3, k)
+			s := g.state(e.src, now)
+			s.halfOpen = max(0, s.halfOpen-1)
+			s.failures++
+			failed = append(failed, k)
+		}
+	}
+	g.mu.Unlock()
+	for _, k := range failed {
+		k.ep.obs.AuthFailure(k.ep.Name())
+		k.ep.log.Warn("authentication failed: handshake abandoned after RAKP 2 (wrong password or unknown user)")
+	}
 }
 
 // state returns src's buckets, drained for the time since last seen. g.mu must be held.
@@ -95,10 +164,12 @@ func (g *Guard) allowHandshake(src netip.Addr) (bool, string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := g.state(src, time.Now())
-	if g.cfg.AuthFailuresPerMinute > 0 && s.failures >= float64(g.cfg.AuthFailuresPerMinute) {
+	// Refuse when one more would exceed the limit; the buckets leak
+	// continuously, so a full one frees a place after 1/limit of its window.
+	if g.cfg.AuthFailuresPerMinute > 0 && s.failures > float64(g.cfg.AuthFailuresPerMinute-1) {
 		return false, "auth_rate_limited"
 	}
-	if g.cfg.HalfOpenPerSource > 0 && s.halfOpen >= float64(g.cfg.HalfOpenPerSource) {
+	if g.cfg.HalfOpenPerSource > 0 && s.halfOpen > float64(g.cfg.HalfOpenPerSource-1) {
 		return false, "half_open_limited"
 	}
 	return true, ""
@@ -125,13 +196,86 @@ func (g *Guard) handshakeDone(src netip.Addr, failed bool) {
 // goroutine for each, and handshakes from sources over their limits; on
 // the way out it watches handshake results to keep the guard's books.
 type guardedConn struct {
-	udp   *net.UDPConn
+	udp   udpConn
 	guard *Guard
 	ep    *Endpoint
+
+	// seen remembers recent in-session datagrams per RMCP+ session, to drop
+	// byte-identical copies: go-ipmi accepts any sequence number inside the
+	// window, including one already processed, so a verbatim resend or a
+	// captured packet would run its command again. Only the serve loop
+	// touches it.
+	seen map[uint32]*seenRing
 }
 
-func newGuardedConn(udp *net.UDPConn, g *Guard, ep *Endpoint) *guardedConn {
-	return &guardedConn{udp: udp, guard: g, ep: ep}
+// seenRing holds digests of the last datagrams of one session.
+type seenRing struct {
+	digests [32]uint64
+	next    int
+	last    time.Time
+}
+
+func (r *seenRing) contains(d uint64) bool {
+	for _, x := range r.digests {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *seenRing) add(d uint64, now time.Time) {
+	r.digests[r.next] = d
+	r.next = (r.next + 1) % len(r.digests)
+	r.last = now
+}
+
+// udpConn is what the guard needs of a socket; *net.UDPConn implements it,
+// and tests substitute an in-memory one.
+type udpConn interface {
+	ReadFromUDP(b []byte) (int, *net.UDPAddr, error)
+	WriteToUDP(b []byte, addr *net.UDPAddr) (int, error)
+	Close() error
+	LocalAddr() net.Addr
+}
+
+func newGuardedConn(udp udpConn, g *Guard, ep *Endpoint) *guardedConn {
+	return &guardedConn{udp: udp, guard: g, ep: ep, seen: map[uint32]*seenRing{}}
+}
+
+// replayed reports whether an in-session RMCP+ datagram is a byte-identical
+// copy of one already received, remembering it otherwise.
+func (c *guardedConn) replayed(pkt []byte) bool {
+	sessionID := binary.LittleEndian.Uint32(pkt[6:10])
+	h := fnv.New64a()
+	h.Write(pkt)
+	d := h.Sum64()
+	now := time.Now()
+	r := c.seen[sessionID]
+	if r == nil {
+		if len(c.seen) >= 256 {
+			c.pruneSeen(now)
+		}
+		r = &seenRing{}
+		c.seen[sessionID] = r
+	} else if r.contains(d) {
+		return true
+	}
+	r.add(d, now)
+	return false
+}
+
+// pruneSeen forgets sessions idle longer than any session may live; if that
+// is not enough (a flood of made-up session IDs) it forgets all.
+func (c *guardedConn) pruneSeen(now time.Time) {
+	for id, r := range c.seen {
+		if now.Sub(r.last) > 2*time.Minute {
+			delete(c.seen, id)
+		}
+	}
+	if len(c.seen) >= 256 {
+		clear(c.seen)
+	}
 }
 
 // ReadFrom returns the next datagram worth dispatching.
@@ -153,6 +297,15 @@ func (c *guardedConn) ReadFrom(buf []byte) (int, net.Addr, error) {
 		}
 		src := addr.AddrPort().Addr().Unmap()
 		switch kind {
+		case kindRAKP1:
+			c.guard.rakp1(c.ep, binary.LittleEndian.Uint32(pkt[16+4:16+8]), src)
+		case kindRAKP3:
+			c.guard.rakp3(c.ep, binary.LittleEndian.Uint32(pkt[16+4:16+8]))
+		case kindInSession:
+			if c.replayed(pkt) {
+				c.ep.obs.Dropped(c.ep.Name(), "replayed")
+				continue
+			}
 		case kindHandshakeStart:
 			if ok, why := c.guard.allowHandshake(src); !ok {
 				c.ep.obs.Dropped(c.ep.Name(), why)
@@ -160,6 +313,7 @@ func (c *guardedConn) ReadFrom(buf []byte) (int, net.Addr, error) {
 			}
 		case kindRAKP3Rejected:
 			// The console found our RAKP 2 wrong: a password mismatch.
+			c.guard.rakp3(c.ep, binary.LittleEndian.Uint32(pkt[16+4:16+8]))
 			c.guard.handshakeDone(src, true)
 			c.ep.obs.AuthFailure(c.ep.Name())
 		}
@@ -199,6 +353,9 @@ type packetKind int
 const (
 	kindOther packetKind = iota
 	kindHandshakeStart
+	kindInSession
+	kindRAKP1
+	kindRAKP3
 	kindRAKP3Rejected
 )
 
@@ -225,18 +382,33 @@ func classify(pkt []byte) (packetKind, string) {
 		return kindOther, "short"
 	}
 	if pkt[4] == 0x06 {
-		_, _, payloadType, _, payload, ok := protocol.ParseRMCPPlusHeader(pkt)
+		sessionID, _, payloadType, _, payload, ok := protocol.ParseRMCPPlusHeader(pkt)
 		if !ok {
 			return kindOther, "rmcpplus_header"
+		}
+		if sessionID != 0 && (payloadType == payloadIPMI || payloadType == payloadSOL) {
+			return kindInSession, ""
 		}
 		switch payloadType {
 		case payloadOpenSession:
 			return kindHandshakeStart, ""
+		case payloadRAKP1:
+			// go-ipmi's RAKP 1 parser computes 28+length in a byte and
+			// panics (killing the process) on a long name length; user names
+			// are at most 16 bytes anyway.
+			if len(payload) < 28 || payload[27] > 16 || len(payload) < 28+int(payload[27]) {
+				return kindOther, "rakp_length"
+			}
+			return kindRAKP1, ""
 		case payloadRAKP3:
-			if len(payload) >= 2 && payload[1] != 0 {
+			if len(payload) < 8 {
+				return kindOther, "rakp_length"
+			}
+			if payload[1] != 0 {
 				return kindRAKP3Rejected, ""
 			}
-		case payloadIPMI, payloadSOL, payloadRAKP1:
+			return kindRAKP3, ""
+		case payloadIPMI, payloadSOL:
 		default:
 			return kindOther, "payload_type"
 		}

@@ -29,7 +29,8 @@ type runningEndpoint struct {
 	done   chan struct{}
 }
 
-// NewManager returns a manager with no endpoints.
+// NewManager returns a manager with no endpoints. Run the guard's
+// bookkeeping with guard.Run.
 func NewManager(guard *Guard, obs Observer, log *slog.Logger) *Manager {
 	if obs == nil {
 		obs = NopObserver{}

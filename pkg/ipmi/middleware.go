@@ -2,6 +2,7 @@ package ipmi
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -35,6 +36,7 @@ func (NopObserver) Retransmission(string)         {}
 // and the middleware, which must be installed before registration.
 func newRegistry() *handlers.Registry {
 	r := handlers.NewRegistry()
+	r.Use(recoverMiddleware)
 	r.Use(observeMiddleware)
 	r.Use(privilegeMiddleware)
 	r.Use(replayMiddleware)
@@ -44,6 +46,21 @@ func newRegistry() *handlers.Registry {
 		r.RegisterFunc(c, handleConfigOwned)
 	}
 	return r
+}
+
+// recoverMiddleware turns a panicking handler into an "unspecified error"
+// reply: go-ipmi runs each datagram on its own goroutine without a recover,
+// so one bad request would otherwise take down every node's BMC.
+func recoverMiddleware(next handlers.Handler) handlers.Handler {
+	return handlers.HandlerFunc(func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) (resp []byte, cc types.CompletionCode, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				endpointOf(hctx).log.Error("handler panicked; answered unspecified error", "command", hctx.Command.Name, "panic", p, "request", fmt.Sprintf("% x", req))
+				resp, cc, err = nil, types.CodeUnspecifiedError, nil
+			}
+		}()
+		return next.Handle(ctx, hctx, req)
+	})
 }
 
 func observeMiddleware(next handlers.Handler) handlers.Handler {

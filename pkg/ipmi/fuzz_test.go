@@ -1,0 +1,247 @@
+package ipmi
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gobmc "github.com/bougou/go-ipmi/pkg/bmc"
+	"github.com/bougou/go-ipmi/pkg/client"
+	"github.com/bougou/go-ipmi/pkg/command/chassis"
+	"github.com/bougou/go-ipmi/pkg/handlers"
+)
+
+// memConn is an in-memory socket: datagrams pushed in are read by the
+// endpoint; replies are counted and discarded.
+type memConn struct {
+	in      chan []byte
+	closed  chan struct{}
+	once    sync.Once
+	replies int
+	mu      sync.Mutex
+}
+
+func newMemConn() *memConn {
+	return &memConn{in: make(chan []byte), closed: make(chan struct{})}
+}
+
+var memPeer = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 40000}
+
+func (c *memConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
+	select {
+	case pkt := <-c.in:
+		return copy(b, pkt), memPeer, nil
+	case <-c.closed:
+		return 0, nil, net.ErrClosed
+	}
+}
+
+func (c *memConn) WriteToUDP(b []byte, _ *net.UDPAddr) (int, error) {
+	c.mu.Lock()
+	c.replies++
+	c.mu.Unlock()
+	return len(b), nil
+}
+
+func (c *memConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+func (c *memConn) LocalAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 623} }
+
+// waitIdle waits (boundedly) until the goroutine go-ipmi spawned for a
+// datagram has finished, so a crash is attributed to the right input.
+func waitIdle(before int) {
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+}
+
+// FuzzEndpointDatagram feeds arbitrary datagrams through one endpoint's
+// whole server path: the guard, go-ipmi's RMCP/RMCP+/v1.5 parsing, session
+// handshake handlers and the command registry with powerjockey's handlers.
+// go-ipmi is included on purpose: its bugs are our outages.
+func FuzzEndpointDatagram(f *testing.F) {
+	conn := newMemConn()
+	guard := NewGuard(DefaultGuardConfig())
+	ep, err := newEndpointOn(conn, newFakeMachine("fuzz"), testEndpointConfig(), newRegistry(), guard, NopObserver{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ep.Serve(ctx); close(done) }()
+	f.Cleanup(func() { cancel(); ep.Close(); <-done })
+
+	f.Add([]byte{0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, 0x01, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		before := runtime.NumGoroutine()
+		conn.in <- pkt
+		waitIdle(before)
+	})
+}
+
+// TestWriteFuzzCorpus records the datagrams real clients (ipmitool,
+// freeipmi, go-ipmi) send to an endpoint into the checked-in fuzz corpus.
+// Run with PJ_WRITE_CORPUS=1 to refresh it.
+func TestWriteFuzzCorpus(t *testing.T) {
+	if os.Getenv("PJ_WRITE_CORPUS") == "" {
+		t.Skip("set PJ_WRITE_CORPUS=1 to record the fuzz corpus")
+	}
+	ua, _ := net.ResolveUDPAddr("udp", "127.0.0.1:0")
+	udp, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingConn{UDPConn: udp}
+	guard := NewGuard(GuardConfig{})
+	ep, err := newEndpointOn(rec, newFakeMachine("rec"), testEndpointConfig(), newRegistry(), guard, NopObserver{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ep.Serve(context.Background())
+	defer ep.Close()
+	port := strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)
+	for _, args := range [][]string{
+		{"ipmitool", "-I", "lanplus", "-C", "3", "power", "status"},
+		{"ipmitool", "-I", "lanplus", "-C", "17", "chassis", "bootdev", "pxe", "options=persistent,efiboot"},
+		{"ipmitool", "-I", "lanplus", "-C", "1", "power", "on"},
+		{"ipmitool", "-I", "lan", "-A", "MD5", "mc", "guid"},
+		{"ipmitool", "-I", "lan", "-A", "PASSWORD", "chassis", "status"},
+	} {
+		cmd := exec.Command(args[0], append(args[1:], "-H", "127.0.0.1", "-p", port, "-U", "admin", "-P", "password")...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("%v: %v %s", args, err, out)
+		}
+	}
+	cmd := exec.Command("ipmipower", "-D", "LAN_2_0", "-h", "127.0.0.1:"+port, "-u", "admin", "-p", "password", "--stat")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Logf("ipmipower: %v %s", err, out)
+	}
+	c, err := connect(ep, "admin", "password", client.InterfaceLanplus, 17)
+	if err == nil {
+		c.ChassisControl(context.Background(), chassis.ChassisControlPowerCycle)
+		c.Close(context.Background())
+	}
+	dir := filepath.Join("testdata", "fuzz", "FuzzEndpointDatagram")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, pkt := range rec.packets {
+		name := fmt.Sprintf("%x", sha256.Sum256(pkt))[:16]
+		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", pkt)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("recorded %d datagrams", len(rec.packets))
+}
+
+type recordingConn struct {
+	*net.UDPConn
+	mu      sync.Mutex
+	packets [][]byte
+}
+
+func (r *recordingConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
+	n, addr, err := r.UDPConn.ReadFromUDP(b)
+	if err == nil {
+		r.mu.Lock()
+		r.packets = append(r.packets, append([]byte(nil), b[:n]...))
+		r.mu.Unlock()
+	}
+	return n, addr, err
+}
+
+// FuzzDispatch feeds arbitrary in-session commands (what a datagram holds
+// once a session has authenticated and decrypted it) through the shared
+// registry: every go-ipmi and powerjockey handler, at ADMINISTRATOR.
+func FuzzDispatch(f *testing.F) {
+	guard := NewGuard(DefaultGuardConfig())
+	reg := newRegistry()
+	panics := &panicRecorder{}
+	ep, err := newEndpointOn(newMemConn(), newFakeMachine("fuzz"), testEndpointConfig(), reg, guard, NopObserver{}, slog.New(panics))
+	if err != nil {
+		f.Fatal(err)
+	}
+	user, err := ep.bmc.Users.GetByName("admin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	ch, _ := ep.bmc.Channels.Get(lanChannel)
+	seeds := []struct {
+		netFn, cmd byte
+		data       []byte
+	}{
+		{0x00, 0x02, []byte{0x01}},                         // chassis control: on
+		{0x00, 0x08, []byte{0x05, 0xe0, 0x04, 0, 0, 0}},    // Ironic's boot flags
+		{0x00, 0x08, []byte{0x03, 0x08}},                   // valid-bit clearing
+		{0x00, 0x09, []byte{0x05, 0x00, 0x00}},             // get boot flags
+		{0x06, 0x54, []byte{0x0e, 0x00, 0x80}},             // cipher suites
+		{0x06, 0x3b, []byte{0x04}},                         // set session privilege
+		{0x06, 0x3d, []byte{0x00}},                         // get session info
+		{0x06, 0x42, []byte{0x0e}},                         // get channel info
+		{0x06, 0x01, nil},                                  // get device id
+		{0x0c, 0x02, []byte{0x01, 0x03, 0x00, 0x00}},       // get LAN config
+		{0x06, 0x48, []byte{0x01, 0x01, 0xc6, 0, 0, 0, 0}}, // activate payload (SOL)
+	}
+	for _, s := range seeds {
+		f.Add(s.netFn, s.cmd, s.data)
+	}
+	f.Fuzz(func(t *testing.T, netFn, cmd byte, data []byte) {
+		sess := &gobmc.Session{BMCID: 1, State: gobmc.SessionStateActive, User: user, Channel: lanChannel,
+			PrivilegeLevel: gobmc.PrivilegeLevelAdministrator, MaxPrivilege: gobmc.PrivilegeLevelAdministrator}
+		hctx := &handlers.HandlerContext{BMC: ep.bmc, Session: sess, Channel: ch, User: user}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		reg.Dispatch(ctx, hctx, netFn&0x3e, cmd, data)
+		// The recover middleware keeps the daemon alive; the fuzzer must
+		// still see the panic.
+		if p := panics.take(); p != "" {
+			t.Fatalf("handler panicked: %s", p)
+		}
+	})
+}
+
+// panicRecorder is a slog handler that remembers the recover middleware's reports.
+type panicRecorder struct {
+	mu  sync.Mutex
+	msg string
+}
+
+func (p *panicRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (p *panicRecorder) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p *panicRecorder) WithGroup(string) slog.Handler            { return p }
+func (p *panicRecorder) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "handler panicked; answered unspecified error" {
+		var b strings.Builder
+		r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, "%s=%v ", a.Key, a.Value); return true })
+		p.mu.Lock()
+		p.msg = b.String()
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+func (p *panicRecorder) take() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.msg
+	p.msg = ""
+	return m
+}
