@@ -131,14 +131,19 @@ func newEnv(t *testing.T, tmpl string, data map[string]any) *env {
 	return e
 }
 
+func loadConfig(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // startRack simulates the hardware of the env's configuration in-process.
 func (e *env) startRack(opt sim.Options) *sim.Rack {
 	e.t.Helper()
-	cfg, err := config.Load(e.cfgPath)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rc, err := sim.FromConfig(cfg, opt)
+	rc, err := sim.FromConfig(loadConfig(e.t, e.cfgPath), opt)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -146,12 +151,17 @@ func (e *env) startRack(opt sim.Options) *sim.Rack {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.runRack(rack)
+	return rack
+}
+
+// runRack serves rack until the test ends.
+func (e *env) runRack(rack *sim.Rack) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rack.Run(ctx); close(done) }()
 	e.t.Cleanup(func() { cancel(); <-done })
 	e.rack = rack
-	return rack
 }
 
 // start runs the daemon and waits until it serves HTTP.
