@@ -1,0 +1,35 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestExampleConfigLoads keeps configs/powerjockey.example.yaml valid.
+func TestExampleConfigLoads(t *testing.T) {
+	data, err := os.ReadFile("../../configs/powerjockey.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "powerjockey.yaml")
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"compute-0.pw", "compute-1.pw", "legacy-0.pw", "rack2-auth.secret", "rack2-priv.secret"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("a-long-secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings: %v", cfg.Warnings)
+	}
+	if len(cfg.Nodes) != 3 || cfg.Nodes[0].IPMI.Password != "a-long-secret" {
+		t.Errorf("nodes: %+v", cfg.Nodes)
+	}
+}

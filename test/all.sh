@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test: vet, unit and end-to-end tests (with the race detector),
+# then a bounded run of every fuzz target. This is the README's test command
+# and what .ci/run calls. FUZZTIME (default 10s) bounds each fuzz target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime=${FUZZTIME:-10s}
+
+echo "== go vet"
+go vet ./...
+
+echo "== unit and end-to-end tests"
+go test -race -count=1 -timeout 20m ./...
+
+echo "== fuzz targets, ${fuzztime} each"
+# package:target for every decoder of bytes from the network.
+targets=(
+  ./pkg/ipmi:FuzzEndpointDatagram
+  ./pkg/ipmi:FuzzDispatch
+  ./pkg/snmpagent:FuzzAgentDatagram
+  ./pkg/sim:FuzzMagicPacket
+)
+for t in "${targets[@]}"; do
+  pkg=${t%%:*} name=${t##*:}
+  echo "-- $name ($pkg)"
+  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg"
+done
+echo "== all tests passed"
