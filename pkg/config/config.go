@@ -41,7 +41,8 @@ type IPMIDefaults struct {
 	// (no authentication) is accepted only when listed here explicitly.
 	CipherSuites []int `yaml:"cipher_suites"`
 	// V15AuthTypes enables IPMI v1.5 sessions with these authentication
-	// types: "md5", "password" (default both); an empty list disables v1.5.
+	// types: "md5", "password" (default md5 only: straight password is
+	// clear text, so it is opt-in); an empty list disables v1.5.
 	// Type "none" is never accepted.
 	V15AuthTypes *[]string `yaml:"v15_auth_types"`
 	// MaxSessions is the per-endpoint session table size (default 32).

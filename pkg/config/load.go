@@ -94,13 +94,47 @@ func Parse(file string, data []byte) (*Config, error) {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// yamlParserProblems are the problems yaml.v3's parser (as opposed to its
+// scanner) reports. yaml.v3 prints the 0-based line of these, and no line at
+// all when it is 0; scanner errors carry the right 1-based line.
+var yamlParserProblems = []string{
+	"did not find expected ",
+	"found duplicate %TAG directive",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found undefined tag handle",
+}
+
 func syntaxError(file string, err error) *Error {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: file, Line: line, Msg: "YAML syntax: " + m[2]}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	return &Error{File: file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+	for _, p := range yamlParserProblems {
+		if strings.HasPrefix(msg, p) && !isScannerProblem(msg) {
+			line++
+			break
+		}
+	}
+	return &Error{File: file, Line: line, Msg: "YAML syntax: " + msg}
+}
+
+// isScannerProblem reports the scanner's "did not find expected ..." problems,
+// which share a prefix with the parser's.
+func isScannerProblem(msg string) bool {
+	switch msg {
+	case "did not find expected alphabetic or numeric character",
+		"did not find expected comment or line break",
+		"did not find expected digit or '.' character",
+		"did not find expected hexdecimal number",
+		"did not find expected version number",
+		"did not find expected whitespace or line break",
+		"did not find expected whitespace":
+		return true
+	}
+	return false
 }
 
 func (c *Config) hasInlineSecrets() bool {

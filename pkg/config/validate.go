@@ -191,10 +191,10 @@ func (v *validator) validate() {
 		v.fail("nodes", "at least one node is required")
 	}
 	names := map[string]string{}
-	listens := map[string]string{}
+	var listens []listenAt
 	outlets := map[string]string{}
 	for i := range c.Nodes {
-		v.validateNode(fmt.Sprintf("nodes[%d]", i), &c.Nodes[i], pdus, names, listens, outlets)
+		v.validateNode(fmt.Sprintf("nodes[%d]", i), &c.Nodes[i], pdus, names, &listens, outlets)
 	}
 }
 
@@ -270,7 +270,7 @@ func (v *validator) validatePDU(path string, p *PDU, seen map[string]*PDU) {
 				v.fail(sp+".auth_protocol", "want MD5, SHA, SHA224, SHA256, SHA384 or SHA512, got %q", s.AuthProtocol)
 			}
 			if len(s.AuthPassphrase) < 8 {
-				v.fail(sp+".auth_passphrase", "required with auth_protocol, at least 8 characters (RFC 3414)")
+				v.fail(secretKey(sp+".auth_passphrase", s.AuthPassphraseFile), "required with auth_protocol, at least 8 characters (RFC 3414)")
 			}
 		} else if s.AuthPassphrase != "" {
 			v.fail(sp+".auth_protocol", "required with auth_passphrase")
@@ -283,7 +283,7 @@ func (v *validator) validatePDU(path string, p *PDU, seen map[string]*PDU) {
 				v.fail(sp+".priv_protocol", "privacy needs authentication: set auth_protocol too")
 			}
 			if len(s.PrivPassphrase) < 8 {
-				v.fail(sp+".priv_passphrase", "required with priv_protocol, at least 8 characters (RFC 3414)")
+				v.fail(secretKey(sp+".priv_passphrase", s.PrivPassphraseFile), "required with priv_protocol, at least 8 characters (RFC 3414)")
 			}
 		} else if s.PrivPassphrase != "" {
 			v.fail(sp+".priv_protocol", "required with priv_passphrase")
@@ -326,9 +326,18 @@ func (v *validator) secret(path string, value *string, file, filePath string, re
 	}
 }
 
+// secretKey is the key a secret's value came from: path, or its *_file
+// sibling when the secret was read from a file.
+func secretKey(path, file string) string {
+	if file != "" {
+		return path + "_file"
+	}
+	return path
+}
+
 func lastKey(path string) string { return path[strings.LastIndex(path, ".")+1:] }
 
-func (v *validator) validateNode(path string, n *Node, pdus map[string]*PDU, names, listens, outlets map[string]string) {
+func (v *validator) validateNode(path string, n *Node, pdus map[string]*PDU, names map[string]string, listens *[]listenAt, outlets map[string]string) {
 	if !nameRE.MatchString(n.Name) {
 		v.fail(path+".name", "want a name of letters, digits, '.', '_' or '-', got %q", n.Name)
 	} else if other, dup := names[n.Name]; dup {
@@ -353,7 +362,7 @@ func (v *validator) validateNode(path string, n *Node, pdus map[string]*PDU, nam
 	}
 	v.secret(ip+".password", &n.IPMI.Password, n.IPMI.PasswordFile, ip+".password_file", true)
 	if len(n.IPMI.Password) > 20 {
-		v.fail(ip+".password", "at most 20 bytes (IPMI v2.0 limit), got %d", len(n.IPMI.Password))
+		v.fail(secretKey(ip+".password", n.IPMI.PasswordFile), "at most 20 bytes (IPMI v2.0 limit), got %d", len(n.IPMI.Password))
 	}
 	switch n.IPMI.Privilege {
 	case "callback", "user", "operator", "administrator":
@@ -474,18 +483,25 @@ func (v *validator) validateStatus(path string, n *Node) {
 	}
 }
 
+// listenAt is an endpoint address already taken, and the key that took it.
+type listenAt struct {
+	ap   netip.AddrPort
+	path string
+}
+
 // checkListenConflict rejects two endpoints that would bind the same UDP
-// socket, including a wildcard address against a specific one on the same port.
-func (v *validator) checkListenConflict(path string, ap netip.AddrPort, listens map[string]string) {
-	for other, otherPath := range listens {
-		oap := netip.MustParseAddrPort(other)
+// socket, including a wildcard address against a specific one on the same
+// port. The earliest conflicting node is named, so the message is stable.
+func (v *validator) checkListenConflict(path string, ap netip.AddrPort, listens *[]listenAt) {
+	for _, other := range *listens {
+		oap := other.ap
 		if oap.Port() != ap.Port() {
 			continue
 		}
 		if oap.Addr() == ap.Addr() || oap.Addr().IsUnspecified() || ap.Addr().IsUnspecified() {
-			v.fail(path, "%s conflicts with %s (%s): each node needs its own port or address", ap, oap, otherPath)
+			v.fail(path, "%s conflicts with %s (%s): each node needs its own port or address", ap, oap, other.path)
 			return
 		}
 	}
-	listens[ap.String()] = path
+	*listens = append(*listens, listenAt{ap, path})
 }

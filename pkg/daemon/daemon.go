@@ -28,6 +28,7 @@ type Daemon struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	ipmi    *ipmi.Manager
+	guard   *ipmi.Guard
 	store   *node.Store
 
 	wolClient  *mwol.Client
@@ -69,7 +70,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		pdus:       map[string]*pdu.Client{},
 		nodes:      map[string]*nodeEntry{},
 	}
-	d.ipmi = ipmi.NewManager(ipmi.NewGuard(guardConfig(cfg)), m, log)
+	d.guard = ipmi.NewGuard(guardConfig(cfg))
+	d.ipmi = ipmi.NewManager(d.guard, m, log)
 	m.SetState(d)
 	return d, nil
 }
@@ -87,6 +89,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.ctx = ctx
+	go d.guard.Run(ctx)
 	for _, p := range d.cfg.PDUs {
 		c, err := newPDUClient(p, d.log, d.metrics)
 		if err != nil {

@@ -87,12 +87,19 @@ type Node struct {
 	// tail is the background remainder of the last action; guarded by actMu.
 	tail *tail
 
+	// saveMu orders writes of state to the store, so that the file never
+	// goes back to an older snapshot than one already written.
+	saveMu sync.Mutex
+
 	mu    sync.Mutex // guards state and status fields below
 	state State
 	// status cache
 	reading    power.Reading
 	readingErr error
 	refreshing chan struct{}
+	// epoch counts accepted actions; a refresh begun in an older epoch is
+	// not published.
+	epoch uint64
 
 	ctx    context.Context // node lifetime; cancelled by Close
 	cancel context.CancelFunc
@@ -233,6 +240,12 @@ func runTail(ctx context.Context, cont power.Continuation, rest []step) error {
 				return err
 			}
 			continue
+		}
+		// A superseded action must not move hardware any more, even when a
+		// continuation or a timer that fired together with the cancellation
+		// returned without an error.
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		c, err := s.actuator.Do(ctx, s.action)
 		if err != nil {
@@ -395,11 +408,22 @@ func (n *Node) recordAccepted(a power.Action, means string, start time.Time) {
 	n.state.LastAction = &ActionRecord{Action: a.String(), Means: means, At: start, Result: "running"}
 	// A reading taken before the action is no longer the truth.
 	n.reading = power.Reading{}
-	st := n.state
+	n.epoch++
 	n.mu.Unlock()
-	if err := n.store.Save(n.cfg.Name, st); err != nil {
+	if err := n.persist(); err != nil {
 		n.log.Error("cannot persist node state", "err", err)
 	}
+}
+
+// persist writes the node's current state. The snapshot is taken under
+// saveMu, so concurrent writers land in order and the newest state wins.
+func (n *Node) persist() error {
+	n.saveMu.Lock()
+	defer n.saveMu.Unlock()
+	n.mu.Lock()
+	st := n.state
+	n.mu.Unlock()
+	return n.store.Save(n.cfg.Name, st)
 }
 
 // finish logs the action once and records its result.
@@ -425,9 +449,8 @@ func (n *Node) finishRecord(a power.Action, means string, start time.Time, resul
 	}
 	n.mu.Lock()
 	n.state.LastAction = rec
-	st := n.state
 	n.mu.Unlock()
-	if err := n.store.Save(n.cfg.Name, st); err != nil {
+	if err := n.persist(); err != nil {
 		n.log.Error("cannot persist node state", "err", err)
 	}
 	if n.cfg.Observer != nil && result != "cancelled" {
@@ -446,6 +469,16 @@ func (n *Node) Boot() Boot {
 // SetBoot replaces the boot override and persists it. A positive validFor
 // makes a next-boot-only override lapse when no boot consumed it in time.
 func (n *Node) SetBoot(b Boot, validFor time.Duration) error {
+	return n.UpdateBoot(func(cur *Boot) { *cur = b }, validFor)
+}
+
+// UpdateBoot applies fn to the boot override atomically and persists the
+// result; validFor is as for SetBoot. fn runs with the node locked: it must
+// only change the Boot it is given.
+func (n *Node) UpdateBoot(fn func(*Boot), validFor time.Duration) error {
+	n.mu.Lock()
+	b := n.state.Boot.effective(time.Now())
+	fn(&b)
 	b.ExpiresAt = time.Time{}
 	if b.Valid && !b.Persistent && validFor > 0 {
 		b.ExpiresAt = time.Now().Add(validFor)
@@ -453,24 +486,13 @@ func (n *Node) SetBoot(b Boot, validFor time.Duration) error {
 	if b.Device == "" {
 		b.Device = BootNone
 	}
-	n.mu.Lock()
 	n.state.Boot = b
-	st := n.state
 	n.mu.Unlock()
-	if err := n.store.Save(n.cfg.Name, st); err != nil {
+	if err := n.persist(); err != nil {
 		return err
 	}
 	n.log.Info("boot override set", "device", string(b.Device), "valid", b.Valid, "persistent", b.Persistent, "uefi", b.UEFI)
 	return nil
-}
-
-// UpdateBoot applies fn to the boot override atomically and persists the result.
-func (n *Node) UpdateBoot(fn func(*Boot), validFor time.Duration) error {
-	n.mu.Lock()
-	b := n.state.Boot.effective(time.Now())
-	n.mu.Unlock()
-	fn(&b)
-	return n.SetBoot(b, validFor)
 }
 
 // Snapshot is a consistent copy of a node's state for reports.
@@ -503,7 +525,6 @@ func (n *Node) Acknowledge() error {
 	}
 	n.log.Info("manual action acknowledged", "action", n.state.Manual.Action)
 	n.state.Manual = nil
-	st := n.state
 	n.mu.Unlock()
-	return n.store.Save(n.cfg.Name, st)
+	return n.persist()
 }

@@ -44,9 +44,9 @@ func (n *Node) PowerState(ctx context.Context) (power.Reading, error) {
 		return r, nil
 	}
 	if err == nil {
-		err = ErrStale
+		return power.Reading{}, fmt.Errorf("node %s: %w", n.cfg.Name, ErrStale)
 	}
-	return power.Reading{}, fmt.Errorf("node %s: %w", n.cfg.Name, err)
+	return power.Reading{}, fmt.Errorf("node %s: %w: %w", n.cfg.Name, ErrStale, err)
 }
 
 // Refresh reads the sensors now (for tests and the CLI) and returns the result.
@@ -93,37 +93,68 @@ func (n *Node) startRefreshLocked() <-chan struct{} {
 	}
 	done := make(chan struct{})
 	n.refreshing = done
+	epoch := n.epoch
 	go func() {
 		defer close(done)
 		// Bounded by the sensors' own timeouts, not by any one caller.
 		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 		defer cancel()
-		r, err := n.sense(ctx)
+		// A reading that began before an action was accepted describes
+		// the world before it: read again rather than publish it (a few
+		// times at most; actions do not come faster than sensors answer).
+		for try := 0; try < 3; try++ {
+			r, err := n.sense(ctx)
+			stored, manualDone, next := n.storeReading(r, err, epoch)
+			if manualDone {
+				if err := n.persist(); err != nil {
+					n.log.Error("cannot persist node state", "err", err)
+				}
+			}
+			if stored {
+				return
+			}
+			epoch = next
+		}
 		n.mu.Lock()
-		defer n.mu.Unlock()
 		n.refreshing = nil
-		n.readingErr = err
-		if err != nil {
-			n.log.Warn("power status refresh failed", "err", err)
-			return
-		}
-		prev := n.reading
-		n.reading = r
-		if prev.State != r.State && !prev.At.IsZero() {
-			attrs := []any{"from", prev.State.String(), "to", r.State.String(), "source", r.Source}
-			if r.Watts != nil {
-				attrs = append(attrs, "watts", *r.Watts)
-			}
-			n.log.Info("power state changed", attrs...)
-		}
-		if m := n.state.Manual; m != nil {
-			if a, err := power.ParseAction(m.Action); err == nil && targetState(a) == r.State {
-				// A sensor saw the manual action done.
-				n.state.Manual = nil
-			}
-		}
+		n.mu.Unlock()
 	}()
 	return done
+}
+
+// storeReading records the result of a refresh begun at epoch. It reports
+// whether it was stored (false: an action was accepted meanwhile, and the
+// current epoch is returned), and whether a pending manual action was
+// cleared (and the state must be persisted).
+func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, manualDone bool, current uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if epoch != n.epoch {
+		return false, false, n.epoch
+	}
+	n.refreshing = nil
+	n.readingErr = err
+	if err != nil {
+		n.log.Warn("power status refresh failed", "err", err)
+		return true, false, epoch
+	}
+	prev := n.reading
+	n.reading = r
+	if prev.State != r.State && !prev.At.IsZero() {
+		attrs := []any{"from", prev.State.String(), "to", r.State.String(), "source", r.Source}
+		if r.Watts != nil {
+			attrs = append(attrs, "watts", *r.Watts)
+		}
+		n.log.Info("power state changed", attrs...)
+	}
+	if m := n.state.Manual; m != nil {
+		if a, err := power.ParseAction(m.Action); err == nil && targetState(a) == r.State {
+			// A sensor saw the manual action done.
+			n.state.Manual = nil
+			return true, true, epoch
+		}
+	}
+	return true, false, epoch
 }
 
 // sense combines the node's sensors per its status source. With "auto" the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
@@ -36,6 +37,8 @@ type PDU struct {
 	rack  *Rack
 	agent *snmpagent.Agent
 	log   *slog.Logger
+
+	closed atomic.Bool // set by Rack.Close: pending reboot timers do nothing
 
 	mu      sync.Mutex
 	on      map[int]bool
@@ -227,7 +230,11 @@ func (p *PDU) switchOutlet(o int, on bool) {
 
 func (p *PDU) rebootOutlet(o int) {
 	p.switchOutlet(o, false)
-	time.AfterFunc(rebootOffTime, func() { p.switchOutlet(o, true) })
+	time.AfterFunc(rebootOffTime, func() {
+		if !p.closed.Load() {
+			p.switchOutlet(o, true)
+		}
+	})
 }
 
 // outletWatts is the draw through outlet o: each machine's draw split over

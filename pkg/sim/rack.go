@@ -177,6 +177,7 @@ func (r *Rack) WoLAddrs() []string {
 // Close releases every socket; Run does it when its context ends.
 func (r *Rack) Close() {
 	for _, p := range r.pdus {
+		p.closed.Store(true)
 		if p.agent != nil {
 			p.agent.Close()
 		}

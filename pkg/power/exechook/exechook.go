@@ -112,8 +112,20 @@ func (h *Hooks) run(ctx context.Context, action, command string) (int, error) {
 		log.Error("exec hook timed out", "timeout", h.cfg.Timeout)
 		return -1, fmt.Errorf("exec %s hook for %s: %w after %s", action, h.cfg.Node, power.ErrTimeout, h.cfg.Timeout)
 	}
+	if err := ctx.Err(); err != nil {
+		// The caller gave up and the hook was killed: its exit status
+		// (-1, by signal) says nothing about the hook.
+		log.Warn("exec hook cancelled", "err", err)
+		return -1, fmt.Errorf("exec %s hook for %s: %w", action, h.cfg.Node, err)
+	}
 	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
+	switch {
+	case err == nil, errors.As(err, &exitErr):
+	case errors.Is(err, exec.ErrWaitDelay) && c.ProcessState != nil:
+		// The hook exited, but a child it left in the background still
+		// held its output open: the exit status stands.
+		log.Warn("exec hook left a background process holding its output; output after exit not captured")
+	default:
 		log.Error("exec hook failed to run", "err", err)
 		return -1, fmt.Errorf("exec %s hook for %s: %w", action, h.cfg.Node, err)
 	}
@@ -121,16 +133,23 @@ func (h *Hooks) run(ctx context.Context, action, command string) (int, error) {
 	return code, nil
 }
 
-// limitedBuffer keeps the first maxOutput bytes written to it.
-type limitedBuffer struct{ bytes.Buffer }
+// limitedBuffer keeps the first maxOutput bytes written to it. It has only
+// Write: embedding bytes.Buffer would promote its ReadFrom, which io.Copy
+// (and so os/exec) prefers to Write, and which has no limit.
+type limitedBuffer struct{ buf bytes.Buffer }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := maxOutput - b.Len(); room > 0 {
+	if room := maxOutput - b.buf.Len(); room > 0 {
 		if len(p) > room {
-			b.Buffer.Write(p[:room])
+			b.buf.Write(p[:room])
 		} else {
-			b.Buffer.Write(p)
+			b.buf.Write(p)
 		}
 	}
 	return len(p), nil
 }
+
+// Len returns how many bytes were kept.
+func (b *limitedBuffer) Len() int { return b.buf.Len() }
+
+func (b *limitedBuffer) String() string { return b.buf.String() }

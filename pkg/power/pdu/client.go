@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
@@ -80,6 +81,9 @@ type Client struct {
 	// reqMu keeps one SNMP request in flight.
 	reqMu sync.Mutex
 	snmp  *gosnmp.GoSNMP
+	// lastOnAt is when the last switch-on SET ended (answered or failed);
+	// guarded by reqMu.
+	lastOnAt time.Time
 
 	mu       sync.Mutex
 	model    *Model
@@ -88,7 +92,9 @@ type Client struct {
 	cachedAt time.Time
 	polling  chan struct{} // closed when the poll in flight ends
 	pollErr  error
-	nextOnAt time.Time // earliest time the next switch-on may be sent
+	// switched holds the outlets switched while a poll was in flight, so
+	// that the poll's possibly older reading does not undo them.
+	switched map[int]bool
 }
 
 // New returns a client for cfg. It does not contact the PDU.
@@ -243,13 +249,8 @@ func (c *Client) SetOutlets(ctx context.Context, outlets []int, on bool) error {
 		cmd = m.On
 	}
 	for _, o := range outlets {
-		if on {
-			if err := c.waitStagger(ctx); err != nil {
-				return fmt.Errorf("pdu %s outlet %d: %w", c.cfg.Name, o, err)
-			}
-		}
 		oid := m.OID(cmd.OID, o)
-		_, err := c.request(ctx, "set", true, func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) {
+		_, err := c.requestStaggered(ctx, "set", true, on, func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) {
 			return g.Set([]gosnmp.SnmpPDU{{Name: oid, Type: gosnmp.Integer, Value: cmd.Value}})
 		})
 		if err != nil {
@@ -261,34 +262,32 @@ func (c *Client) SetOutlets(ctx context.Context, outlets []int, on bool) error {
 	return nil
 }
 
-// waitStagger reserves the next switch-on slot and sleeps until it.
-func (c *Client) waitStagger(ctx context.Context) error {
-	c.mu.Lock()
-	now := time.Now()
-	at := c.nextOnAt
-	if at.Before(now) {
-		at = now
-	}
-	c.nextOnAt = at.Add(c.cfg.Stagger)
-	c.mu.Unlock()
-	return power.Sleep(ctx, time.Until(at))
-}
-
 // noteSwitched updates the cache after an acknowledged SET, so a status
 // read right after a switch-off does not report the stale "on".
 func (c *Client) noteSwitched(outlet int, on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.polling != nil {
+		if c.switched == nil {
+			c.switched = map[int]bool{}
+		}
+		c.switched[outlet] = on
+	}
 	if c.cache == nil {
 		return
 	}
-	o := c.cache[outlet]
+	c.cache[outlet] = switchedOutlet(c.cache[outlet], on)
+}
+
+// switchedOutlet is o after an acknowledged switch: an outlet switched off
+// draws nothing.
+func switchedOutlet(o Outlet, on bool) Outlet {
 	o.State = power.StateFor(on)
 	if !on && o.Watts != nil {
 		zero := 0.0
 		o.Watts = &zero
 	}
-	c.cache[outlet] = o
+	return o
 }
 
 // Read returns the state of outlets from the shared poll, polling when the
@@ -300,6 +299,14 @@ func (c *Client) Read(ctx context.Context, outlets []int) (map[int]Outlet, error
 			out := pick(c.cache, outlets)
 			c.mu.Unlock()
 			return out, nil
+		}
+		// Only watched outlets are polled: waiting for others would poll
+		// forever.
+		for _, o := range outlets {
+			if !slices.Contains(c.watched, o) {
+				c.mu.Unlock()
+				return nil, fmt.Errorf("pdu %s: outlet %d is not watched", c.cfg.Name, o)
+			}
 		}
 		if c.polling == nil {
 			c.polling = make(chan struct{})
@@ -361,10 +368,18 @@ func (c *Client) poll(done chan struct{}) {
 	c.mu.Lock()
 	c.pollErr = err
 	if err == nil {
+		// A switch acknowledged while the poll ran is newer than what the
+		// poll may have read before it.
+		for o, on := range c.switched {
+			if out, ok := cache[o]; ok {
+				cache[o] = switchedOutlet(out, on)
+			}
+		}
 		c.cache, c.cachedAt = cache, time.Now()
 	} else {
 		c.log.Warn("outlet poll failed", "err", err)
 	}
+	c.switched = nil
 	c.polling = nil
 	c.mu.Unlock()
 	close(done)
@@ -387,7 +402,8 @@ func (c *Client) pollOnce(ctx context.Context) (map[int]Outlet, error) {
 	}
 	values := make(map[string]gosnmp.SnmpPDU, len(oids))
 	for chunk := range slices.Chunk(oids, gosnmp.MaxOids) {
-		pkt, err := c.request(ctx, "get", false, func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) {
+		// Reported to the observer once, as the poll, by poll.
+		pkt, err := c.request(ctx, "poll", false, func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) {
 			return g.Get(chunk)
 		})
 		if err != nil {
@@ -421,10 +437,37 @@ func (c *Client) pollOnce(ctx context.Context) (map[int]Outlet, error) {
 
 // request runs one SNMP operation with the PDU's single request slot held.
 func (c *Client) request(ctx context.Context, op string, write bool, fn func(*gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error)) (*gosnmp.SnmpPacket, error) {
-	c.reqMu.Lock()
+	return c.requestStaggered(ctx, op, write, false, fn)
+}
+
+// requestStaggered is request; for a switch-on (switchOn) it also waits
+// until Stagger has passed since the previous switch-on ended. It waits
+// without holding the request slot and checks again once it holds it, so
+// switch-ons reach the PDU at least Stagger apart however long they queued
+// behind other requests.
+func (c *Client) requestStaggered(ctx context.Context, op string, write, switchOn bool, fn func(*gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error)) (*gosnmp.SnmpPacket, error) {
+	for {
+		c.reqMu.Lock()
+		if err := ctx.Err(); err != nil {
+			c.reqMu.Unlock()
+			return nil, err
+		}
+		var wait time.Duration
+		if switchOn && !c.lastOnAt.IsZero() {
+			wait = time.Until(c.lastOnAt.Add(c.cfg.Stagger))
+		}
+		if wait <= 0 {
+			break
+		}
+		c.reqMu.Unlock()
+		if err := power.Sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
 	defer c.reqMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if switchOn {
+		// Counted even when the SET fails: the PDU may have acted on it.
+		defer func() { c.lastOnAt = time.Now() }()
 	}
 	g := c.snmp
 	if g.Version != gosnmp.Version3 {
@@ -450,7 +493,9 @@ func (c *Client) exchange(g *gosnmp.GoSNMP, fn func(*gosnmp.GoSNMP) (*gosnmp.Snm
 	}
 	pkt, err := fn(g)
 	if err != nil {
-		if isTimeout(err) {
+		// A refusal (ICMP port unreachable) means no agent answers there,
+		// as a silent device does.
+		if isTimeout(err) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, fmt.Errorf("%s: %w (%v)", c.cfg.Address, power.ErrTimeout, err)
 		}
 		return nil, fmt.Errorf("%s: %w", c.cfg.Address, err)

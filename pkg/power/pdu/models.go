@@ -16,7 +16,6 @@ package pdu
 //   - Power is nil where the MIB has no per-outlet active power column (or it
 //     could not be verified). Meter columns report negative values (-1, or
 //     -2000000 on some MIBs) when a reading is unavailable.
-//
 var Models = []Model{
 	// ATEN eco PDUs. ATEN-PE-CFG (librenms/librenms mibs/aten/ATEN-PE-CFG)
 	// places outletNStatus at { outlet N+1 } for N = 1..8 and { outlet N+2 }

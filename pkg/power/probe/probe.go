@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,7 +81,9 @@ func (p *ICMP) Read(ctx context.Context) (power.Reading, error) {
 	}
 	defer conn.Close()
 	id := os.Getpid() & 0xffff
-	msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: 1, Data: []byte("powerjockey")}}
+	// Concurrent probes share the ID; the sequence number tells them apart.
+	seq := int(echoSeq.Add(1) & 0xffff)
+	msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("powerjockey")}}
 	b, _ := msg.Marshal(nil)
 	deadline := time.Now().Add(p.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -92,22 +95,46 @@ func (p *ICMP) Read(ctx context.Context) (power.Reading, error) {
 	}
 	r := power.Reading{Source: "probe", At: time.Now(), State: power.StateOff}
 	buf := make([]byte, 1500)
-	for i := 0; i < 16; i++ { // bounded: a busy host may hand us others' replies
-		n, _, err := conn.ReadFrom(buf)
+	// A raw socket also hands us every other ICMP message the host gets
+	// (replies to concurrent probes of other nodes among them): read until
+	// the deadline, with a count bound only against a flood.
+	for i := 0; i < 1024; i++ {
+		n, from, err := conn.ReadFrom(buf)
 		if err != nil {
 			return r, nil // silence: off
 		}
-		reply, err := icmp.ParseMessage(1, buf[:n])
-		if err != nil {
-			continue
-		}
-		if reply.Type == ipv4.ICMPTypeEchoReply {
-			// Unprivileged sockets rewrite the ID; accept any echo reply there.
-			if e, ok := reply.Body.(*icmp.Echo); ok && (network == "udp4" || e.ID == id) {
-				r.State = power.StateOn
-				return r, nil
-			}
+		if isReply(buf[:n], from, ip[0], id, seq, network == "udp4") {
+			r.State = power.StateOn
+			return r, nil
 		}
 	}
 	return r, nil
+}
+
+// echoSeq numbers echo requests, so that concurrent probes (which share the
+// process's ID) each recognise their own reply.
+var echoSeq atomic.Uint32
+
+// isReply reports whether b, received from from, is the echo reply to our
+// request (id, seq) to target. A raw socket sees every ICMP message the host
+// receives, including replies to other probes running at the same time, so
+// the source and sequence number must match too. Unprivileged sockets
+// rewrite the ID (the kernel matches it for us) and keep the sequence.
+func isReply(b []byte, from net.Addr, target net.IP, id, seq int, unprivileged bool) bool {
+	reply, err := icmp.ParseMessage(1, b)
+	if err != nil || reply.Type != ipv4.ICMPTypeEchoReply {
+		return false
+	}
+	e, ok := reply.Body.(*icmp.Echo)
+	if !ok || e.Seq != seq || (!unprivileged && e.ID != id) {
+		return false
+	}
+	var src net.IP
+	switch a := from.(type) {
+	case *net.IPAddr:
+		src = a.IP
+	case *net.UDPAddr:
+		src = a.IP
+	}
+	return src.Equal(target)
 }

@@ -1,0 +1,216 @@
+package node
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/powerjockey/powerjockey/pkg/power"
+)
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFileT(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// leftovers lists files in dir other than the node state files.
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	store, dir := openStore(t)
+	nodes := filepath.Join(dir, "nodes")
+	if st, ok, err := store.Load("n1"); err != nil || ok || !reflect.DeepEqual(st, State{}) {
+		t.Errorf("Load of a missing node = %+v, %v, %v; want zero, false, nil", st, ok, err)
+	}
+	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	want := State{
+		GUID:       NewGUID(),
+		Power:      power.StateOff,
+		Boot:       Boot{Valid: true, Device: BootPXE, ExpiresAt: at.Add(time.Minute), IPMI: IPMIBootBits{Flags: [5]byte{9, 8, 7, 6, 5}, ValidBitClearing: 1, InfoAcknowledge: 2}},
+		LastAction: &ActionRecord{Action: "off", Means: "pdu", At: at, Result: "error", Error: "timeout", Duration: 1500 * time.Millisecond},
+		Manual:     &ManualAction{Action: "on", Since: at},
+	}
+	for i := range 3 { // overwriting works too
+		if err := store.Save("n1", want); err != nil {
+			t.Fatalf("Save %d: %v", i, err)
+		}
+	}
+	got, ok, err := store.Load("n1")
+	if err != nil || !ok {
+		t.Fatalf("Load = %v, %v", ok, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load = %+v\nwant   %+v", got, want)
+	}
+	if extra := leftovers(t, nodes); len(extra) != 0 {
+		t.Errorf("Save left files behind: %v", extra)
+	}
+	st, err := os.Stat(filepath.Join(nodes, "n1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o640 {
+		t.Errorf("state file mode = %v, want 0640", st.Mode().Perm())
+	}
+	if raw := readFile(t, filepath.Join(nodes, "n1.json")); !strings.HasSuffix(raw, "}\n") || !strings.Contains(raw, `"power": "off"`) {
+		t.Errorf("state file is not indented JSON ending in a newline:\n%s", raw)
+	}
+}
+
+func TestStoreNoTempFilesAfterNodeActivity(t *testing.T) {
+	store, dir := openStore(t)
+	log := &journal{}
+	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOff), Waker: newActuator("wol", log, power.On)}, OnDelay: time.Millisecond, CycleDelay: time.Millisecond}, store)
+	for _, a := range []power.Action{power.On, power.Cycle, power.Off, power.SoftOff} {
+		if err := n.Power(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+		settled(t, n)
+	}
+	if err := n.SetBoot(Boot{Valid: true, Device: BootPXE}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Acknowledge(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "nodes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "n1.json" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("state dir holds %v, want only n1.json", names)
+	}
+}
+
+func TestStoreCorrupt(t *testing.T) {
+	store, dir := openStore(t)
+	path := filepath.Join(dir, "nodes", "n1.json")
+	tests := []struct{ name, content string }{
+		{"empty", ""},
+		{"truncated", `{"guid": "4c4c4544-0042-3010-8052-b7c04f4b4d31", "power": "o`},
+		{"not an object", `[1, 2]`},
+		{"bad guid", `{"guid": "xyz"}`},
+		{"bad power", `{"power": 1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			writeFileT(t, path, tt.content)
+			st, ok, err := store.Load("n1")
+			if err == nil {
+				t.Fatalf("Load accepted %q: %+v", tt.content, st)
+			}
+			if ok || !reflect.DeepEqual(st, State{}) {
+				t.Errorf("Load returned %+v, %v with an error", st, ok)
+			}
+			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "corrupt") || !strings.Contains(msg, "n1") {
+				t.Errorf("error %q does not name the file and say it is corrupt", msg)
+			}
+		})
+	}
+	// Saving over a corrupt file repairs it.
+	if err := store.Save("n1", State{Power: power.StateOn}); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok, err := store.Load("n1"); err != nil || !ok || st.Power != power.StateOn {
+		t.Errorf("Load after repair = %+v, %v, %v", st, ok, err)
+	}
+}
+
+func TestStoreErrors(t *testing.T) {
+	t.Run("state dir is a file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "file")
+		writeFileT(t, f, "x")
+		if _, err := OpenStore(f); err == nil || !strings.Contains(err.Error(), "state dir") {
+			t.Errorf("OpenStore on a file = %v", err)
+		}
+	})
+	t.Run("unreadable state", func(t *testing.T) {
+		store, dir := openStore(t)
+		// A directory where the file should be cannot be read as state.
+		if err := os.Mkdir(filepath.Join(dir, "nodes", "n1.json"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := store.Load("n1"); err == nil || !strings.Contains(err.Error(), "load state of n1") {
+			t.Errorf("Load = %v", err)
+		}
+		if err := store.Save("n1", State{}); err == nil || !strings.Contains(err.Error(), "save state of n1") {
+			t.Errorf("Save over a directory = %v", err)
+		}
+		if extra := leftovers(t, filepath.Join(dir, "nodes")); len(extra) != 0 {
+			t.Errorf("failed Save left %v behind", extra)
+		}
+	})
+	t.Run("state dir removed", func(t *testing.T) {
+		store, dir := openStore(t)
+		if err := os.RemoveAll(filepath.Join(dir, "nodes")); err != nil {
+			t.Fatal(err)
+		}
+		err := store.Save("n1", State{})
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Save into a missing dir = %v", err)
+		}
+		// A new node must be able to persist its GUID.
+		n, err := New(t.Context(), Config{Name: "n1"}, store)
+		if err == nil {
+			n.Close()
+			t.Fatal("New succeeded although the state cannot be saved")
+		}
+	})
+	t.Run("OpenStore creates nodes dir", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "a", "b")
+		if _, err := OpenStore(dir); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(filepath.Join(dir, "nodes"))
+		if err != nil || !st.IsDir() || st.Mode().Perm() != 0o750 {
+			t.Errorf("nodes dir = %v, %v; want a 0750 directory", st, err)
+		}
+	})
+}
+
+func TestNewDefaults(t *testing.T) {
+	n := newNode(t, Config{}, nil)
+	c := n.cfg
+	if c.StatusSource != "auto" || c.MaxAge != 2*time.Second || c.StatusWait != 1500*time.Millisecond || c.MaxStale != 30*time.Second || c.Logger == nil {
+		t.Errorf("defaults = source %q maxAge %v wait %v stale %v logger %v", c.StatusSource, c.MaxAge, c.StatusWait, c.MaxStale, c.Logger)
+	}
+	if n.Name() != "n1" {
+		t.Errorf("Name = %q", n.Name())
+	}
+	s := n.Snapshot()
+	if s.Name != "n1" || s.Busy || s.State.Power != power.Unknown || s.State.Boot.Device != BootNone || s.State.LastAction != nil {
+		t.Errorf("fresh snapshot = %+v", s)
+	}
+}
