@@ -51,7 +51,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 func serveUntilDone(ctx context.Context, d *daemon.Daemon, cfgPath string) error {
 	log := d.Logger()
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- d.ServeHTTP(ctx) }()
+	go func() { httpErr <- d.RunServers(ctx) }()
 	notifyReady(log)
 
 	hup := make(chan os.Signal, 1)

@@ -30,6 +30,7 @@ type Daemon struct {
 	ipmi    *ipmi.Manager
 	guard   *ipmi.Guard
 	store   *node.Store
+	lock    *Lock
 
 	wolClient  *mwol.Client
 	rawSenders map[string]*wol.RawSender
@@ -49,14 +50,21 @@ type nodeEntry struct {
 	feed *pdu.Feed
 }
 
-// New prepares a daemon for cfg; Start brings it up.
+// New prepares a daemon for cfg and takes the state directory's lock;
+// Start brings it up, Stop releases everything.
 func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	lock, err := LockStateDir(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
 	store, err := node.OpenStore(cfg.StateDir)
 	if err != nil {
+		lock.Unlock()
 		return nil, err
 	}
 	wc, err := mwol.NewClient()
 	if err != nil {
+		lock.Unlock()
 		return nil, fmt.Errorf("wake-on-lan socket: %w", err)
 	}
 	m := metrics.New()
@@ -64,6 +72,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		log:        log,
 		metrics:    m,
 		store:      store,
+		lock:       lock,
 		wolClient:  wc,
 		rawSenders: map[string]*wol.RawSender{},
 		cfg:        cfg,
@@ -119,6 +128,7 @@ func (d *Daemon) Stop() {
 	for _, s := range d.rawSenders {
 		s.Close()
 	}
+	d.lock.Unlock()
 }
 
 func (d *Daemon) stopAllLocked() {

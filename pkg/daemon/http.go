@@ -14,6 +14,12 @@ import (
 // Logger returns the daemon's logger.
 func (d *Daemon) Logger() *slog.Logger { return d.log }
 
+// RunServers runs the daemon's TCP servers (the operator HTTP server and,
+// when configured, Redfish) until ctx ends or one fails.
+func (d *Daemon) RunServers(ctx context.Context) error {
+	return d.ServeHTTP(ctx)
+}
+
 // ServeHTTP serves the operator API, metrics and live page on http.listen
 // until ctx ends; it returns nil at once when HTTP is off.
 func (d *Daemon) ServeHTTP(ctx context.Context) error {
