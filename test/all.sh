@@ -20,6 +20,7 @@ targets=(
   ./pkg/ipmi:FuzzDispatch
   ./pkg/snmpagent:FuzzAgentDatagram
   ./pkg/sim:FuzzMagicPacket
+  ./pkg/redfish:FuzzDecoders
 )
 for t in "${targets[@]}"; do
   pkg=${t%%:*} name=${t##*:}

@@ -15,9 +15,25 @@ import (
 func (d *Daemon) Logger() *slog.Logger { return d.log }
 
 // RunServers runs the daemon's TCP servers (the operator HTTP server and,
-// when configured, Redfish) until ctx ends or one fails.
+// when configured, Redfish) until ctx ends or one fails. The first error
+// stops the others and is returned; a server that is switched off returns
+// nil at once and the others keep serving.
 func (d *Daemon) RunServers(ctx context.Context) error {
-	return d.ServeHTTP(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	servers := []func(context.Context) error{d.ServeHTTP, d.ServeRedfish}
+	errc := make(chan error, len(servers))
+	for _, serve := range servers {
+		go func() { errc <- serve(ctx) }()
+	}
+	var first error
+	for range servers {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
 }
 
 // ServeHTTP serves the operator API, metrics and live page on http.listen

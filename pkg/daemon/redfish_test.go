@@ -1,0 +1,293 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/powerjockey/powerjockey/pkg/config"
+)
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestRedfishCertificateGeneratedAndKept(t *testing.T) {
+	dir := t.TempDir()
+	rc := config.Redfish{Listen: "127.0.0.1:8000"}
+	c1, err := redfishCertificate(dir, rc, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := c1.Leaf
+	if k, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
+		t.Errorf("key %T, want ECDSA P-256", leaf.PublicKey)
+	}
+	// The certificate is its own trust anchor (redfish_verify_ca may name
+	// the file) for every name a client on this host may use.
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	for _, name := range []string{"127.0.0.1", "localhost", "::1"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: name}); err != nil {
+			t.Errorf("does not verify for %s: %v", name, err)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, generatedKey)); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, %v; want 0600", st.Mode().Perm(), err)
+	}
+	// Kept across restarts.
+	c2, err := redfishCertificate(dir, rc, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(c1.Certificate[0], c2.Certificate[0]) {
+		t.Error("the generated certificate changed on the second start")
+	}
+	// A listen host it does not cover gets a new one that does.
+	c3, err := redfishCertificate(dir, config.Redfish{Listen: "192.0.2.7:8000"}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(c1.Certificate[0], c3.Certificate[0]) || c3.Leaf.VerifyHostname("192.0.2.7") != nil || c3.Leaf.VerifyHostname("127.0.0.1") != nil {
+		t.Errorf("listen host change: SANs %v %v", c3.Leaf.DNSNames, c3.Leaf.IPAddresses)
+	}
+	// A host name listen address becomes a DNS SAN.
+	c4, err := redfishCertificate(t.TempDir(), config.Redfish{Listen: "bmc.example.org:8000"}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c4.Leaf.VerifyHostname("bmc.example.org") != nil {
+		t.Errorf("DNS SANs %v", c4.Leaf.DNSNames)
+	}
+	// The wildcard address: the host's own name and addresses.
+	c5, err := redfishCertificate(t.TempDir(), config.Redfish{Listen: "0.0.0.0:8000"}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := os.Hostname(); err == nil && c5.Leaf.VerifyHostname(h) != nil {
+		t.Errorf("wildcard listen: host name %s not in %v", h, c5.Leaf.DNSNames)
+	}
+	// A configured certificate is used as is.
+	certFile, keyFile := filepath.Join(dir, generatedCert), filepath.Join(dir, generatedKey)
+	c6, err := redfishCertificate(t.TempDir(), config.Redfish{Listen: "127.0.0.1:1", TLSCert: certFile, TLSKey: keyFile}, quietLogger())
+	if err != nil || !bytes.Equal(c6.Certificate[0], c3.Certificate[0]) {
+		t.Errorf("configured certificate not used: %v", err)
+	}
+	if _, err := redfishCertificate(dir, config.Redfish{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, quietLogger()); err == nil {
+		t.Error("a missing tls_cert is not an error")
+	}
+}
+
+func TestServiceUUIDStable(t *testing.T) {
+	dir := t.TempDir()
+	u1, err := serviceUUID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2, err := serviceUUID(dir)
+	if err != nil || u1 != u2 || len(u1) != 36 {
+		t.Errorf("service UUID %q then %q (%v)", u1, u2, err)
+	}
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func freeUDP(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// redfishConfig is a configuration with Redfish on port rf and the named
+// nodes (all admin/password).
+func redfishConfig(t *testing.T, dir string, rf int, extra string, nodes ...string) *config.Config {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nredfish: {listen: \"127.0.0.1:%d\"%s}\nnodes:\n", dir, freeTCPPort(t), rf, extra)
+	for _, n := range nodes {
+		fmt.Fprintf(&b, "  - name: %s\n    ipmi: {listen: \"127.0.0.1:%d\", username: admin, password: password}\n", n, freeUDP(t))
+	}
+	cfg, err := config.Parse("test.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestServeRedfish runs the daemon's servers: Redfish over the generated
+// certificate serves the daemon's nodes, a reload's new node is served
+// without a restart, and everything stops with the context.
+func TestServeRedfish(t *testing.T) {
+	dir := t.TempDir()
+	rf := freeTCPPort(t)
+	cfg := redfishConfig(t, dir, rf, "", "compute-0")
+	d, err := New(cfg, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	done := make(chan error, 1)
+	go func() { done <- d.RunServers(ctx) }()
+
+	var client *http.Client
+	var systems func() []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pem, err := os.ReadFile(filepath.Join(dir, "redfish", generatedCert))
+		if err == nil {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(pem)
+			client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+			systems = func() []string {
+				t.Helper()
+				r, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/redfish/v1/Systems", rf), nil)
+				r.SetBasicAuth("admin", "password")
+				resp, err := client.Do(r)
+				if err != nil {
+					return nil
+				}
+				defer resp.Body.Close()
+				var coll struct {
+					Members []map[string]string
+				}
+				json.NewDecoder(resp.Body).Decode(&coll)
+				var out []string
+				for _, m := range coll.Members {
+					out = append(out, m["@odata.id"])
+				}
+				return out
+			}
+			if got := systems(); len(got) == 1 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("redfish did not serve compute-0 within 5 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	cfg2 := redfishConfig(t, dir, rf, "", "compute-0", "compute-1")
+	cfg2.Nodes[0] = cfg.Nodes[0]
+	if err := d.Reload(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if got := systems(); strings.Join(got, " ") != "/redfish/v1/Systems/compute-0 /redfish/v1/Systems/compute-1" {
+		t.Errorf("after reload: %v", got)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunServers: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunServers did not stop with its context")
+	}
+}
+
+// TestRunServersFirstError: a Redfish port in use fails RunServers at once
+// and stops the HTTP server with it.
+func TestRunServersFirstError(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	cfg := redfishConfig(t, dir, busy.Addr().(*net.TCPAddr).Port, ", insecure_http: true", "compute-0")
+	d, err := New(cfg, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	done := make(chan error, 1)
+	go func() { done <- d.RunServers(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "redfish") {
+			t.Errorf("RunServers = %v, want the Redfish listen error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunServers kept running with its Redfish port taken")
+	}
+	// The HTTP server went down with it.
+	if c, err := net.DialTimeout("tcp", cfg.HTTP.Listen, time.Second); err == nil {
+		c.Close()
+		t.Errorf("the HTTP server on %s still accepts connections", cfg.HTTP.Listen)
+	}
+}
+
+// TestServeRedfishInsecureHTTP: insecure_http serves plain HTTP and
+// generates no certificate.
+func TestServeRedfishInsecureHTTP(t *testing.T) {
+	dir := t.TempDir()
+	rf := freeTCPPort(t)
+	cfg := redfishConfig(t, dir, rf, ", insecure_http: true", "compute-0")
+	d, err := New(cfg, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	done := make(chan error, 1)
+	go func() { done <- d.RunServers(ctx) }()
+	url := fmt.Sprintf("http://127.0.0.1:%d/redfish/v1/", rf)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("OData-Version") != "4.0" {
+				t.Errorf("GET %s: %d", url, resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plain HTTP Redfish did not answer: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "redfish", generatedCert)); err == nil {
+		t.Error("a certificate was generated for plain HTTP")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("RunServers: %v", err)
+	}
+}

@@ -1,0 +1,94 @@
+package redfish
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// FuzzDecoders feeds arbitrary bytes to the three request decoders (PATCH
+// of a System, ComputerSystem.Reset, session login). None may panic; each
+// either accepts or answers 400 with at least one well-formed message; an
+// accepted body re-encoded decodes to the same result; and a refused login
+// never echoes what was given as the password.
+func FuzzDecoders(f *testing.F) {
+	for _, s := range []string{
+		`{"Boot": {"BootSourceOverrideTarget": "Pxe", "BootSourceOverrideEnabled": "Once", "BootSourceOverrideMode": "UEFI"}}`,
+		`{"Boot": {"BootSourceOverrideTarget": "Pxe", "BootSourceOverrideTarget": "Hdd"}}`,
+		`{"Boot": {"BootSourceOverrideMode": 5}, "Id": "x"}`,
+		`{"ResetType": "ForceRestart"}`,
+		`{"ResetType": "On", "x": [1, {"y": null}]}`,
+		`{"UserName": "admin", "Password": "password"}`,
+		`{"UserName": "admin", "Password": {"p": "secret"}}`,
+		`{}`, `[]`, `"x"`, `{"a":1} {"b":2}`, "{\"\xff\": 1}", `{"Boot": {`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkRefusal := func(what string, aerr *apiError) {
+			if aerr.status != http.StatusBadRequest || len(aerr.msgs) == 0 {
+				t.Fatalf("%s: refusal %d with %d messages", what, aerr.status, len(aerr.msgs))
+			}
+			for _, m := range aerr.msgs {
+				if !strings.HasPrefix(m.MessageID, registryPrefix) || m.Message == "" || strings.Contains(m.MessageID, "InternalError") {
+					t.Fatalf("%s: bad message %+v", what, m)
+				}
+			}
+			if _, err := json.Marshal(aerr.body()); err != nil {
+				t.Fatalf("%s: error body does not encode: %v", what, err)
+			}
+		}
+
+		if p, aerr := decodeSystemPatch(data); aerr != nil {
+			checkRefusal("patch", aerr)
+		} else {
+			if p.empty() {
+				t.Fatal("accepted a PATCH that changes nothing")
+			}
+			boot := map[string]string{}
+			for k, v := range map[string]*string{"BootSourceOverrideTarget": p.Target, "BootSourceOverrideEnabled": p.Enabled, "BootSourceOverrideMode": p.Mode} {
+				if v != nil {
+					if !contains(bootWritable[k], *v) {
+						t.Fatalf("accepted %s %q", k, *v)
+					}
+					boot[k] = *v
+				}
+			}
+			again, _ := json.Marshal(map[string]any{"Boot": boot})
+			p2, aerr := decodeSystemPatch(again)
+			if aerr != nil || !samePatch(p, p2) {
+				t.Fatalf("re-encoded patch %s decodes differently: %v", again, aerr)
+			}
+		}
+
+		if rt, aerr := decodeReset(data); aerr != nil {
+			checkRefusal("reset", aerr)
+		} else {
+			again, _ := json.Marshal(map[string]string{"ResetType": rt})
+			if rt2, aerr := decodeReset(again); aerr != nil || rt2 != rt {
+				t.Fatalf("re-encoded reset %s decodes to %q, %v", again, rt2, aerr)
+			}
+		}
+
+		if l, aerr := decodeLogin(data); aerr != nil {
+			checkRefusal("login", aerr)
+			var raw map[string]json.RawMessage
+			if json.Unmarshal(data, &raw) == nil && len(raw["Password"]) > 8 {
+				if b, _ := json.Marshal(aerr.body()); strings.Contains(string(b), string(raw["Password"])) {
+					t.Fatalf("a refused login echoes the password %s", raw["Password"])
+				}
+			}
+		} else {
+			again, _ := json.Marshal(l)
+			if l2, aerr := decodeLogin(again); aerr != nil || l2 != l {
+				t.Fatalf("re-encoded login decodes to %+v, %v", l2, aerr)
+			}
+		}
+	})
+}
+
+func samePatch(a, b bootPatch) bool {
+	eq := func(x, y *string) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return eq(a.Target, b.Target) && eq(a.Enabled, b.Enabled) && eq(a.Mode, b.Mode)
+}

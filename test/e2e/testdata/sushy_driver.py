@@ -1,0 +1,107 @@
+"""Drives powerjockey's Redfish service with sushy, as Ironic's redfish
+driver does, and prints one JSON object per step on stdout.
+
+usage: sushy_driver.py URL VERIFY USER PASSWORD STEPS_JSON [AUTH]
+
+VERIFY is a CA bundle path or "false". AUTH is "auto" (Ironic's default:
+a session, else HTTP basic) or "basic". STEPS_JSON is a list of steps:
+  {"op": "system", "id": "/redfish/v1/Systems/x"}   select a system (no id: the only one)
+  {"op": "read"}                                    refresh and report the system
+  {"op": "reset", "value": "On"}                    System.reset_system
+  {"op": "boot", "target": "Pxe", "enabled": "Once", "mode": "UEFI"}
+                                                    System.set_system_boot_options (any subset)
+  {"op": "wait_power", "value": "On", "timeout": 10}
+  {"op": "systems"}                                 identities in the Systems collection
+  {"op": "links"}                                   the system's managers and chassis
+A step that raises reports {"error", "exc", "status"} and the run goes on.
+"""
+
+import json
+import sys
+import time
+
+import sushy
+
+
+def state(system):
+    boot = system.boot
+    return {
+        "id": system.identity,
+        "uuid": system.uuid,
+        "power_state": system.power_state.value if system.power_state else None,
+        "boot": {
+            "target": boot.target.value if boot.target else None,
+            "enabled": boot.enabled.value if boot.enabled else None,
+            "mode": boot.mode.value if boot.mode else None,
+            "allowed": sorted(boot.allowed_values or []),
+        },
+        "resets": sorted(v.value for v in system.get_allowed_reset_system_values()),
+        "etag": system._get_etag(),
+    }
+
+
+def step(conn, system, s):
+    op = s["op"]
+    if op == "system":
+        system = conn.get_system(s.get("id"))
+        return system, state(system)
+    if op == "read":
+        system.refresh()
+        return system, state(system)
+    if op == "reset":
+        system.reset_system(sushy.ResetType(s["value"]))
+        return system, {"ok": True}
+    if op == "boot":
+        kw = {}
+        if "target" in s:
+            kw["target"] = sushy.BootSource(s["target"])
+        if "enabled" in s:
+            kw["enabled"] = sushy.BootSourceOverrideEnabled(s["enabled"])
+        if "mode" in s:
+            kw["mode"] = sushy.BootSourceOverrideMode(s["mode"])
+        system.set_system_boot_options(**kw)
+        system.refresh()
+        return system, state(system)
+    if op == "wait_power":
+        deadline = time.monotonic() + s.get("timeout", 10)
+        start = time.monotonic()
+        while True:
+            system.refresh()
+            ps = system.power_state.value if system.power_state else None
+            if ps == s["value"] or time.monotonic() > deadline:
+                return system, {"power_state": ps, "waited": round(time.monotonic() - start, 2)}
+            time.sleep(0.2)
+    if op == "systems":
+        return system, {"systems": [m.identity for m in conn.get_system_collection().get_members()]}
+    if op == "links":
+        return system, {"managers": [m.identity for m in system.managers],
+                        "chassis": [c.identity for c in system.chassis]}
+    raise ValueError("unknown op %r" % op)
+
+
+def main():
+    url, verify, user, password, steps = sys.argv[1:6]
+    auth = sys.argv[6] if len(sys.argv) > 6 else "auto"
+    if verify == "false":
+        verify = False
+    if auth == "basic":
+        conn = sushy.Sushy(url, auth=sushy.auth.BasicAuth(username=user, password=password), verify=verify)
+    else:
+        conn = sushy.Sushy(url, username=user, password=password, verify=verify)
+    session = conn._auth.get_session_key() is not None if hasattr(conn._auth, "get_session_key") else False
+    print(json.dumps({"op": "connect", "session": session, "redfish_version": conn.redfish_version}), flush=True)
+    system = None
+    for s in json.loads(steps):
+        try:
+            system, out = step(conn, system, s)
+        except Exception as e:  # report and go on, as a test wants to see it
+            out = {"error": str(e), "exc": type(e).__name__, "status": getattr(e, "status_code", None)}
+        out["op"] = s["op"]
+        print(json.dumps(out), flush=True)
+    # End the session now rather than at interpreter shutdown, when sushy
+    # can no longer make requests.
+    conn._auth.close()
+
+
+if __name__ == "__main__":
+    main()
