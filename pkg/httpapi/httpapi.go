@@ -8,7 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +29,12 @@ type Backend interface {
 	Metrics() *metrics.Metrics
 }
 
+// RequestedByHeader is the header a request that changes state (POST) must
+// carry, unless its Content-Type is application/json: a cross-site page can
+// send neither without a CORS preflight, which this server never grants, so
+// the pair defends the power buttons against cross-site request forgery.
+const RequestedByHeader = "X-Requested-By"
+
 // New returns the HTTP handler.
 func New(b Backend, log *slog.Logger) http.Handler {
 	s := &server{b: b, log: log}
@@ -41,7 +50,48 @@ func New(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /api/v1/nodes/{name}/acknowledge", s.acknowledge)
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("GET /static/{file}", s.static)
-	return mux
+	return s.guard(mux)
+}
+
+// guard sets headers every response carries and refuses state-changing
+// requests a browser could have been made to send by another site.
+func (s *server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if msg := crossSite(r); msg != "" {
+				s.log.Warn("refused HTTP request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "why", msg)
+				writeError(w, http.StatusForbidden, msg)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossSite says why a state-changing request may come from another site,
+// or returns "" when it cannot: it carries RequestedByHeader or a JSON
+// Content-Type (neither of which a cross-origin page can send without a
+// preflight), and an Origin header, if any, names this server.
+func crossSite(r *http.Request) string {
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" ||
+			(!strings.EqualFold(u.Host, r.Host) && !strings.EqualFold(u.Host, r.Header.Get("X-Forwarded-Host"))) {
+			return "cross-origin request refused (Origin " + o + ")"
+		}
+	}
+	if r.Header.Get(RequestedByHeader) != "" || isJSON(r) {
+		return ""
+	}
+	return "a POST needs the header " + RequestedByHeader + ": powerjockey or Content-Type: application/json (CSRF protection)"
+}
+
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
 }
 
 type server struct {
@@ -103,6 +153,13 @@ func nodeJSON(ctx context.Context, n *node.Node) NodeJSON {
 }
 
 func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
+	want := r.URL.Query().Get("state")
+	switch want {
+	case "", "on", "off", "unknown":
+	default:
+		writeError(w, http.StatusBadRequest, "state must be on, off or unknown")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
 	defer cancel()
 	nodes := s.b.Nodes()
@@ -121,6 +178,15 @@ func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	wg.Wait()
+	if want != "" {
+		kept := out[:0]
+		for _, n := range out {
+			if n.Power == want {
+				kept = append(kept, n)
+			}
+		}
+		out = kept
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -184,6 +250,7 @@ func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -97,9 +97,18 @@ func (m *Metrics) SetState(s State) {
 	m.Registry.MustRegister(&stateCollector{state: s})
 }
 
+// ccLabels are the completion-code label values, formatted once: Request
+// is on every IPMI request's path.
+var ccLabels = func() (l [256]string) {
+	for i := range l {
+		l[i] = fmt.Sprintf("0x%02x", i)
+	}
+	return l
+}()
+
 // Request implements ipmi.Observer.
 func (m *Metrics) Request(node, command string, cc uint8) {
-	m.ipmiRequests.WithLabelValues(node, command, fmt.Sprintf("0x%02x", cc)).Inc()
+	m.ipmiRequests.WithLabelValues(node, command, ccLabels[cc]).Inc()
 }
 
 // Dropped implements ipmi.Observer.
@@ -133,39 +142,51 @@ func (m *Metrics) ActionDone(node string, a power.Action, means string, took tim
 	m.actionDuration.WithLabelValues(means).Observe(took.Seconds())
 }
 
-// stateCollector reads node and session state at scrape time.
+// staleAfter is the age beyond which the node layer stops serving a cached
+// reading whose refreshes fail (node.Config.MaxStale, which the daemon
+// leaves at its default): the node's state is then unknown, as its IPMI and
+// HTTP faces report it.
+const staleAfter = 30 * time.Second
+
+// stateCollector reads node and session state at scrape time. It never
+// touches a device: a scrape reports what the node layer last saw.
 type stateCollector struct{ state State }
 
 var (
 	powerStateDesc = prometheus.NewDesc("powerjockey_node_power_state",
-		"Last observed power state: 1 on, 0 off, -1 unknown; source says where it came from.",
+		"Last observed power state: 1 on, 0 off, -1 unknown; source says where it came from "+
+			"(metering, outlet, probe, exec, recorded, or none when the sensors stopped answering).",
 		[]string{"node", "source"}, nil)
 	wattsDesc = prometheus.NewDesc("powerjockey_node_power_watts",
 		"Last metered draw of the node's outlets.", []string{"node"}, nil)
+	statusErrorDesc = prometheus.NewDesc("powerjockey_node_status_error",
+		"1 while the node's last power status refresh failed.", []string{"node"}, nil)
+	busyDesc = prometheus.NewDesc("powerjockey_node_action_in_progress",
+		"1 while background steps of a power action run (WoL repeats, the delays of on and cycle).",
+		[]string{"node"}, nil)
+	nodeManualDesc = prometheus.NewDesc("powerjockey_node_manual_action_pending",
+		"1 while a manual power action on the node waits for a human.", []string{"node", "action"}, nil)
 	manualDesc = prometheus.NewDesc("powerjockey_manual_actions_pending",
-		"1 while a manual power action waits for a human.", []string{"node", "action"}, nil)
+		"Manual power actions waiting for a human, across all nodes.", nil, nil)
 	sessionsDesc = prometheus.NewDesc("powerjockey_ipmi_sessions_open",
 		"Open IPMI sessions across all endpoints.", nil, nil)
 	nodesDesc = prometheus.NewDesc("powerjockey_nodes", "Configured nodes.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- powerStateDesc
-	ch <- wattsDesc
-	ch <- manualDesc
-	ch <- sessionsDesc
-	ch <- nodesDesc
+	for _, d := range []*prometheus.Desc{powerStateDesc, wattsDesc, statusErrorDesc, busyDesc,
+		nodeManualDesc, manualDesc, sessionsDesc, nodesDesc} {
+		ch <- d
+	}
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	snaps := c.state.Snapshots()
 	ch <- prometheus.MustNewConstMetric(nodesDesc, prometheus.GaugeValue, float64(len(snaps)))
 	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.state.IPMISessions()))
+	pending := 0
 	for _, s := range snaps {
-		state, source := s.Reading.State, s.Reading.Source
-		if s.Reading.At.IsZero() {
-			state, source = s.State.Power, "recorded"
-		}
+		state, source := powerOf(s)
 		v := -1.0
 		switch state {
 		case power.StateOn:
@@ -174,11 +195,37 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			v = 0
 		}
 		ch <- prometheus.MustNewConstMetric(powerStateDesc, prometheus.GaugeValue, v, s.Name, source)
-		if s.Reading.Watts != nil {
+		if s.Reading.Watts != nil && source != "none" {
 			ch <- prometheus.MustNewConstMetric(wattsDesc, prometheus.GaugeValue, *s.Reading.Watts, s.Name)
 		}
+		ch <- prometheus.MustNewConstMetric(statusErrorDesc, prometheus.GaugeValue, bool01(s.ReadingErr != nil), s.Name)
+		ch <- prometheus.MustNewConstMetric(busyDesc, prometheus.GaugeValue, bool01(s.Busy), s.Name)
 		if s.State.Manual != nil {
-			ch <- prometheus.MustNewConstMetric(manualDesc, prometheus.GaugeValue, 1, s.Name, s.State.Manual.Action)
+			pending++
+			ch <- prometheus.MustNewConstMetric(nodeManualDesc, prometheus.GaugeValue, 1, s.Name, s.State.Manual.Action)
 		}
 	}
+	ch <- prometheus.MustNewConstMetric(manualDesc, prometheus.GaugeValue, float64(pending))
+}
+
+// powerOf is the state a scrape reports for a node: its last reading; the
+// recorded state (source "recorded") when there is none, as for nodes
+// without sensors or right after an action; unknown (source "none") when the
+// sensors failed and no reading young enough to be served remains.
+func powerOf(s node.Snapshot) (power.State, string) {
+	r := s.Reading
+	if s.ReadingErr != nil && (r.At.IsZero() || time.Since(r.At) >= staleAfter) {
+		return power.Unknown, "none"
+	}
+	if r.At.IsZero() {
+		return s.State.Power, "recorded"
+	}
+	return r.State, r.Source
+}
+
+func bool01(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
