@@ -170,6 +170,18 @@ func endpointConfig(c *config.Config, n config.Node) ipmi.EndpointConfig {
 
 // startNode builds a node and its endpoint.
 func (d *Daemon) startNode(ctx context.Context, n config.Node) (*nodeEntry, error) {
+	e, err := d.newNode(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.startEndpoint(ctx, e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// newNode builds a node (loading or creating its persisted state).
+func (d *Daemon) newNode(ctx context.Context, n config.Node) (*nodeEntry, error) {
 	nc, feed, err := d.nodeConfig(n)
 	if err != nil {
 		return nil, err
@@ -181,14 +193,20 @@ func (d *Daemon) startNode(ctx context.Context, n config.Node) (*nodeEntry, erro
 		}
 		return nil, err
 	}
-	if _, err := d.ipmi.Start(ctx, nd, endpointConfig(d.cfg, n)); err != nil {
-		nd.Close()
-		if feed != nil {
-			feed.Release()
-		}
-		return nil, err
-	}
 	return &nodeEntry{node: nd, cfg: n, feed: feed}, nil
+}
+
+// startEndpoint binds and serves a built node's IPMI endpoint; on failure
+// the node is released.
+func (d *Daemon) startEndpoint(ctx context.Context, e *nodeEntry) error {
+	if _, err := d.ipmi.Start(ctx, e.node, endpointConfig(d.cfg, e.cfg)); err != nil {
+		e.node.Close()
+		if e.feed != nil {
+			e.feed.Release()
+		}
+		return err
+	}
+	return nil
 }
 
 func (d *Daemon) stopNode(e *nodeEntry) {

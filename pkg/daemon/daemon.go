@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -107,14 +108,44 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.pdus[p.Name] = c
 	}
+	// Build every node first with the store's syncs deferred (first start
+	// creates a state file per node), make it all durable with one sync,
+	// and only then serve: nothing is promised before it is on disk.
+	d.store.DeferSync()
+	entries := make([]*nodeEntry, 0, len(d.cfg.Nodes))
 	for _, n := range d.cfg.Nodes {
-		e, err := d.startNode(ctx, n)
+		e, err := d.newNode(ctx, n)
 		if err != nil {
+			d.store.Flush()
+			for _, e := range entries {
+				e.node.Close()
+			}
 			d.stopAllLocked()
 			return err
 		}
-		d.nodes[n.Name] = e
+		entries = append(entries, e)
 	}
+	if err := d.store.Flush(); err != nil {
+		for _, e := range entries {
+			e.node.Close()
+		}
+		d.stopAllLocked()
+		return err
+	}
+	for i, e := range entries {
+		if err := d.startEndpoint(ctx, e); err != nil {
+			for _, rest := range entries[i+1:] {
+				rest.node.Close()
+			}
+			d.stopAllLocked()
+			return err
+		}
+		d.nodes[e.cfg.Name] = e
+	}
+	// Parsing and building left garbage (YAML trees, JSON) that the daemon
+	// will not need again: hand it back to the OS now rather than keeping
+	// the start-up peak as resident memory for the daemon's lifetime.
+	debug.FreeOSMemory()
 	d.log.Info("powerjockey serving", "nodes", len(d.nodes), "pdus", len(d.pdus), "state_dir", d.cfg.StateDir)
 	return nil
 }

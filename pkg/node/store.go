@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -51,6 +54,12 @@ type ManualAction struct {
 // the new file, never a torn one.
 type Store struct {
 	dir string
+
+	mu sync.Mutex
+	// deferSync, while set, leaves the fsyncs of Save to Flush: creating a
+	// thousand nodes' files at first start costs one filesystem sync, not a
+	// thousand.
+	deferSync bool
 }
 
 // OpenStore creates dir (and its nodes/ subdirectory) if needed.
@@ -73,6 +82,12 @@ func (s *Store) Load(name string) (st State, ok bool, err error) {
 	if err != nil {
 		return State{}, false, fmt.Errorf("load state of %s: %w", name, err)
 	}
+	if len(b) == 0 {
+		// Only a crash during a deferred-sync batch (first creation, before
+		// any endpoint served the node) leaves an empty file: nothing was
+		// promised yet, so start afresh.
+		return State{}, false, nil
+	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		return State{}, false, fmt.Errorf("load state of %s: %s is corrupt: %w", name, s.path(name), err)
 	}
@@ -85,13 +100,44 @@ func (s *Store) Save(name string, st State) error {
 	if err != nil {
 		return fmt.Errorf("save state of %s: %w", name, err)
 	}
-	if err := writeFileAtomic(s.path(name), append(b, '\n')); err != nil {
+	s.mu.Lock()
+	durable := !s.deferSync
+	s.mu.Unlock()
+	if err := writeFileAtomic(s.path(name), append(b, '\n'), durable); err != nil {
 		return fmt.Errorf("save state of %s: %w", name, err)
 	}
 	return nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
+// DeferSync makes Save skip its fsyncs until Flush. The caller must Flush
+// before anything depends on the saved state (before serving the nodes).
+func (s *Store) DeferSync() {
+	s.mu.Lock()
+	s.deferSync = true
+	s.mu.Unlock()
+}
+
+// Flush makes everything saved since DeferSync durable with one sync of the
+// filesystem and of the directory, and returns Save to syncing each write.
+func (s *Store) Flush() error {
+	s.mu.Lock()
+	s.deferSync = false
+	s.mu.Unlock()
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("sync state dir: %w", err)
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("sync state dir: %w", err)
+	}
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync state dir: %w", err)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte, sync bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
@@ -111,8 +157,10 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := f.Chmod(0o640); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -121,6 +169,9 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	ok = true
+	if !sync {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
