@@ -27,10 +27,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the daemon in the foreground", runServe},
-		"demo":    {"run the daemon on a simulated rack on loopback (no hardware needed)", runDemo},
-		"sim":     {"simulate the PDUs and machines a configuration describes", runSim},
-		"version": {"print the version", func(_ context.Context, _ []string, out, _ io.Writer) error { fmt.Fprintln(out, version); return nil }},
+		"serve":      {"run the daemon in the foreground", runServe},
+		"check":      {"validate a configuration and this host for it (--probe: ask the PDUs too)", runCheck},
+		"instackenv": {"write enrollment files for TripleO, Ironic or Metal3", runInstackenv},
+		"status":     {"show the running daemon's nodes, actions and manual actions waiting", runStatus},
+		"power":      {"operate a node through the running daemon (--direct when none runs)", runPower},
+		"demo":       {"run the daemon on a simulated rack on loopback (no hardware needed)", runDemo},
+		"sim":        {"simulate the PDUs and machines a configuration describes", runSim},
+		"version":    {"print the version", func(_ context.Context, _ []string, out, _ io.Writer) error { fmt.Fprintln(out, version); return nil }},
 	}
 }
 

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/sim"
+)
+
+// runCmd runs the CLI in-process and returns its outputs and exit status.
+func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code = run(ctx, args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (a daemon's log).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var (
+	portMu    sync.Mutex
+	usedPorts = map[int]bool{}
+)
+
+// freePort returns a 127.0.0.1 port that was free a moment ago and that no
+// other test of this process was given.
+func freePort(t *testing.T, network string) int {
+	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
+	for range 50 {
+		var port int
+		if network == "udp" {
+			c, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port = c.LocalAddr().(*net.UDPAddr).Port
+			c.Close()
+		} else {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port = l.Addr().(*net.TCPAddr).Port
+			l.Close()
+		}
+		if !usedPorts[port] {
+			usedPorts[port] = true
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// ports allocates a UDP port for each name and a TCP port for HTTP.
+func ports(t *testing.T, names ...string) map[string]any {
+	t.Helper()
+	m := map[string]any{"HTTP": freePort(t, "tcp")}
+	for _, n := range names {
+		m[n] = freePort(t, "udp")
+	}
+	return m
+}
+
+// writeConfig renders tmpl with data (plus .Dir, the test's directory) into
+// dir/powerjockey.yaml, mode 0600.
+func writeConfig(t *testing.T, dir, tmpl string, data map[string]any) string {
+	t.Helper()
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["Dir"] = dir
+	var b strings.Builder
+	if err := template.Must(template.New("cfg").Option("missingkey=error").Parse(tmpl)).Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "powerjockey.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loadConfig(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// startRack simulates the configuration's PDUs and machines until the test
+// ends; adjust may change the simulation before it starts.
+func startRack(t *testing.T, cfgPath string, adjust func(*sim.Config)) *sim.Rack {
+	t.Helper()
+	rc, err := sim.FromConfig(loadConfig(t, cfgPath), sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(&rc)
+	}
+	rack, err := sim.New(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rack.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rack
+}
+
+// daemonProc is `powerjockey serve` running in-process.
+type daemonProc struct {
+	log    *syncBuffer
+	cancel context.CancelFunc
+	done   chan int
+}
+
+// startServe runs `serve` on cfgPath (JSON logs at debug level) until the
+// test ends or stop, and waits until its HTTP API answers.
+func startServe(t *testing.T, cfgPath string, httpPort int) *daemonProc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &daemonProc{log: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		d.done <- run(ctx, []string{"serve", "--config", cfgPath, "--log-format", "json", "--log-level", "debug"}, io.Discard, d.log)
+	}()
+	t.Cleanup(func() { d.stop(t) })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case code := <-d.done:
+			d.done <- code
+			t.Fatalf("serve exited with %d:\n%s", code, d.log)
+		default:
+		}
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", httpPort))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not answer /healthz within 10s:\n%s", d.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop cancels serve and requires a clean exit.
+func (d *daemonProc) stop(t *testing.T) {
+	t.Helper()
+	d.cancel()
+	select {
+	case code := <-d.done:
+		d.done <- code
+		if code != 0 {
+			t.Errorf("serve exited with %d:\n%s", code, d.log)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve did not stop within 15s:\n%s", d.log)
+	}
+}
+
+// requireTool skips (or, under CI, fails) when a tool is missing.
+func requireTool(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is required under CI but missing: %v", name, err)
+			}
+			t.Skipf("%s not installed", name)
+		}
+	}
+}
+
+// eventually polls cond until it holds or the time is up.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
