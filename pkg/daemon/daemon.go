@@ -108,15 +108,12 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.pdus[p.Name] = c
 	}
-	// Build every node first with the store's syncs deferred (first start
-	// creates a state file per node), make it all durable with one sync,
-	// and only then serve: nothing is promised before it is on disk.
-	d.store.DeferSync()
+	// Build every node (loading its state) before serving any, so that a
+	// bad state file stops the start before a single endpoint answered.
 	entries := make([]*nodeEntry, 0, len(d.cfg.Nodes))
 	for _, n := range d.cfg.Nodes {
 		e, err := d.newNode(ctx, n)
 		if err != nil {
-			d.store.Flush()
 			for _, e := range entries {
 				e.node.Close()
 			}
@@ -124,13 +121,6 @@ func (d *Daemon) Start(ctx context.Context) error {
 			return err
 		}
 		entries = append(entries, e)
-	}
-	if err := d.store.Flush(); err != nil {
-		for _, e := range entries {
-			e.node.Close()
-		}
-		d.stopAllLocked()
-		return err
 	}
 	for i, e := range entries {
 		if err := d.startEndpoint(ctx, e); err != nil {

@@ -51,7 +51,9 @@ func BenchmarkInSessionCommand(b *testing.B) {
 	}
 }
 
-func suiteName(s types.CipherSuiteID) string { return string(rune('0'+int(s)/10)) + string(rune('0'+int(s)%10)) }
+func suiteName(s types.CipherSuiteID) string {
+	return string(rune('0'+int(s)/10)) + string(rune('0'+int(s)%10))
+}
 
 func startEndpointB(b *testing.B) (*Endpoint, *countingObserver) {
 	b.Helper()

@@ -1,16 +1,16 @@
 package node
 
 import (
+	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
+	"strconv"
+	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -54,12 +54,9 @@ type ManualAction struct {
 // the new file, never a torn one.
 type Store struct {
 	dir string
-
-	mu sync.Mutex
-	// deferSync, while set, leaves the fsyncs of Save to Flush: creating a
-	// thousand nodes' files at first start costs one filesystem sync, not a
-	// thousand.
-	deferSync bool
+	// installation is this state directory's random identity; nodes derive
+	// their GUIDs from it, so a node needs no file until it has state.
+	installation GUID
 }
 
 // OpenStore creates dir (and its nodes/ subdirectory) if needed.
@@ -68,7 +65,47 @@ func OpenStore(dir string) (*Store, error) {
 	if err := os.MkdirAll(d, 0o750); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	return &Store{dir: d}, nil
+	id, err := installationID(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{dir: d, installation: id}, nil
+}
+
+// installationID reads dir's random identity, creating it on first use.
+func installationID(dir string) (GUID, error) {
+	path := filepath.Join(dir, "installation-id")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		id := NewGUID()
+		if err := writeFileAtomic(path, []byte(id.String()+"\n")); err != nil {
+			return GUID{}, fmt.Errorf("state dir: %w", err)
+		}
+		return id, nil
+	}
+	if err != nil {
+		return GUID{}, fmt.Errorf("state dir: %w", err)
+	}
+	var id GUID
+	if err := id.UnmarshalJSON([]byte(strconv.Quote(strings.TrimSpace(string(b))))); err != nil {
+		return GUID{}, fmt.Errorf("state dir: %s is corrupt: %w", path, err)
+	}
+	return id, nil
+}
+
+// NodeGUID is the GUID of a node that has none recorded: a name-based UUID
+// (version 5) in this installation's namespace, so it is stable across
+// restarts without a file, and differs between installations that reuse
+// node names (every TripleO lab has a compute-0).
+func (s *Store) NodeGUID(name string) GUID {
+	h := sha1.New()
+	h.Write(s.installation[:])
+	h.Write([]byte(name))
+	var g GUID
+	copy(g[:], h.Sum(nil))
+	g[6] = g[6]&0x0f | 0x50
+	g[8] = g[8]&0x3f | 0x80
+	return g
 }
 
 func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".json") }
@@ -82,12 +119,6 @@ func (s *Store) Load(name string) (st State, ok bool, err error) {
 	if err != nil {
 		return State{}, false, fmt.Errorf("load state of %s: %w", name, err)
 	}
-	if len(b) == 0 {
-		// Only a crash during a deferred-sync batch (first creation, before
-		// any endpoint served the node) leaves an empty file: nothing was
-		// promised yet, so start afresh.
-		return State{}, false, nil
-	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		return State{}, false, fmt.Errorf("load state of %s: %s is corrupt: %w", name, s.path(name), err)
 	}
@@ -100,44 +131,13 @@ func (s *Store) Save(name string, st State) error {
 	if err != nil {
 		return fmt.Errorf("save state of %s: %w", name, err)
 	}
-	s.mu.Lock()
-	durable := !s.deferSync
-	s.mu.Unlock()
-	if err := writeFileAtomic(s.path(name), append(b, '\n'), durable); err != nil {
+	if err := writeFileAtomic(s.path(name), append(b, '\n')); err != nil {
 		return fmt.Errorf("save state of %s: %w", name, err)
 	}
 	return nil
 }
 
-// DeferSync makes Save skip its fsyncs until Flush. The caller must Flush
-// before anything depends on the saved state (before serving the nodes).
-func (s *Store) DeferSync() {
-	s.mu.Lock()
-	s.deferSync = true
-	s.mu.Unlock()
-}
-
-// Flush makes everything saved since DeferSync durable with one sync of the
-// filesystem and of the directory, and returns Save to syncing each write.
-func (s *Store) Flush() error {
-	s.mu.Lock()
-	s.deferSync = false
-	s.mu.Unlock()
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return fmt.Errorf("sync state dir: %w", err)
-	}
-	defer d.Close()
-	if err := unix.Syncfs(int(d.Fd())); err != nil {
-		return fmt.Errorf("sync state dir: %w", err)
-	}
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync state dir: %w", err)
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte, sync bool) error {
+func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
@@ -157,10 +157,8 @@ func writeFileAtomic(path string, data []byte, sync bool) error {
 	if err := f.Chmod(0o640); err != nil {
 		return err
 	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			return err
-		}
+	if err := f.Sync(); err != nil {
+		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -169,9 +167,6 @@ func writeFileAtomic(path string, data []byte, sync bool) error {
 		return err
 	}
 	ok = true
-	if !sync {
-		return nil
-	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -118,6 +118,7 @@ func TestStoreCorrupt(t *testing.T) {
 	store, dir := openStore(t)
 	path := filepath.Join(dir, "nodes", "n1.json")
 	tests := []struct{ name, content string }{
+		{"empty", ""},
 		{"truncated", `{"guid": "4c4c4544-0042-3010-8052-b7c04f4b4d31", "power": "o`},
 		{"not an object", `[1, 2]`},
 		{"bad guid", `{"guid": "xyz"}`},
@@ -137,12 +138,6 @@ func TestStoreCorrupt(t *testing.T) {
 				t.Errorf("error %q does not name the file and say it is corrupt", msg)
 			}
 		})
-	}
-	// An empty file is what a crash during the deferred-sync batch of a
-	// first start leaves: it reads as no state (nothing was served yet).
-	writeFileT(t, path, "")
-	if st, ok, err := store.Load("n1"); err != nil || ok || !reflect.DeepEqual(st, State{}) {
-		t.Errorf("Load of an empty file = %+v, %v, %v; want no state and no error", st, ok, err)
 	}
 	// Saving over a corrupt file repairs it.
 	if err := store.Save("n1", State{Power: power.StateOn}); err != nil {
@@ -186,11 +181,11 @@ func TestStoreErrors(t *testing.T) {
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("Save into a missing dir = %v", err)
 		}
-		// A new node must be able to persist its GUID.
-		n, err := New(t.Context(), Config{Name: "n1"}, store)
+		// A node with a configured GUID must be able to record it.
+		n, err := New(t.Context(), Config{Name: "n1", GUID: GUID{1}}, store)
 		if err == nil {
 			n.Close()
-			t.Fatal("New succeeded although the state cannot be saved")
+			t.Fatal("New succeeded although the configured GUID cannot be saved")
 		}
 	})
 	t.Run("OpenStore creates nodes dir", func(t *testing.T) {
@@ -220,20 +215,28 @@ func TestNewDefaults(t *testing.T) {
 	}
 }
 
-func TestStoreDeferredSync(t *testing.T) {
-	store, _ := openStore(t)
-	store.DeferSync()
-	for _, n := range []string{"a", "b", "c"} {
-		if err := store.Save(n, State{Power: power.StateOff}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := store.Flush(); err != nil {
+func TestNodeGUIDIsStableAndPerInstallation(t *testing.T) {
+	dir := t.TempDir()
+	a, err := OpenStore(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"a", "b", "c"} {
-		if _, ok, err := store.Load(n); err != nil || !ok {
-			t.Fatalf("%s: %v %v", n, ok, err)
-		}
+	again, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := a.NodeGUID("compute-0")
+	if g != again.NodeGUID("compute-0") {
+		t.Fatal("GUID changed across openings of one state dir")
+	}
+	if g == a.NodeGUID("compute-1") || g == other.NodeGUID("compute-0") {
+		t.Fatal("GUIDs collide across names or installations")
+	}
+	if g[6]>>4 != 5 || g[8]>>6 != 2 {
+		t.Fatalf("%s is not an RFC 4122 version 5 UUID", g)
 	}
 }

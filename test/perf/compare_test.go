@@ -42,7 +42,9 @@ func requireTool(t *testing.T, names ...string) {
 func build(t *testing.T, dir, pkg string) string {
 	t.Helper()
 	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	// Built as released (Dockerfile): static, stripped.
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("build %s: %v", pkg, err)
@@ -137,7 +139,8 @@ func TestCompareSweeps(t *testing.T) {
 	pjBin := build(t, dir, "github.com/powerjockey/powerjockey/cmd/powerjockey")
 	bareBin := build(t, dir, "github.com/powerjockey/powerjockey/test/perf/bareipmi")
 
-	const pjBase, bareBase, pyBase, pduBase = 41000, 42000, 43000, 44000
+	all := freePorts(t, 3*n+(n+23)/24)
+	pjBase, bareBase, pyBase, pduBase := all[0], all[n], all[2*n], all[3*n]
 	// powerjockey: n nodes on metered PDUs of 24 outlets, simulated.
 	var b strings.Builder
 	fmt.Fprintf(&b, "state_dir: %s/state\nhttp: {listen: \"off\"}\npdus:\n", dir)
