@@ -79,6 +79,10 @@ func newEndpoint(m Machine, cfg EndpointConfig, reg *handlers.Registry, guard *G
 	if err != nil {
 		return nil, fmt.Errorf("ipmi endpoint of %s: %w", m.Name(), err)
 	}
+	// A larger receive queue rides out bursts (a flood, a fleet-wide
+	// power sweep) without dropping consoles' datagrams; the kernel caps it
+	// at net.core.rmem_max and charges it only while datagrams wait.
+	_ = udp.SetReadBuffer(socketReadBuffer)
 	return newEndpointOn(udp, m, cfg, reg, guard, obs, log)
 }
 
@@ -222,3 +226,6 @@ func (h *halAdapter) Close() error            { return nil }
 
 // readBufferSize is each endpoint's datagram buffer.
 const readBufferSize = 1024
+
+// socketReadBuffer is each endpoint's kernel receive queue.
+const socketReadBuffer = 1 << 20

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/protocol"
 )
 
@@ -45,7 +46,7 @@ const rakpTimeout = 5 * time.Second
 type Guard struct {
 	cfg     GuardConfig
 	mu      sync.Mutex
-	sources map[netip.Addr]*sourceState
+	sources map[sourceKey]*sourceState
 	// awaitingRAKP3 holds handshakes that got a RAKP 2 and owe a RAKP 3.
 	awaitingRAKP3 map[rakpKey]rakpEntry
 }
@@ -60,6 +61,14 @@ type rakpEntry struct {
 	at  time.Time
 }
 
+// sourceKey is one source address talking to one endpoint. Limits are per
+// endpoint: Ironic reaches every node from one conductor address, and a
+// wrong password configured for one node must not lock it out of the others.
+type sourceKey struct {
+	ep   *Endpoint
+	addr netip.Addr
+}
+
 type sourceState struct {
 	failures float64 // leaky bucket of failed authentications
 	halfOpen float64 // leaky bucket of unfinished handshakes
@@ -71,7 +80,7 @@ func NewGuard(cfg GuardConfig) *Guard {
 	if cfg.HalfOpenWindow <= 0 {
 		cfg.HalfOpenWindow = 10 * time.Second
 	}
-	return &Guard{cfg: cfg, sources: make(map[netip.Addr]*sourceState), awaitingRAKP3: make(map[rakpKey]rakpEntry)}
+	return &Guard{cfg: cfg, sources: make(map[sourceKey]*sourceState), awaitingRAKP3: make(map[rakpKey]rakpEntry)}
 }
 
 // Run counts abandoned handshakes as they time out, until ctx ends.
@@ -86,6 +95,15 @@ func (g *Guard) Run(ctx context.Context) {
 			g.sweepAbandoned(now)
 		}
 	}
+}
+
+// pendingSession reports whether sess never completed its handshake. The
+// state is written under the session's ProcMu, which the handshake holds
+// only briefly; a handshake five seconds old is long finished with it.
+func pendingSession(sess *bmc.Session) bool {
+	sess.ProcMu.Lock()
+	defer sess.ProcMu.Unlock()
+	return sess.State == bmc.SessionStatePending
 }
 
 func (g *Guard) rakp1(ep *Endpoint, sessionID uint32, src netip.Addr) {
@@ -105,18 +123,31 @@ func (g *Guard) rakp3(ep *Endpoint, sessionID uint32) {
 
 // sweepAbandoned turns handshakes whose RAKP 3 never came into failures.
 func (g *Guard) sweepAbandoned(now time.Time) {
-	var failed []rakpKey
+	var expired []rakpKey
+	var sources []netip.Addr
 	g.mu.Lock()
 	for k, e := range g.awaitingRAKP3 {
 		if now.Sub(e.at) > rakpTimeout {
 			delete(g.awaitingRAKP3, k)
-			s := g.state(e.src, now)
-			s.halfOpen = max(0, s.halfOpen-1)
-			s.failures++
-			failed = append(failed, k)
+			expired = append(expired, k)
+			sources = append(sources, e.src)
 		}
 	}
 	g.mu.Unlock()
+	var failed []rakpKey
+	for i, k := range expired {
+		// Only a handshake that reached RAKP 2 for a real session was
+		// abandoned; a RAKP 1 naming no session is junk, not a login.
+		if sess, err := k.ep.bmc.Sessions.Get(k.sessionID); err != nil || !pendingSession(sess) {
+			continue
+		}
+		g.mu.Lock()
+		s := g.state(sourceKey{k.ep, sources[i]}, now)
+		s.halfOpen = max(0, s.halfOpen-1)
+		s.failures++
+		g.mu.Unlock()
+		failed = append(failed, k)
+	}
 	for _, k := range failed {
 		k.ep.obs.AuthFailure(k.ep.Name())
 		k.ep.log.Warn("authentication failed: handshake abandoned after RAKP 2 (wrong password or unknown user)")
@@ -124,7 +155,7 @@ func (g *Guard) sweepAbandoned(now time.Time) {
 }
 
 // state returns src's buckets, drained for the time since last seen. g.mu must be held.
-func (g *Guard) state(src netip.Addr, now time.Time) *sourceState {
+func (g *Guard) state(src sourceKey, now time.Time) *sourceState {
 	s, ok := g.sources[src]
 	if !ok {
 		if len(g.sources) >= maxSources {
@@ -160,7 +191,7 @@ func (g *Guard) sweepLocked(now time.Time) {
 }
 
 // allowHandshake reports whether src may start a new session, and if not, why.
-func (g *Guard) allowHandshake(src netip.Addr) (bool, string) {
+func (g *Guard) allowHandshake(src sourceKey) (bool, string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := g.state(src, time.Now())
@@ -175,13 +206,13 @@ func (g *Guard) allowHandshake(src netip.Addr) (bool, string) {
 	return true, ""
 }
 
-func (g *Guard) handshakeOpened(src netip.Addr) {
+func (g *Guard) handshakeOpened(src sourceKey) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.state(src, time.Now()).halfOpen++
 }
 
-func (g *Guard) handshakeDone(src netip.Addr, failed bool) {
+func (g *Guard) handshakeDone(src sourceKey, failed bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := g.state(src, time.Now())
@@ -307,14 +338,14 @@ func (c *guardedConn) ReadFrom(buf []byte) (int, net.Addr, error) {
 				continue
 			}
 		case kindHandshakeStart:
-			if ok, why := c.guard.allowHandshake(src); !ok {
+			if ok, why := c.guard.allowHandshake(sourceKey{c.ep, src}); !ok {
 				c.ep.obs.Dropped(c.ep.Name(), why)
 				continue
 			}
 		case kindRAKP3Rejected:
 			// The console found our RAKP 2 wrong: a password mismatch.
 			c.guard.rakp3(c.ep, binary.LittleEndian.Uint32(pkt[16+4:16+8]))
-			c.guard.handshakeDone(src, true)
+			c.guard.handshakeDone(sourceKey{c.ep, src}, true)
 			c.ep.obs.AuthFailure(c.ep.Name())
 		}
 		return n, addr, nil
@@ -453,16 +484,17 @@ func (c *guardedConn) account(pkt []byte, dst netip.Addr) {
 		switch payloadType {
 		case payloadOpenResp:
 			if status == 0 {
-				c.guard.handshakeOpened(dst)
+				c.guard.handshakeOpened(sourceKey{c.ep, dst})
 			}
 		case payloadRAKP2:
-			if status != 0 {
+			if authRefusal(status) {
 				c.handshakeFailed(dst)
 			}
 		case payloadRAKP4:
-			if status == 0 {
-				c.guard.handshakeDone(dst, false)
-			} else {
+			switch {
+			case status == 0:
+				c.guard.handshakeDone(sourceKey{c.ep, dst}, false)
+			case authRefusal(status):
 				c.handshakeFailed(dst)
 			}
 		}
@@ -483,15 +515,26 @@ func (c *guardedConn) account(pkt []byte, dst netip.Addr) {
 	cmd, cc := msg[5], msg[6]
 	switch {
 	case cmd == 0x39 && cc == 0: // Get Session Challenge: handshake opened
-		c.guard.handshakeOpened(dst)
+		c.guard.handshakeOpened(sourceKey{c.ep, dst})
 	case cmd == 0x3A && cc == 0: // Activate Session: done
-		c.guard.handshakeDone(dst, false)
+		c.guard.handshakeDone(sourceKey{c.ep, dst}, false)
 	case (cmd == 0x39 || cmd == 0x3A) && cc != 0:
 		c.handshakeFailed(dst)
 	}
 }
 
+// authRefusal reports whether an RMCP+ status code (IPMI v2.0 Table 13-15)
+// refuses the console's identity or role, as opposed to a malformed or
+// stale request (an unknown session ID is junk, not a login attempt).
+func authRefusal(status byte) bool {
+	switch status {
+	case 0x09, 0x0A, 0x0D, 0x0F: // invalid role, unauthorized role, unauthorized name, invalid integrity check
+		return true
+	}
+	return false
+}
+
 func (c *guardedConn) handshakeFailed(dst netip.Addr) {
-	c.guard.handshakeDone(dst, true)
+	c.guard.handshakeDone(sourceKey{c.ep, dst}, true)
 	c.ep.obs.AuthFailure(c.ep.Name())
 }

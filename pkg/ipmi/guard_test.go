@@ -63,7 +63,7 @@ func TestClassify(t *testing.T) {
 
 func TestGuardLimitsFailuresPerSource(t *testing.T) {
 	g := NewGuard(GuardConfig{AuthFailuresPerMinute: 3, HalfOpenPerSource: 100})
-	bad, good := netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")
+	bad, good := sourceKey{addr: netip.MustParseAddr("127.0.0.2")}, sourceKey{addr: netip.MustParseAddr("127.0.0.3")}
 	for i := 0; i < 3; i++ {
 		if ok, _ := g.allowHandshake(bad); !ok {
 			t.Fatalf("attempt %d refused early", i)
@@ -77,11 +77,14 @@ func TestGuardLimitsFailuresPerSource(t *testing.T) {
 	if ok, _ := g.allowHandshake(good); !ok {
 		t.Fatal("another source was refused")
 	}
+	if ok, _ := g.allowHandshake(sourceKey{ep: &Endpoint{}, addr: bad.addr}); !ok {
+		t.Fatal("the same source was refused on another endpoint")
+	}
 }
 
 func TestGuardLimitsHalfOpenHandshakes(t *testing.T) {
 	g := NewGuard(GuardConfig{HalfOpenPerSource: 5, HalfOpenWindow: time.Hour})
-	src := netip.MustParseAddr("127.0.0.2")
+	src := sourceKey{addr: netip.MustParseAddr("127.0.0.2")}
 	for i := 0; i < 5; i++ {
 		g.handshakeOpened(src)
 	}
@@ -98,8 +101,13 @@ func TestGuardCountsAbandonedHandshakes(t *testing.T) {
 	ep, obs := startEndpoint(t, newFakeMachine("n0"), testEndpointConfig())
 	g := NewGuard(GuardConfig{AuthFailuresPerMinute: 1, HalfOpenPerSource: 100})
 	src := netip.MustParseAddr("127.0.0.2")
-	g.handshakeOpened(src)
-	g.rakp1(ep, 42, src)
+	sess, err := ep.bmc.Sessions.Allocate(7, 3, 4, 1, 4, lanChannel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.handshakeOpened(sourceKey{ep, src})
+	g.rakp1(ep, sess.BMCID, src)
+	g.rakp1(ep, sess.BMCID+1, src) // no such session: junk, never counted
 	g.sweepAbandoned(time.Now()) // too early
 	if obs.authFailures() != 0 {
 		t.Fatal("counted before the RAKP 3 deadline")
@@ -108,7 +116,7 @@ func TestGuardCountsAbandonedHandshakes(t *testing.T) {
 	if obs.authFailures() != 1 {
 		t.Fatalf("auth failures = %d, want 1", obs.authFailures())
 	}
-	if ok, _ := g.allowHandshake(src); ok {
+	if ok, _ := g.allowHandshake(sourceKey{ep, src}); ok {
 		t.Fatal("abandoned handshake did not count against the source")
 	}
 }
