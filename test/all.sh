@@ -21,6 +21,7 @@ targets=(
   ./pkg/snmpagent:FuzzAgentDatagram
   ./pkg/sim:FuzzMagicPacket
   ./pkg/redfish:FuzzDecoders
+  ./pkg/power/pdu:FuzzSNMPResponse
 )
 for t in "${targets[@]}"; do
   pkg=${t%%:*} name=${t##*:}

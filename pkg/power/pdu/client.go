@@ -413,7 +413,19 @@ func (c *Client) pollOnce(ctx context.Context) (map[int]Outlet, error) {
 			values[trimDot(v.Name)] = v
 		}
 	}
-	cache := make(map[int]Outlet, len(outlets))
+	cache, missing := outletReadings(m, outlets, values)
+	for _, o := range missing {
+		c.log.Warn("outlet has no status on this PDU", "outlet", o, "oid", m.OID(m.Status.OID, o))
+	}
+	return cache, nil
+}
+
+// outletReadings interprets what a PDU answered for outlets under model m.
+// It is the only code that reads values decoded from the PDU's replies, so
+// it must tolerate anything (FuzzSNMPResponse). missing lists outlets
+// whose status the PDU did not report.
+func outletReadings(m *Model, outlets []int, values map[string]gosnmp.SnmpPDU) (cache map[int]Outlet, missing []int) {
+	cache = make(map[int]Outlet, len(outlets))
 	for _, o := range outlets {
 		var out Outlet
 		if v, ok := intValue(values[m.OID(m.Status.OID, o)]); ok {
@@ -421,7 +433,7 @@ func (c *Client) pollOnce(ctx context.Context) (map[int]Outlet, error) {
 				out.State = power.StateFor(on)
 			}
 		} else {
-			c.log.Warn("outlet has no status on this PDU", "outlet", o, "oid", m.OID(m.Status.OID, o))
+			missing = append(missing, o)
 		}
 		if m.Power != nil {
 			// Meters report negative values (-1, -2000000) for "no reading".
@@ -432,7 +444,7 @@ func (c *Client) pollOnce(ctx context.Context) (map[int]Outlet, error) {
 		}
 		cache[o] = out
 	}
-	return cache, nil
+	return cache, missing
 }
 
 // request runs one SNMP operation with the PDU's single request slot held.
