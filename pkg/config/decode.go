@@ -93,7 +93,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
-			d.errorf(n, path, "invalid value %q: %v", n.Value, err)
+			if holdsSecret(path) {
+				// Neither the value nor the parser's error (which quotes
+				// it) may reach a log.
+				d.errorf(n, path, "invalid value (not shown: it is a secret)")
+			} else {
+				d.errorf(n, path, "invalid value %q: %v", n.Value, err)
+			}
 		}
 		return
 	}
@@ -181,6 +187,18 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		// Record the key's own line: errors about a value point there.
 		d.pos[keyPath] = position{k.Line, k.Column}
 	}
+}
+
+// holdsSecret reports whether the key at path holds a secret, whose value
+// must not appear in error messages (they end up in logs).
+func holdsSecret(path string) bool {
+	key := strings.ToLower(path[strings.LastIndex(path, ".")+1:])
+	for _, s := range []string{"password", "passphrase", "community", "secret"} {
+		if strings.Contains(key, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // yamlFields maps YAML key names to struct field indexes.

@@ -343,7 +343,7 @@ func TestMAC(t *testing.T) {
 		wantExactly(t, minimal+`  mac: 52:54:00:00:00:01
   wol:
     password: secret
-`, `x.yaml:9:15: nodes[0].wol.password: invalid value "secret": address secret: invalid MAC address`)
+`, `x.yaml:9:15: nodes[0].wol.password: invalid value (not shown: it is a secret)`)
 	})
 	if s := (HardwareAddr(nil)).String(); s != "" {
 		t.Errorf("unset HardwareAddr.String() = %q, want empty", s)

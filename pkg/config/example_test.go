@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -31,5 +32,19 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if len(cfg.Nodes) != 3 || cfg.Nodes[0].IPMI.Password != "a-long-secret" {
 		t.Errorf("nodes: %+v", cfg.Nodes)
+	}
+}
+
+// TestSecretsNotEchoed: an invalid secret value is reported without its value.
+func TestSecretsNotEchoed(t *testing.T) {
+	_, err := Parse("x.yaml", []byte(`
+nodes:
+  - name: n0
+    ipmi: {listen: "127.0.0.1:6230", username: admin, password: pw}
+    mac: "52:54:00:00:00:01"
+    wol: {password: "s3cr3t-secure-on"}
+`))
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "nodes[0].wol.password: invalid value (not shown") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/httpapi"
@@ -47,8 +48,12 @@ func (d *Daemon) ServeHTTP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var h http.Handler = httpapi.New(d, d.log)
+	if ip := net.ParseIP(ln.Addr().(*net.TCPAddr).IP.String()); ip != nil && ip.IsLoopback() {
+		h = loopbackHostsOnly(h, d.log)
+	}
 	srv := &http.Server{
-		Handler:           httpapi.New(d, d.log),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	d.log.Info("http serving", "listen", ln.Addr().String())
@@ -62,4 +67,24 @@ func (d *Daemon) ServeHTTP(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// loopbackHostsOnly refuses requests whose Host is not a loopback name or
+// address. A server on 127.0.0.1 is only for this machine; a Host of some
+// DNS name means a browser was led there by DNS rebinding, which would let
+// any web page read the API and press its power buttons.
+func loopbackHostsOnly(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+		if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || strings.EqualFold(host, "localhost") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		log.Warn("http request refused: Host is not a loopback name (DNS rebinding?)", "host", r.Host, "remote", r.RemoteAddr)
+		http.Error(w, "misdirected request: this server answers only loopback host names", http.StatusMisdirectedRequest)
+	})
 }

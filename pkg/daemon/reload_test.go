@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +156,21 @@ func TestStateDirIsExclusive(t *testing.T) {
 	defer d.Stop()
 	if _, err := New(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), ErrLocked.Error()) {
 		t.Fatalf("second daemon: %v", err)
+	}
+}
+
+func TestLoopbackHostsOnly(t *testing.T) {
+	h := loopbackHostsOnly(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }), slog.New(slog.DiscardHandler))
+	for host, want := range map[string]int{
+		"127.0.0.1:9623": 204, "localhost:9623": 204, "[::1]:9623": 204, "LOCALHOST": 204, "127.0.0.2": 204,
+		"evil.example:9623": 421, "192.168.24.1:9623": 421, "": 421,
+	} {
+		r := httptest.NewRequest("GET", "/api/v1/nodes", nil)
+		r.Host = host
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("Host %q: %d, want %d", host, w.Code, want)
+		}
 	}
 }
