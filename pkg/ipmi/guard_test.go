@@ -108,7 +108,7 @@ func TestGuardCountsAbandonedHandshakes(t *testing.T) {
 	g.handshakeOpened(sourceKey{ep, src})
 	g.rakp1(ep, sess.BMCID, src)
 	g.rakp1(ep, sess.BMCID+1, src) // no such session: junk, never counted
-	g.sweepAbandoned(time.Now()) // too early
+	g.sweepAbandoned(time.Now())   // too early
 	if obs.authFailures() != 0 {
 		t.Fatal("counted before the RAKP 3 deadline")
 	}
