@@ -62,6 +62,9 @@ func serveUntilDone(ctx context.Context, d *daemon.Daemon, cfgPath string) error
 		case <-ctx.Done():
 			log.Info("shutting down")
 			notifyStopping()
+			if httpErr == nil { // the servers already returned (all off)
+				return nil
+			}
 			if err := <-httpErr; err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,4 +53,29 @@ nodes:
 	})
 	mustIPMItool(t, p0, "Chassis Power is", "power", "status")
 	mustIPMItool(t, p1, "Chassis Power is", "power", "status")
+}
+
+// TestStopsWithHTTPOff: SIGTERM stops a daemon that runs no TCP server.
+func TestStopsWithHTTPOff(t *testing.T) {
+	requireTool(t, "ipmitool")
+	port := freePort(t, "udp")
+	e := newEnv(t, `
+state_dir: {{.Dir}}/state
+http: {listen: "off"}
+nodes:
+  - name: n0
+    ipmi: {listen: "127.0.0.1:{{.P}}", username: admin, password: password}
+`, map[string]any{"P": port})
+	e.cmd = exec.Command(binary, "serve", "--config", e.cfgPath)
+	e.cmd.Stderr = &lockedWriter{e: e}
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.exited = make(chan error, 1)
+	go func() { e.exited <- e.cmd.Wait() }()
+	eventually(t, 10*time.Second, "serving", func() bool {
+		out, err := ipmitool(t, port, "power", "status")
+		return err == nil && strings.Contains(out, "Chassis Power is")
+	})
+	e.stop() // fails the test unless it exits cleanly within 10 s
 }

@@ -58,16 +58,8 @@ func freePorts(t *testing.T, n int) []int {
 			}
 		}
 	}
-	portMu.Lock()
-	defer portMu.Unlock()
 	for try := 0; try < 20; try++ {
 		base := 10000 + rand.IntN(max(1, low-10000-n))
-		if base < nextPort {
-			base = nextPort
-		}
-		if base+n >= low {
-			break
-		}
 		conns := make([]net.PacketConn, 0, n)
 		ok := true
 		for p := base; p < base+n; p++ {
@@ -82,7 +74,6 @@ func freePorts(t *testing.T, n int) []int {
 			c.Close()
 		}
 		if ok {
-			nextPort = base + n
 			out := make([]int, n)
 			for i := range out {
 				out[i] = base + i
@@ -93,13 +84,6 @@ func freePorts(t *testing.T, n int) []int {
 	t.Fatalf("no %d free consecutive ports below %d", n, low)
 	return nil
 }
-
-// portMu and nextPort keep tests of this package from handing out one
-// range twice.
-var (
-	portMu   sync.Mutex
-	nextPort int
-)
 
 // polls reads powerjockey_pdu_snmp_requests_total{op="poll"} per PDU.
 func polls(t *testing.T, d *daemon.Daemon) map[string]float64 {
