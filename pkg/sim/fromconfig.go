@@ -8,9 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gosnmp/gosnmp"
-
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
 
@@ -50,11 +49,13 @@ func FromConfig(c *config.Config, opt Options) (Config, error) {
 		pc := PDUConfig{Name: p.Name, Model: model, Listen: p.Address, Outlets: max(p.Outlets, maxOutlet[p.Name], 8)}
 		switch p.SNMP.Version {
 		case "3":
+			auth, _ := pdu.AuthProtocol(p.SNMP.AuthProtocol)
+			priv, _ := pdu.PrivProtocol(p.SNMP.PrivProtocol)
 			pc.Users = []snmpagent.USMUser{{
 				Name:           p.SNMP.User,
-				AuthProtocol:   authProtocols[p.SNMP.AuthProtocol],
+				AuthProtocol:   auth,
 				AuthPassphrase: p.SNMP.AuthPassphrase,
-				PrivProtocol:   privProtocols[p.SNMP.PrivProtocol],
+				PrivProtocol:   priv,
 				PrivPassphrase: p.SNMP.PrivPassphrase,
 				ReadWrite:      true,
 			}}
@@ -90,14 +91,4 @@ func requireLoopback(hostport string) error {
 		return fmt.Errorf("the simulation only binds loopback addresses, got %s", ap.Addr())
 	}
 	return nil
-}
-
-var authProtocols = map[string]gosnmp.SnmpV3AuthProtocol{
-	"MD5": gosnmp.MD5, "SHA": gosnmp.SHA, "SHA224": gosnmp.SHA224,
-	"SHA256": gosnmp.SHA256, "SHA384": gosnmp.SHA384, "SHA512": gosnmp.SHA512,
-}
-
-var privProtocols = map[string]gosnmp.SnmpV3PrivProtocol{
-	"DES": gosnmp.DES, "AES": gosnmp.AES, "AES192": gosnmp.AES192,
-	"AES256": gosnmp.AES256, "AES192C": gosnmp.AES192C, "AES256C": gosnmp.AES256C,
 }

@@ -147,6 +147,20 @@ var authProtocols = map[string]gosnmp.SnmpV3AuthProtocol{
 	"SHA256": gosnmp.SHA256, "SHA384": gosnmp.SHA384, "SHA512": gosnmp.SHA512,
 }
 
+// AuthProtocol maps a configuration name (MD5, SHA, SHA224, SHA256, SHA384,
+// SHA512) to gosnmp's authentication protocol.
+func AuthProtocol(name string) (gosnmp.SnmpV3AuthProtocol, bool) {
+	p, ok := authProtocols[name]
+	return p, ok
+}
+
+// PrivProtocol maps a configuration name (DES, AES, AES192, AES256, AES192C,
+// AES256C) to gosnmp's privacy protocol.
+func PrivProtocol(name string) (gosnmp.SnmpV3PrivProtocol, bool) {
+	p, ok := privProtocols[name]
+	return p, ok
+}
+
 var privProtocols = map[string]gosnmp.SnmpV3PrivProtocol{
 	"DES": gosnmp.DES, "AES": gosnmp.AES, "AES192": gosnmp.AES192,
 	"AES256": gosnmp.AES256, "AES192C": gosnmp.AES192C, "AES256C": gosnmp.AES256C,
