@@ -64,9 +64,12 @@ nodes:
 				mu.Lock()
 				if err == nil && !strings.Contains(out, "rror") {
 					acked = append(acked, s)
-				}
-				inflight = nil
+					inflight = nil
+				} // else: unanswered, it may or may not have landed
 				mu.Unlock()
+				if err != nil {
+					return // the daemon is gone
+				}
 			}
 		}()
 		time.Sleep(time.Duration(50+r.IntN(400)) * time.Millisecond)
