@@ -35,6 +35,21 @@ type EndpointConfig struct {
 	MaxSessions int
 	// SessionTimeout is the idle timeout.
 	SessionTimeout time.Duration
+	// ReclaimAfter is how long an established session must have been
+	// silent before a new console may take its place in a full table
+	// (default 10s).
+	ReclaimAfter time.Duration
+}
+
+// defaultReclaimAfter: far longer than any pause inside a scripted session,
+// far shorter than the 60-second idle timeout a locked-out client would wait.
+const defaultReclaimAfter = 10 * time.Second
+
+func (ep *Endpoint) reclaimAfter() time.Duration {
+	if ep.cfg.ReclaimAfter > 0 {
+		return ep.cfg.ReclaimAfter
+	}
+	return defaultReclaimAfter
 }
 
 // Endpoint is one node's BMC: a go-ipmi BMC and server on its own socket.

@@ -296,6 +296,34 @@ func (c *guardedConn) replayed(pkt []byte) bool {
 	return false
 }
 
+// reclaimIdleSession makes room for a new RMCP+ session when the table is
+// full of established sessions that have gone quiet: consoles killed
+// mid-session (a timed-out ipmitool, a crashed script) never close theirs,
+// and go-ipmi would refuse everyone until the idle timeout. The session
+// silent for longest goes, if it has been silent for at least the
+// endpoint's reclaim delay. go-ipmi itself evicts pending (half-open)
+// sessions when full.
+func (c *guardedConn) reclaimIdleSession() {
+	store := c.ep.bmc.Sessions
+	if store.Count() < store.Cap() {
+		return
+	}
+	var idlest uint32
+	var since time.Time
+	for id, r := range c.seen {
+		if since.IsZero() || r.last.Before(since) {
+			idlest, since = id, r.last
+		}
+	}
+	if since.IsZero() || time.Since(since) < c.ep.reclaimAfter() {
+		return
+	}
+	delete(c.seen, idlest)
+	if store.Close(idlest) == nil {
+		c.ep.log.Info("reclaimed an idle session for a new console", "idle", time.Since(since).Round(time.Second))
+	}
+}
+
 // pruneSeen forgets sessions idle longer than any session may live; if that
 // is not enough (a flood of made-up session IDs) it forgets all.
 func (c *guardedConn) pruneSeen(now time.Time) {
@@ -341,6 +369,9 @@ func (c *guardedConn) ReadFrom(buf []byte) (int, net.Addr, error) {
 			if ok, why := c.guard.allowHandshake(sourceKey{c.ep, src}); !ok {
 				c.ep.obs.Dropped(c.ep.Name(), why)
 				continue
+			}
+			if pkt[4] == 0x06 {
+				c.reclaimIdleSession()
 			}
 		case kindRAKP3Rejected:
 			// The console found our RAKP 2 wrong: a password mismatch.

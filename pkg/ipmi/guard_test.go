@@ -289,3 +289,27 @@ func TestSessionIDBytes(t *testing.T) {
 		t.Fatalf("session ID at bytes 6..10 = %x", got)
 	}
 }
+
+// TestFullTableReclaimsIdleSessions: consoles that vanish without closing
+// their sessions do not lock the next one out until the idle timeout.
+func TestFullTableReclaimsIdleSessions(t *testing.T) {
+	cfg := testEndpointConfig()
+	cfg.MaxSessions = 2
+	cfg.ReclaimAfter = 300 * time.Millisecond
+	ep, _ := startEndpoint(t, newFakeMachine("n0"), cfg)
+	for i := 0; i < 2; i++ {
+		c := dial(t, ep, "admin", "password", client.InterfaceLanplus, 17) // never closed before the end
+		if _, err := c.GetChassisStatus(ctx5(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := connect(ep, "admin", "password", client.InterfaceLanplus, 17); err == nil {
+		t.Fatal("a third session fit in a table of two busy sessions")
+	}
+	time.Sleep(400 * time.Millisecond)
+	c, err := connect(ep, "admin", "password", client.InterfaceLanplus, 17)
+	if err != nil {
+		t.Fatalf("locked out by idle sessions: %v", err)
+	}
+	c.Close(context.Background())
+}
