@@ -200,10 +200,7 @@ func (d *Daemon) newNode(ctx context.Context, n config.Node) (*nodeEntry, error)
 // the node is released.
 func (d *Daemon) startEndpoint(ctx context.Context, e *nodeEntry) error {
 	if _, err := d.ipmi.Start(ctx, e.node, endpointConfig(d.cfg, e.cfg)); err != nil {
-		e.node.Close()
-		if e.feed != nil {
-			e.feed.Release()
-		}
+		e.release()
 		return err
 	}
 	return nil
@@ -211,6 +208,11 @@ func (d *Daemon) startEndpoint(ctx context.Context, e *nodeEntry) error {
 
 func (d *Daemon) stopNode(e *nodeEntry) {
 	d.ipmi.Stop(e.node.Name())
+	e.release()
+}
+
+// release stops the node and takes its outlets out of its PDU's poll set.
+func (e *nodeEntry) release() {
 	e.node.Close()
 	if e.feed != nil {
 		e.feed.Release()

@@ -115,7 +115,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		e, err := d.newNode(ctx, n)
 		if err != nil {
 			for _, e := range entries {
-				e.node.Close()
+				e.release()
 			}
 			d.stopAllLocked()
 			return err
@@ -125,7 +125,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	for i, e := range entries {
 		if err := d.startEndpoint(ctx, e); err != nil {
 			for _, rest := range entries[i+1:] {
-				rest.node.Close()
+				rest.release()
 			}
 			d.stopAllLocked()
 			return err

@@ -47,19 +47,12 @@ func (d *Daemon) StartNodeOnly(ctx context.Context, name string) (*node.Node, er
 			d.pdus[p.Name] = c
 		}
 	}
-	nc, feed, err := d.nodeConfig(*n)
+	e, err := d.newNode(ctx, *n)
 	if err != nil {
 		return nil, err
 	}
-	nd, err := node.New(ctx, nc, d.store)
-	if err != nil {
-		if feed != nil {
-			feed.Release()
-		}
-		return nil, err
-	}
-	d.nodes[name] = &nodeEntry{node: nd, cfg: *n, feed: feed}
-	return nd, nil
+	d.nodes[name] = e
+	return e.node, nil
 }
 
 // NewPDUClient builds the SNMP client of one configured PDU exactly as the

@@ -168,9 +168,6 @@ func (ep *Endpoint) Name() string { return ep.machine.Name() }
 // Addr is the bound UDP address (useful with port 0 in tests).
 func (ep *Endpoint) Addr() net.Addr { return ep.conn.LocalAddr() }
 
-// Config returns the configuration the endpoint was built from.
-func (ep *Endpoint) Config() EndpointConfig { return ep.cfg }
-
 // Sessions returns the number of sessions in the endpoint's tables.
 func (ep *Endpoint) Sessions() int { return ep.bmc.Sessions.Count() + ep.bmc.V15Sessions.Count() }
 
