@@ -501,7 +501,7 @@ func powerDirect(ctx context.Context, cfgPath, name, verb string, action power.A
 		}
 		fmt.Fprintf(stdout, "%s: manual action acknowledged\n", name)
 	default:
-		if err := nd.Power(ctx, action); err != nil {
+		if err := nd.Power(node.WithRequester(ctx, node.Requester{Channel: "cli"}), action); err != nil {
 			return err
 		}
 		s := nd.Snapshot()

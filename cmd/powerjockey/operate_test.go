@@ -122,8 +122,14 @@ func TestStatusAndPower(t *testing.T) {
 
 	// The actions went through the daemon: it logged them, once each.
 	log := d.log.String()
-	if n := strings.Count(log, `"msg":"power action requested over HTTP","node"`); n != 2 {
-		t.Errorf("daemon logged %d HTTP power requests, want 2", n)
+	httpActions := 0
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `"msg":"power action",`) && strings.Contains(line, `"channel":"http","source":"127.0.0.1:`) {
+			httpActions++
+		}
+	}
+	if httpActions != 2 {
+		t.Errorf("daemon logged %d power actions requested over HTTP (with the source address), want 2:\n%s", httpActions, log)
 	}
 	for _, a := range []string{`"node":"compute-0","action":"off"`, `"node":"manual-0","action":"on"`} {
 		if n := strings.Count(log, `"msg":"power action",`+a); n != 1 {

@@ -219,8 +219,8 @@ func (s *server) powerNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.log.Info("power action requested over HTTP", "node", n.Name(), "action", a.String(), "remote", r.RemoteAddr)
-	if err := n.Power(r.Context(), a); err != nil {
+	ctx := node.WithRequester(r.Context(), node.Requester{Channel: "http", Source: r.RemoteAddr})
+	if err := n.Power(ctx, a); err != nil {
 		status := http.StatusBadGateway
 		if errors.Is(err, power.ErrUnsupported) {
 			status = http.StatusConflict
@@ -228,7 +228,7 @@ func (s *server) powerNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
 	writeJSON(w, http.StatusOK, nodeJSON(ctx, n))
 }

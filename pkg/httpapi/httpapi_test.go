@@ -146,9 +146,9 @@ func TestJSONFieldNames(t *testing.T) {
 	}{
 		{"compute-0", []string{"observed_at", "watts"}},
 		{"dead-0", []string{"status_error"}},
-		{"manual-0", []string{"last_action", "last_action.action", "last_action.at", "last_action.duration_ns",
+		{"manual-0", []string{"last_action", "last_action.action", "last_action.at", "last_action.by", "last_action.duration_ns",
 			"last_action.means", "last_action.result", "manual_action", "manual_action.action", "manual_action.since", "observed_at"}},
-		{"failed-0", []string{"last_action", "last_action.action", "last_action.at", "last_action.duration_ns",
+		{"failed-0", []string{"last_action", "last_action.action", "last_action.at", "last_action.by", "last_action.duration_ns",
 			"last_action.error", "last_action.means", "last_action.result", "observed_at"}},
 	} {
 		want := slices.Sorted(slices.Values(append(slices.Clone(base), tc.more...)))

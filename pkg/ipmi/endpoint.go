@@ -193,7 +193,7 @@ func (ep *Endpoint) getInProgress() byte {
 	return ep.bootSetInProgress
 }
 
-func (ep *Endpoint) updateBoot(fn func(*node.Boot)) error {
+func (ep *Endpoint) updateBoot(ctx context.Context, fn func(*node.Boot)) error {
 	b := ep.machine.Boot()
 	fn(&b)
 	// Re-setting the same override must not restart or cancel its timeout.
@@ -201,7 +201,7 @@ func (ep *Endpoint) updateBoot(fn func(*node.Boot)) error {
 	if !b.ExpiresAt.IsZero() {
 		validFor = time.Until(b.ExpiresAt)
 	}
-	return ep.machine.SetBoot(b, validFor)
+	return ep.machine.SetBoot(ctx, b, validFor)
 }
 
 // endpointOf finds the endpoint a request arrived on: every endpoint's BMC

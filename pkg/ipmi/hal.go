@@ -63,14 +63,14 @@ func (c chassisHAL) IntrusionState(context.Context) (bool, error) {
 	return false, hal.ErrNotSupported
 }
 
-func (c chassisHAL) SetBootFlags(_ context.Context, flags *types.BootOptionParam_BootFlags) error {
+func (c chassisHAL) SetBootFlags(ctx context.Context, flags *types.BootOptionParam_BootFlags) error {
 	boot, ok := decodeBootFlags([5]byte(flags.Pack()))
 	if !ok {
 		return ccInvalidDataField
 	}
 	old := c.ep.machine.Boot()
 	boot.IPMI.ValidBitClearing, boot.IPMI.InfoAcknowledge = old.IPMI.ValidBitClearing, old.IPMI.InfoAcknowledge
-	return withCode(c.ep.machine.SetBoot(boot, 0))
+	return withCode(c.ep.machine.SetBoot(ctx, boot, 0))
 }
 
 func (c chassisHAL) GetBootFlags(context.Context) (*types.BootOptionParam_BootFlags, error) {

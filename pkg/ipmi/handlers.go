@@ -147,7 +147,7 @@ const (
 	bootParamFlags            = 5
 )
 
-func handleSetSystemBootOptions(_ context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+func handleSetSystemBootOptions(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
 	if len(req) < 1 {
 		return nil, ccRequestDataTruncated, nil
 	}
@@ -163,14 +163,14 @@ func handleSetSystemBootOptions(_ context.Context, hctx *handlers.HandlerContext
 		if len(data) != 1 {
 			return nil, ccReqDataLenInvalid, nil
 		}
-		err := ep.updateBoot(func(b *node.Boot) { b.IPMI.ValidBitClearing = data[0] & 0x1F })
+		err := ep.updateBoot(ctx, func(b *node.Boot) { b.IPMI.ValidBitClearing = data[0] & 0x1F })
 		return nil, completionFor(err), nil
 	case bootParamInfoAcknowledge:
 		if len(data) != 2 {
 			return nil, ccReqDataLenInvalid, nil
 		}
 		mask, ack := data[0], data[1]
-		err := ep.updateBoot(func(b *node.Boot) {
+		err := ep.updateBoot(ctx, func(b *node.Boot) {
 			b.IPMI.InfoAcknowledge = b.IPMI.InfoAcknowledge&^mask | ack&mask
 		})
 		return nil, completionFor(err), nil
@@ -189,7 +189,7 @@ func handleSetSystemBootOptions(_ context.Context, hctx *handlers.HandlerContext
 		if old.IPMI.ValidBitClearing&0x08 != 0 {
 			validFor = 0 // the client disabled the 60-second timeout
 		}
-		return nil, completionFor(ep.machine.SetBoot(boot, validFor)), nil
+		return nil, completionFor(ep.machine.SetBoot(ctx, boot, validFor)), nil
 	default:
 		return nil, ccParamNotSupported, nil
 	}

@@ -79,7 +79,7 @@ func (f *fakeMachine) Boot() node.Boot {
 	return f.boot
 }
 
-func (f *fakeMachine) SetBoot(b node.Boot, validFor time.Duration) error {
+func (f *fakeMachine) SetBoot(_ context.Context, b node.Boot, validFor time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.boot, f.validFor = b, validFor

@@ -25,7 +25,8 @@ type Machine interface {
 	// Power returns once the action's first step is confirmed.
 	Power(ctx context.Context, a power.Action) error
 	Boot() node.Boot
-	SetBoot(b node.Boot, validFor time.Duration) error
+	// SetBoot replaces the boot override; ctx carries the requester.
+	SetBoot(ctx context.Context, b node.Boot, validFor time.Duration) error
 }
 
 var _ Machine = (*node.Node)(nil)

@@ -9,6 +9,8 @@ import (
 	"github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/powerjockey/powerjockey/pkg/node"
 )
 
 // Observer receives IPMI events (metrics). Calls must not block.
@@ -38,6 +40,7 @@ func newRegistry() *handlers.Registry {
 	r := handlers.NewRegistry()
 	r.Use(recoverMiddleware)
 	r.Use(observeMiddleware)
+	r.Use(requesterMiddleware)
 	r.Use(privilegeMiddleware)
 	r.Use(replayMiddleware)
 	handlers.RegisterAllHandlers(r)
@@ -60,6 +63,23 @@ func recoverMiddleware(next handlers.Handler) handlers.Handler {
 			}
 		}()
 		return next.Handle(ctx, hctx, req)
+	})
+}
+
+// requesterMiddleware tells the node layer who is asking (the session's
+// user and console address), for its audit lines and action records.
+func requesterMiddleware(next handlers.Handler) handlers.Handler {
+	return handlers.HandlerFunc(func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+		r := node.Requester{Channel: "ipmi"}
+		if hctx.User != nil {
+			r.User = hctx.User.Name
+		}
+		if hctx.Session != nil {
+			if a := hctx.Session.GetAddr(); a != nil {
+				r.Source = a.String()
+			}
+		}
+		return next.Handle(node.WithRequester(ctx, r), hctx, req)
 	})
 }
 

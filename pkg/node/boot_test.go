@@ -25,21 +25,21 @@ func TestBootRoundTrip(t *testing.T) {
 		{Valid: false, Device: BootBIOS},
 	}
 	for _, b := range tests {
-		if err := n.SetBoot(b, 0); err != nil {
+		if err := n.SetBoot(context.Background(), b, 0); err != nil {
 			t.Fatal(err)
 		}
 		if got := n.Boot(); !reflect.DeepEqual(got, b) {
 			t.Errorf("Boot() = %+v, want %+v", got, b)
 		}
 	}
-	if err := n.SetBoot(Boot{Valid: true}, 0); err != nil {
+	if err := n.SetBoot(context.Background(), Boot{Valid: true}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := n.Boot().Device; got != BootNone {
 		t.Errorf("empty device reads back as %q, want none", got)
 	}
 	// ExpiresAt is the node's to set, not the caller's.
-	if err := n.SetBoot(Boot{Valid: true, Device: BootPXE, ExpiresAt: time.Now().Add(-time.Hour)}, 0); err != nil {
+	if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE, ExpiresAt: time.Now().Add(-time.Hour)}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if b := n.Boot(); !b.Valid || !b.ExpiresAt.IsZero() {
@@ -63,7 +63,7 @@ func TestBootValidFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := newNode(t, Config{}, nil)
-			if err := n.SetBoot(tt.boot, tt.validFor); err != nil {
+			if err := n.SetBoot(context.Background(), tt.boot, tt.validFor); err != nil {
 				t.Fatal(err)
 			}
 			b := n.Boot()
@@ -142,7 +142,7 @@ func TestBootConsumedByBoot(t *testing.T) {
 			hooks := newActuator("exec", log, power.On, power.Off, power.SoftOff, power.Cycle, power.Reset)
 			store, _ := openStore(t)
 			n := newNode(t, Config{Means: Means{Hooks: hooks}}, store)
-			if err := n.SetBoot(Boot{Valid: true, Persistent: tt.persistent, Device: BootPXE}, time.Hour); err != nil {
+			if err := n.SetBoot(context.Background(), Boot{Valid: true, Persistent: tt.persistent, Device: BootPXE}, time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			if err := n.Power(context.Background(), tt.action); err != nil {
@@ -166,7 +166,7 @@ func TestBootConsumedByBoot(t *testing.T) {
 	}
 	t.Run("manual on", func(t *testing.T) {
 		n := newNode(t, Config{}, nil)
-		if err := n.SetBoot(Boot{Valid: true, Device: BootPXE}, 0); err != nil {
+		if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, 0); err != nil {
 			t.Fatal(err)
 		}
 		if err := n.Power(context.Background(), power.On); err != nil {
@@ -178,7 +178,7 @@ func TestBootConsumedByBoot(t *testing.T) {
 	})
 	t.Run("unsupported diag", func(t *testing.T) {
 		n := newNode(t, Config{}, nil)
-		if err := n.SetBoot(Boot{Valid: true, Device: BootPXE}, 0); err != nil {
+		if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, 0); err != nil {
 			t.Fatal(err)
 		}
 		if err := n.Power(context.Background(), power.Diag); err == nil {
@@ -192,10 +192,10 @@ func TestBootConsumedByBoot(t *testing.T) {
 
 func TestUpdateBoot(t *testing.T) {
 	n := newNode(t, Config{}, nil)
-	if err := n.SetBoot(Boot{Valid: true, Device: BootPXE}, 0); err != nil {
+	if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, 0); err != nil {
 		t.Fatal(err)
 	}
-	err := n.UpdateBoot(func(b *Boot) { b.IPMI.InfoAcknowledge = 1 }, 0)
+	err := n.UpdateBoot(context.Background(), func(b *Boot) { b.IPMI.InfoAcknowledge = 1 }, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestUpdateBoot(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for range each {
-				if err := n.UpdateBoot(func(b *Boot) { b.IPMI.ValidBitClearing++ }, 0); err != nil {
+				if err := n.UpdateBoot(context.Background(), func(b *Boot) { b.IPMI.ValidBitClearing++ }, 0); err != nil {
 					t.Error(err)
 				}
 			}
@@ -235,7 +235,7 @@ func TestPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	boot := Boot{Valid: true, Persistent: true, UEFI: true, Device: BootPXE, IPMI: IPMIBootBits{Flags: [5]byte{1, 2, 3, 4, 5}}}
-	if err := a.SetBoot(boot, 0); err != nil {
+	if err := a.SetBoot(context.Background(), boot, 0); err != nil {
 		t.Fatal(err)
 	}
 	want := a.Snapshot().State
@@ -365,7 +365,7 @@ func TestConcurrentPersistenceKeepsNewest(t *testing.T) {
 				case 0:
 					err = n.Power(ctx, power.Off)
 				case 1:
-					err = n.SetBoot(Boot{Valid: true, Persistent: true, Device: BootPXE, IPMI: IPMIBootBits{InfoAcknowledge: byte(i*10 + j)}}, 0)
+					err = n.SetBoot(context.Background(), Boot{Valid: true, Persistent: true, Device: BootPXE, IPMI: IPMIBootBits{InfoAcknowledge: byte(i*10 + j)}}, 0)
 				case 2:
 					err = n.Acknowledge()
 				}

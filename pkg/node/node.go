@@ -182,27 +182,28 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 	n.stopTailLocked()
 
 	start := time.Now()
+	by := RequesterFrom(ctx)
 	steps, means, err := n.plan(a)
 	if err != nil {
-		n.finish(a, means, start, err)
+		n.finish(a, means, by, start, err)
 		return err
 	}
 	if steps == nil {
-		return n.manual(a, start)
+		return n.manual(a, by, start)
 	}
 
 	first := steps[0]
 	cont, err := first.actuator.Do(ctx, first.action)
 	if err != nil {
 		err = fmt.Errorf("power %s %s: %w", a, n.cfg.Name, err)
-		n.finish(a, means, start, err)
+		n.finish(a, means, by, start, err)
 		return err
 	}
-	n.recordAccepted(a, means, start)
+	n.recordAccepted(a, means, by, start)
 
 	rest := steps[1:]
 	if cont == nil && len(rest) == 0 {
-		n.finish(a, means, start, nil)
+		n.finish(a, means, by, start, nil)
 		return nil
 	}
 	tctx, cancel := context.WithCancel(n.ctx)
@@ -213,13 +214,13 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 		err := runTail(tctx, cont, rest)
 		if errors.Is(err, context.Canceled) {
 			n.log.Info("power action superseded", "action", a.String(), "means", means)
-			n.finishRecord(a, means, start, "cancelled", nil)
+			n.finishRecord(a, means, by, start, "cancelled", nil)
 			return
 		}
 		if err != nil {
 			err = fmt.Errorf("power %s %s: %w", a, n.cfg.Name, err)
 		}
-		n.finish(a, means, start, err)
+		n.finish(a, means, by, start, err)
 	}()
 	return nil
 }
@@ -358,14 +359,14 @@ func targetState(a power.Action) power.State {
 }
 
 // manual records and announces an action for a human to perform.
-func (n *Node) manual(a power.Action, start time.Time) error {
+func (n *Node) manual(a power.Action, by Requester, start time.Time) error {
 	n.log.Warn(fmt.Sprintf("manual action needed: power %s %s", n.cfg.Name, upper(a)),
 		"action", a.String(), "means", "manual")
 	n.mu.Lock()
 	n.state.Manual = &ManualAction{Action: a.String(), Since: start}
 	n.mu.Unlock()
-	n.recordAccepted(a, "manual", start)
-	n.finish(a, "manual", start, nil)
+	n.recordAccepted(a, "manual", by, start)
+	n.finish(a, "manual", by, start, nil)
 	return nil
 }
 
@@ -390,7 +391,7 @@ func upper(a power.Action) string {
 // succeeded: the recorded power state, a consumed one-time boot override,
 // and the action record. It is synchronous so that a reply sent after it
 // survives a crash.
-func (n *Node) recordAccepted(a power.Action, means string, start time.Time) {
+func (n *Node) recordAccepted(a power.Action, means string, by Requester, start time.Time) {
 	n.mu.Lock()
 	if t := targetState(a); t != power.Unknown {
 		n.state.Power = t
@@ -408,7 +409,7 @@ func (n *Node) recordAccepted(a power.Action, means string, start time.Time) {
 		b.ExpiresAt = time.Time{}
 		n.state.Boot = b
 	}
-	n.state.LastAction = &ActionRecord{Action: a.String(), Means: means, At: start, Result: "running"}
+	n.state.LastAction = &ActionRecord{Action: a.String(), Means: means, At: start, Result: "running", By: &by}
 	// A reading taken before the action is no longer the truth.
 	n.reading = power.Reading{}
 	n.epoch++
@@ -430,23 +431,25 @@ func (n *Node) persist() error {
 }
 
 // finish logs the action once and records its result.
-func (n *Node) finish(a power.Action, means string, start time.Time, err error) {
+func (n *Node) finish(a power.Action, means string, by Requester, start time.Time, err error) {
 	result := "ok"
 	if err != nil {
 		result = "error"
 	}
-	n.finishRecord(a, means, start, result, err)
+	n.finishRecord(a, means, by, start, result, err)
 }
 
-func (n *Node) finishRecord(a power.Action, means string, start time.Time, result string, err error) {
+// finishRecord writes the action's audit line (what, by whom, from where,
+// with what result) and its record.
+func (n *Node) finishRecord(a power.Action, means string, by Requester, start time.Time, result string, err error) {
 	took := time.Since(start)
-	attrs := []any{"action", a.String(), "means", means, "result", result, "duration", took.Round(time.Millisecond)}
+	attrs := append([]any{"action", a.String(), "means", means, "result", result, "duration", took.Round(time.Millisecond)}, by.logAttrs()...)
 	if err != nil {
 		n.log.Error("power action", append(attrs, "err", err)...)
 	} else {
 		n.log.Info("power action", attrs...)
 	}
-	rec := &ActionRecord{Action: a.String(), Means: means, At: start, Result: result, Duration: took}
+	rec := &ActionRecord{Action: a.String(), Means: means, At: start, Result: result, Duration: took, By: &by}
 	if err != nil {
 		rec.Error = err.Error()
 	}
@@ -471,14 +474,15 @@ func (n *Node) Boot() Boot {
 
 // SetBoot replaces the boot override and persists it. A positive validFor
 // makes a next-boot-only override lapse when no boot consumed it in time.
-func (n *Node) SetBoot(b Boot, validFor time.Duration) error {
-	return n.UpdateBoot(func(cur *Boot) { *cur = b }, validFor)
+// ctx carries the requester for the audit line.
+func (n *Node) SetBoot(ctx context.Context, b Boot, validFor time.Duration) error {
+	return n.UpdateBoot(ctx, func(cur *Boot) { *cur = b }, validFor)
 }
 
 // UpdateBoot applies fn to the boot override atomically and persists the
 // result; validFor is as for SetBoot. fn runs with the node locked: it must
 // only change the Boot it is given.
-func (n *Node) UpdateBoot(fn func(*Boot), validFor time.Duration) error {
+func (n *Node) UpdateBoot(ctx context.Context, fn func(*Boot), validFor time.Duration) error {
 	n.mu.Lock()
 	b := n.state.Boot.effective(time.Now())
 	fn(&b)
@@ -494,7 +498,7 @@ func (n *Node) UpdateBoot(fn func(*Boot), validFor time.Duration) error {
 	if err := n.persist(); err != nil {
 		return err
 	}
-	n.log.Info("boot override set", "device", string(b.Device), "valid", b.Valid, "persistent", b.Persistent, "uefi", b.UEFI)
+	n.log.Info("boot override set", append([]any{"device", string(b.Device), "valid", b.Valid, "persistent", b.Persistent, "uefi", b.UEFI}, RequesterFrom(ctx).logAttrs()...)...)
 	return nil
 }
 

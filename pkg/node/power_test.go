@@ -387,7 +387,7 @@ func TestFirstStepFailure(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := settled(t, n).State
-			if err := n.SetBoot(Boot{Valid: true, Device: BootPXE}, 0); err != nil {
+			if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, 0); err != nil {
 				t.Fatal(err)
 			}
 
@@ -642,5 +642,38 @@ func TestConcurrentActionsSerialize(t *testing.T) {
 	s := settled(t, n)
 	if s.State.LastAction.Result != "ok" && s.State.LastAction.Result != "cancelled" {
 		t.Errorf("last action = %+v", s.State.LastAction)
+	}
+}
+
+// TestAuditNamesRequester: every power action and boot change is logged with
+// the face, address and user that asked, and the action record keeps them.
+func TestAuditNamesRequester(t *testing.T) {
+	logger, logs := newLogger()
+	n := newNode(t, Config{Logger: logger}, nil)
+	by := Requester{Channel: "ipmi", Source: "192.0.2.7:41000", User: "admin"}
+	ctx := WithRequester(context.Background(), by)
+	if err := n.Power(ctx, power.On); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetBoot(ctx, Boot{Valid: true, Device: BootPXE}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r := n.Snapshot().State.LastAction; r == nil || r.By == nil || *r.By != by {
+		t.Errorf("last action = %+v, want it requested by %+v", r, by)
+	}
+	for _, msg := range []string{`msg="power action"`, `msg="boot override set"`} {
+		want := `channel=ipmi source=192.0.2.7:41000 user=admin`
+		found := false
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, msg) && strings.Contains(line, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no %s line with %s in:\n%s", msg, want, logs.String())
+		}
+	}
+	if got := RequesterFrom(context.Background()); got.Channel != "internal" {
+		t.Errorf("requester of a bare context = %+v, want channel internal", got)
 	}
 }

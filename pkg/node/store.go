@@ -40,6 +40,9 @@ type ActionRecord struct {
 	Result   string        `json:"result"`
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// By is who asked for the action (absent in records written before
+	// requesters were recorded).
+	By *Requester `json:"by,omitempty"`
 }
 
 // ManualAction is an action the node had no means for, announced to the

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -95,7 +96,7 @@ func TestStoreNoTempFilesAfterNodeActivity(t *testing.T) {
 		}
 		settled(t, n)
 	}
-	if err := n.SetBoot(Boot{Valid: true, Device: BootPXE}, time.Minute); err != nil {
+	if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Acknowledge(); err != nil {

@@ -76,7 +76,7 @@ func (f *fakeSystem) Boot() node.Boot {
 	return f.boot
 }
 
-func (f *fakeSystem) UpdateBoot(fn func(*node.Boot), validFor time.Duration) error {
+func (f *fakeSystem) UpdateBoot(_ context.Context, fn func(*node.Boot), validFor time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b := f.boot

@@ -36,7 +36,8 @@ type System interface {
 	// Supports reports whether and how the node performs an action.
 	Supports(a power.Action) node.Support
 	Boot() node.Boot
-	UpdateBoot(fn func(*node.Boot), validFor time.Duration) error
+	// UpdateBoot changes the boot override; ctx carries the requester.
+	UpdateBoot(ctx context.Context, fn func(*node.Boot), validFor time.Duration) error
 }
 
 var _ System = (*node.Node)(nil)
@@ -240,6 +241,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, user *string) *a
 		return aerr
 	}
 	*user = p.user
+	r = r.WithContext(node.WithRequester(r.Context(), node.Requester{Channel: "redfish", Source: r.RemoteAddr, User: p.user}))
 
 	switch {
 	case len(seg) == 1 && seg[0] == "Systems":

@@ -271,7 +271,7 @@ func (s *Service) patchSystem(w http.ResponseWriter, r *http.Request, p *princip
 		validFor = max(time.Until(before.ExpiresAt), time.Millisecond)
 	}
 	mismatch := false
-	err := sys.UpdateBoot(func(b *node.Boot) {
+	err := sys.UpdateBoot(r.Context(), func(b *node.Boot) {
 		// Check again under the node's lock: an IPMI client may have
 		// changed the override since the check above.
 		if !ifMatch(conditions, etag(toRedfish(*b))) {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -116,11 +117,18 @@ func (e *env) rackConfigWithout(t *testing.T, opt sim.Options, ports map[string]
 // snmpget reads one integer with net-snmp, independently of powerjockey.
 func snmpget(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := run(t, 10*time.Second, "snmpget", append([]string{"-On", "-Oqv"}, args...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Only stdout is the value: on a fresh machine net-snmp also prints
+	// "Created directory: /var/lib/snmp/cert_indexes" (to stderr).
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, "snmpget", append([]string{"-On", "-Oqv"}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("snmpget %v: %v\n%s", args, err, out)
+		t.Fatalf("snmpget %v: %v\n%s%s", args, err, out, stderr.String())
 	}
-	return strings.TrimSpace(out)
+	return strings.TrimSpace(string(out))
 }
 
 const apcRPDU2State = "1.3.6.1.4.1.318.1.1.26.9.2.3.1.5." // 1 off, 2 on

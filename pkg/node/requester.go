@@ -1,0 +1,38 @@
+package node
+
+import "context"
+
+// Requester says who asked a node for something: the protocol face it came
+// through, the remote address and the authenticated user. The faces attach
+// it to the request's context (WithRequester); the node writes it into the
+// audit lines of its log and into the action record, so that "who switched
+// this machine off?" has an answer.
+type Requester struct {
+	// Channel is the face: "ipmi", "redfish", "http" or "cli".
+	Channel string `json:"channel"`
+	// Source is the remote address (host, or host:port), empty when local.
+	Source string `json:"source,omitempty"`
+	// User is the authenticated user name, empty when there is none.
+	User string `json:"user,omitempty"`
+}
+
+type requesterKey struct{}
+
+// WithRequester returns ctx carrying r.
+func WithRequester(ctx context.Context, r Requester) context.Context {
+	return context.WithValue(ctx, requesterKey{}, r)
+}
+
+// RequesterFrom returns the requester ctx carries; without one it reports
+// an "internal" request (the daemon itself, a test).
+func RequesterFrom(ctx context.Context) Requester {
+	if r, ok := ctx.Value(requesterKey{}).(Requester); ok {
+		return r
+	}
+	return Requester{Channel: "internal"}
+}
+
+// logAttrs are the audit attributes of a log line.
+func (r Requester) logAttrs() []any {
+	return []any{"channel", r.Channel, "source", r.Source, "user", r.User}
+}
