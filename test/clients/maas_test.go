@@ -159,6 +159,10 @@ func TestMAASPowerDriver(t *testing.T) {
 			if n := mach.Boots(); n != 1 {
 				t.Fatalf("boots after power on: %d", n)
 			}
+			// Boot_Flags_Persistent No: that boot used the override up.
+			if b := r.boot(t, name); b.Valid {
+				t.Errorf("the next-boot-only override outlived the boot: %+v", b)
+			}
 			// Power on of a machine that is on: MAAS's line cycles it.
 			m.chassisConfig("EFI")
 			if got := m.ipmipower("--cycle", "--on-if-off"); !strings.Contains(got, "ok") {
