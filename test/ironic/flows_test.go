@@ -104,6 +104,11 @@ func TestIronic(t *testing.T) {
 		t.Run(hw, func(t *testing.T) {
 			t.Parallel()
 			d := newDeployment(t, ir, hw, i)
+			// Issue 9 (sensors, SEL, Serial-over-LAN) adds two flows
+			// here: the ipmitool-socat console (enable it in
+			// ironicConf's console interfaces, `baremetal node console
+			// enable`, read the machine's output from the socat port) and
+			// sensor data collection ([sensor_data]send_sensor_data).
 			flows := map[string]func(*testing.T, *deployment){
 				"power":   powerFlow,
 				"selfoff": selfShutdownFlow,
