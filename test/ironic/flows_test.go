@@ -525,16 +525,17 @@ func deadPDUFlow(t *testing.T, d *deployment) {
 // and becomes available like any other.
 func manualFlow(t *testing.T, d *deployment) {
 	name := d.node("manual")
-	n := d.makeAvailable(t, name, true)
+	n := d.makeAvailable(t, name, false)
 	if n.Driver != "manual-management" {
 		t.Fatalf("driver %s", n.Driver)
 	}
 }
 
-// wrongEndpointFlow: a node enrolled with a wrong endpoint or password
-// passes `validate` (Ironic checks the fields there, it contacts nothing)
-// but fails `manage`, Ironic's verification, with an error that names the
-// problem, and stays in enroll.
+// wrongEndpointFlow: a node enrolled (through the API, as `baremetal node
+// create` does) with a wrong endpoint or password passes validation
+// (Ironic checks the fields there, it contacts nothing) but fails manage,
+// Ironic's verification, with an error that names the problem, and stays
+// in enroll.
 func wrongEndpointFlow(t *testing.T, d *deployment) {
 	var good map[string]any
 	for _, n := range d.enrolled.Nodes {
@@ -575,16 +576,19 @@ func wrongEndpointFlow(t *testing.T, d *deployment) {
 // Ironic's verification to fail with wantError.
 func wrongEndpoint(t *testing.T, d *deployment, good map[string]any, variant string, change map[string]any, wantError string) {
 	name := d.prefix + "wrong-" + variant
-	args := []string{"node", "create", "--driver", d.hw, "--name", name}
+	info := map[string]any{}
 	for k, val := range good {
 		if c, ok := change[k]; ok {
 			val = c
 		}
-		args = append(args, "--driver-info", fmt.Sprintf("%s=%v", k, val))
+		info[k] = val
 	}
-	d.ir.mustBaremetal(t, args...)
+	node := map[string]any{"name": name, "driver": d.hw, "driver_info": info}
+	if err := d.ir.do("POST", "/v1/nodes", node, nil); err != nil {
+		t.Fatal(err)
+	}
 	d.ir.validate(t, name)
-	d.ir.mustBaremetal(t, "node", "manage", name)
+	d.ir.provision(t, name, "manage")
 	n := d.ir.waitNode(t, name, 90*time.Second, "back in enroll after the failed verification", func(n ironicNode) bool {
 		return n.ProvisionState == "enroll" && idle(n) && n.LastError != nil
 	}, nil)
