@@ -99,7 +99,7 @@ func TestStoreNoTempFilesAfterNodeActivity(t *testing.T) {
 	if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Acknowledge(); err != nil {
+	if err := n.Acknowledge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, "nodes"))
