@@ -417,6 +417,10 @@ func sameRecord(a, b *ActionRecord) bool {
 	if !x.At.Equal(y.At) {
 		return false
 	}
+	if (x.By == nil) != (y.By == nil) || x.By != nil && *x.By != *y.By {
+		return false
+	}
 	x.At, y.At = time.Time{}, time.Time{}
+	x.By, y.By = nil, nil
 	return x == y
 }
