@@ -69,6 +69,9 @@ type Config struct {
 	// StatusWait bounds how long a status read waits for a refresh before
 	// answering from the cache (default 1.5s).
 	StatusWait time.Duration
+	// SampleInterval is how often Sample reads the sensors when nobody
+	// asked in the meantime; 0 disables sampling.
+	SampleInterval time.Duration
 	// MaxStale is the age beyond which a cached reading is no longer served
 	// when refreshes fail: the node's state is then unknown (default 30s).
 	MaxStale time.Duration
@@ -107,6 +110,8 @@ type Node struct {
 	reading    power.Reading
 	readingErr error
 	refreshing chan struct{}
+	// lastRefresh is when the last refresh started, whoever asked.
+	lastRefresh time.Time
 	// epoch counts accepted actions; a refresh begun in an older epoch is
 	// not published.
 	epoch uint64

@@ -49,6 +49,20 @@ func (n *Node) PowerState(ctx context.Context) (power.Reading, error) {
 	return power.Reading{}, fmt.Errorf("node %s: %w: %w", n.cfg.Name, ErrStale, err)
 }
 
+// Sample starts a refresh in the background when none was started for
+// SampleInterval, so the meter history and the event log do not depend on
+// a client asking (Ironic's power sync may be off). It never waits.
+func (n *Node) Sample(now time.Time) {
+	if n.cfg.SampleInterval <= 0 || !n.hasSensors() {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.refreshing == nil && now.Sub(n.lastRefresh) >= n.cfg.SampleInterval {
+		n.startRefreshLocked()
+	}
+}
+
 // Refresh reads the sensors now (for tests and the CLI) and returns the result.
 func (n *Node) Refresh(ctx context.Context) (power.Reading, error) {
 	if !n.hasSensors() {
@@ -93,6 +107,7 @@ func (n *Node) startRefreshLocked() <-chan struct{} {
 	}
 	done := make(chan struct{})
 	n.refreshing = done
+	n.lastRefresh = time.Now()
 	epoch := n.epoch
 	go func() {
 		defer close(done)
@@ -140,8 +155,10 @@ func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, m
 	prevErr := n.readingErr
 	n.readingErr = err
 	if err != nil {
-		n.log.Warn("power status refresh failed", "err", err)
+		// Once per outage, not once per reading: the background sampler
+		// reads every node of a dead PDU again and again.
 		if prevErr == nil {
+			n.log.Warn("power status refresh failed", "err", err)
 			events = append(events, Event{Kind: EventSensorFailed, Severity: SeverityCritical, Error: err.Error(),
 				Message: "Power sensors stopped answering: " + err.Error()})
 		}
