@@ -367,7 +367,7 @@ func TestConcurrentPersistenceKeepsNewest(t *testing.T) {
 				case 1:
 					err = n.SetBoot(context.Background(), Boot{Valid: true, Persistent: true, Device: BootPXE, IPMI: IPMIBootBits{InfoAcknowledge: byte(i*10 + j)}}, 0)
 				case 2:
-					err = n.Acknowledge()
+					err = n.Acknowledge(context.Background())
 				}
 				if err != nil {
 					t.Error(err)

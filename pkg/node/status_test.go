@@ -501,7 +501,7 @@ func TestManualNotClearedByOtherState(t *testing.T) {
 func TestAcknowledge(t *testing.T) {
 	store, _ := openStore(t)
 	n := newNode(t, Config{}, store)
-	if err := n.Acknowledge(); err != nil {
+	if err := n.Acknowledge(context.Background()); err != nil {
 		t.Errorf("Acknowledge with nothing pending: %v", err)
 	}
 	if err := n.Power(context.Background(), power.Cycle); err != nil {
@@ -510,7 +510,7 @@ func TestAcknowledge(t *testing.T) {
 	if n.Snapshot().State.Manual == nil {
 		t.Fatal("no manual action")
 	}
-	if err := n.Acknowledge(); err != nil {
+	if err := n.Acknowledge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if m := n.Snapshot().State.Manual; m != nil {
