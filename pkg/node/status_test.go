@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -253,7 +254,7 @@ func TestPowerStateStale(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "n1") {
 			t.Errorf("error %q does not name the node", err)
 		}
-		if r != (power.Reading{}) {
+		if !reflect.DeepEqual(r, power.Reading{}) {
 			t.Errorf("reading = %+v, want zero", r)
 		}
 		if s := n.Snapshot(); !errors.Is(s.ReadingErr, errDown) {
