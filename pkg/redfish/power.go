@@ -105,7 +105,7 @@ func servePower(c *call) *apiError {
 		now := time.Now()
 		if st := node.Summarise(sys.MeterSamples(now.Add(-node.MeterHistory))); st.Count > 0 {
 			pc["PowerMetrics"] = map[string]any{
-				"IntervalInMin":        max(1, int(math.Ceil(now.Sub(st.Since).Minutes()))),
+				"IntervalInMin":        max(1, int(math.Round(now.Sub(st.Since).Minutes()))),
 				"MinConsumedWatts":     st.Min,
 				"MaxConsumedWatts":     st.Max,
 				"AverageConsumedWatts": math.Round(st.Avg*10) / 10,
