@@ -169,7 +169,6 @@ func (p systemPatch) empty() bool { return !p.changesBoot() && p.indicatorPatch.
 // systemReadOnly are ComputerSystem properties this service reports and a
 // PATCH may not set.
 var systemReadOnly = map[string]bool{
-	"@odata.id": true, "@odata.type": true, "@odata.etag": true, "@odata.context": true,
 	"Id": true, "Name": true, "Description": true, "UUID": true, "SystemType": true,
 	"PowerState": true, "Status": true, "Actions": true, "Links": true,
 	"EthernetInterfaces": true, "LogServices": true, "Processors": true, "SimpleStorage": true,
@@ -179,7 +178,6 @@ var systemReadOnly = map[string]bool{
 // chassisReadOnly are the Chassis properties this service reports and a
 // PATCH may not set.
 var chassisReadOnly = map[string]bool{
-	"@odata.id": true, "@odata.type": true, "@odata.etag": true, "@odata.context": true,
 	"Id": true, "Name": true, "Description": true, "UUID": true, "ChassisType": true,
 	"PowerState": true, "Status": true, "Links": true, "Power": true,
 	"IndicatorLED@Redfish.AllowableValues": true,
@@ -215,6 +213,10 @@ func decodeSystemPatch(data []byte) (systemPatch, *apiError) {
 		}
 		seen[m.name] = true
 		switch {
+		case strings.HasPrefix(m.name, "@odata."):
+			// OData annotations (a resource sent back whole) are not
+			// properties to change: ignored, so that a body of nothing
+			// else is NoOperation, as DSP0266 asks.
 		case m.name == "Boot":
 			errs = append(errs, decodeBoot(m.raw, &p.bootPatch)...)
 		case m.name == "IndicatorLED" || m.name == "LocationIndicatorActive":
@@ -255,6 +257,7 @@ func decodeChassisPatch(data []byte) (indicatorPatch, *apiError) {
 		}
 		seen[m.name] = true
 		switch {
+		case strings.HasPrefix(m.name, "@odata."):
 		case m.name == "IndicatorLED" || m.name == "LocationIndicatorActive":
 			errs = append(errs, decodeIndicator(m, &p)...)
 		case chassisReadOnly[m.name]:

@@ -589,6 +589,22 @@ func (w *walker) etags(t *testing.T, uri string, body map[string]any, etag strin
 	if r := w.do(t, http.MethodPatch, uri, w.admin(), patch, nil); r.status != http.StatusOK && r.status != http.StatusNoContent {
 		t.Errorf("PATCH without If-Match: %d", r.status)
 	}
+	// "A client only provides OData annotations: Services shall return the
+	// HTTP 400 Bad Request status code with the NoOperation message from
+	// the Base Message Registry or one of the modification success
+	// responses."
+	before := w.do(t, http.MethodGet, uri, w.admin(), nil, nil).header.Get("ETag")
+	annotations, _ := json.Marshal(map[string]any{"@odata.id": body["@odata.id"]})
+	r = w.do(t, http.MethodPatch, uri, w.admin(), annotations, nil)
+	switch {
+	case r.status == http.StatusBadRequest && slices.Contains(messageIDs(r), "NoOperation"):
+	case r.status == http.StatusOK || r.status == http.StatusNoContent:
+	default:
+		t.Errorf("PATCH of OData annotations only: %d %v, want 400 NoOperation or a success", r.status, messageIDs(r))
+	}
+	if after := w.do(t, http.MethodGet, uri, w.admin(), nil, nil).header.Get("ETag"); after != before {
+		t.Errorf("a PATCH of OData annotations only changed the resource: %s → %s", before, after)
+	}
 }
 
 // queries: "Services shall return the HTTP 501 Not Implemented status code
