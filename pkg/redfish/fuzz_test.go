@@ -9,7 +9,7 @@ import (
 
 // FuzzDecoders feeds arbitrary bytes to the request decoders (PATCH of a
 // System and of a Chassis, ComputerSystem.Reset, LogService.ClearLog,
-// session login). None may panic; each
+// session login, and the query string). None may panic; each
 // either accepts or answers 400 with at least one well-formed message; an
 // accepted body re-encoded decodes to the same result; and a refused login
 // never echoes what was given as the password.
@@ -25,6 +25,7 @@ func FuzzDecoders(f *testing.F) {
 		`{"IndicatorLED": "Blinking", "LocationIndicatorActive": true}`,
 		`{"IndicatorLED": "Off", "LocationIndicatorActive": true}`,
 		`{"LocationIndicatorActive": "yes"}`,
+		`only`, `$expand=*&only`, `only=1`, `%24top=1`, `a=%zz&only`,
 		`{}`, `[]`, `"x"`, `{"a":1} {"b":2}`, "{\"\xff\": 1}", `{"Boot": {`, ``,
 	} {
 		f.Add([]byte(s))
@@ -87,6 +88,23 @@ func FuzzDecoders(f *testing.F) {
 
 		if aerr := decodeClearLog(data); aerr != nil {
 			checkRefusal("clear log", aerr)
+		}
+
+		// The same bytes as a query string.
+		for _, rt := range []*route{{collection: true}, {}} {
+			q, aerr := parseQuery(string(data), rt, http.MethodGet)
+			if aerr == nil {
+				if q.only && !rt.collection {
+					t.Fatalf("only accepted on a resource: %q", data)
+				}
+				continue
+			}
+			if (aerr.status != http.StatusBadRequest && aerr.status != http.StatusNotImplemented) || len(aerr.msgs) == 0 {
+				t.Fatalf("query %q: refusal %d with %d messages", data, aerr.status, len(aerr.msgs))
+			}
+			if _, err := json.Marshal(aerr.body()); err != nil {
+				t.Fatalf("query refusal does not encode: %v", err)
+			}
 		}
 
 		if rt, aerr := decodeReset(data); aerr != nil {
