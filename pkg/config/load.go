@@ -37,7 +37,7 @@ const (
 	// DefaultSampleInterval is MeterBucket in pkg/node: one reading per
 	// bucket of the meter history.
 	DefaultSampleInterval = 15 * time.Second
-	DefaultProbeTimeout     = time.Second
+	DefaultProbeTimeout   = time.Second
 )
 
 // DefaultCipherSuites are the RMCP+ suites offered unless configured:
