@@ -1,8 +1,9 @@
 // Package clients drives the real powerjockey binary with the exact command
 // lines of the bare-metal tools other than Ironic: MAAS's IPMI power driver
-// (freeipmi), Pacemaker's fence agents (fence_ipmilan, fence_redfish) and
-// the Prometheus IPMI exporter's freeipmi collectors, against a simulated
-// rack. docs/clients.md lists each client, its version and its test here.
+// (freeipmi), Pacemaker's fence_ipmilan and the Prometheus IPMI exporter's
+// freeipmi collectors, against a simulated rack (fence_redfish is in
+// test/e2e with the Redfish tests). docs/clients.md lists each client, its
+// version and its test.
 //
 // The tools are required under CI; without CI a test skips when its tool
 // is missing.
@@ -11,10 +12,8 @@ package clients
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -44,12 +43,11 @@ func TestMain(m *testing.M) {
 }
 
 // rackTmpl: every node of the listed names on its own outlet of a metered
-// APC PDU with Wake-on-LAN, all with the same credentials (one Redfish
-// user owns them all), and a node whose user has only the User privilege.
+// APC PDU with Wake-on-LAN, all with the same credentials, and a node
+// whose user has only the User privilege.
 const rackTmpl = `
 state_dir: {{.Dir}}/state
 http: {listen: "127.0.0.1:{{.HTTP}}"}
-redfish: {listen: "127.0.0.1:{{.RF}}"}
 pdus:
   - name: rack
     address: "127.0.0.1:{{.PDU}}"
@@ -73,8 +71,7 @@ nodes:
 // rack is one test's powerjockey and simulated hardware.
 type rack struct {
 	*harness.Env
-	ports map[string]int // node name (and RF, Viewer) -> port
-	rfURL string
+	ports map[string]int // node name (and "Viewer") -> port
 }
 
 type rackNode struct {
@@ -86,20 +83,19 @@ type rackNode struct {
 // "viewer") on a simulated rack.
 func newRack(t *testing.T, names ...string) *rack {
 	t.Helper()
-	r := &rack{ports: map[string]int{"RF": harness.FreePort(t, "tcp"), "Viewer": harness.FreePort(t, "udp")}}
+	r := &rack{ports: map[string]int{"Viewer": harness.FreePort(t, "udp")}}
 	var nodes []rackNode
 	for i, n := range names {
 		r.ports[n] = harness.FreePort(t, "udp")
 		nodes = append(nodes, rackNode{n, r.ports[n], i + 1})
 	}
 	data := map[string]any{
-		"Nodes": nodes, "RF": r.ports["RF"], "Viewer": r.ports["Viewer"],
+		"Nodes": nodes, "Viewer": r.ports["Viewer"],
 		"PDU": harness.FreePort(t, "udp"), "WoL": harness.FreePort(t, "udp"),
 	}
 	r.Env = harness.NewEnv(t, binary, rackTmpl, data)
 	r.StartRack(sim.Options{})
 	r.Start()
-	r.rfURL = fmt.Sprintf("https://127.0.0.1:%d", r.ports["RF"])
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("powerjockey's log (tail):\n%s", r.Log.Tail(32<<10))
@@ -152,22 +148,6 @@ func (r *rack) power(t *testing.T, name string) string {
 	return n.Power
 }
 
-// waitRedfish waits until the Redfish service answers.
-func (r *rack) waitRedfish(t *testing.T) {
-	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the daemon's own self-signed certificate
-	}}
-	r.Proc.WaitReady(15*time.Second, "serving Redfish", func() bool {
-		resp, err := c.Get(r.rfURL + "/redfish/v1/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-}
-
 // result is one run of a client tool.
 type result struct {
 	stdout, stderr string
@@ -185,7 +165,7 @@ func tool(t *testing.T, name string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := exec.CommandContext(ctx, harness.Tool(t, name), args...)
 	cmd.Env = harness.WithoutEnv(os.Environ(), "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -34,6 +34,8 @@ var fenceSequence = []fenceStep{
 }
 
 // runFence runs the sequence with agent and its connection arguments.
+// (fence_redfish runs a similar sequence in test/e2e's
+// TestRedfishFenceAgent.)
 func runFence(t *testing.T, r *rack, name, agent string, conn []string) {
 	t.Helper()
 	m := r.machine(name)
@@ -54,7 +56,8 @@ func runFence(t *testing.T, r *rack, name, agent string, conn []string) {
 // TestFenceIPMILAN: fence_ipmilan (fence-agents) as Pacemaker runs it on
 // TripleO overclouds, with lanplus and the cipher suites 3 and 17.
 func TestFenceIPMILAN(t *testing.T) {
-	harness.RequireTool(t, "fence_ipmilan", "ipmitool")
+	harness.Tool(t, "fence_ipmilan")
+	harness.RequireTool(t, "ipmitool")
 	r := newRack(t, "fence-3", "fence-17")
 	for _, suite := range []string{"3", "17"} {
 		t.Run("cs"+suite, func(t *testing.T) {
@@ -66,18 +69,4 @@ func TestFenceIPMILAN(t *testing.T) {
 			})
 		})
 	}
-}
-
-// TestFenceRedfish: fence_redfish against the Redfish service, with the
-// self-signed certificate accepted (--ssl-insecure) and the node's system
-// named (--systems-uri).
-func TestFenceRedfish(t *testing.T) {
-	harness.RequireTool(t, "fence_redfish")
-	r := newRack(t, "fence-rf")
-	r.waitRedfish(t)
-	runFence(t, r, "fence-rf", "fence_redfish", []string{
-		"--ip", "127.0.0.1", "--ipport", fmt.Sprint(r.ports["RF"]),
-		"--username", "admin", "--password", "password", "--ssl-insecure",
-		"--systems-uri", "/redfish/v1/Systems/fence-rf",
-	})
 }

@@ -49,6 +49,24 @@ func RequireTool(t testing.TB, names ...string) {
 	}
 }
 
+// Tool returns the path of a program that may live in /usr/sbin or /sbin
+// (freeipmi, fence-agents), which a non-root PATH lacks; it skips (or,
+// under CI, fails) when the program is nowhere.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	RequireTool(t, name)
+	return ""
+}
+
 // Python is Debian's interpreter: the python3-* packages the tests drive
 // (sushy, ironic, fence-agents' libraries) are installed for it, not for
 // whatever python3 comes first on PATH.
