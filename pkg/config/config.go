@@ -37,8 +37,9 @@ type Config struct {
 
 // IPMIDefaults are endpoint settings shared by all nodes unless a node overrides them.
 type IPMIDefaults struct {
-	// CipherSuites offered over RMCP+ (default 1,2,3,15,16,17). Suite 0
-	// (no authentication) is accepted only when listed here explicitly.
+	// CipherSuites offered over RMCP+ (default 3, 17). Suites 1, 2, 15
+	// and 16 (no integrity or no confidentiality) and 0 (no
+	// authentication) are offered only when listed here explicitly.
 	CipherSuites []int `yaml:"cipher_suites"`
 	// V15AuthTypes enables IPMI v1.5 sessions with these authentication
 	// types: "md5", "password" (default md5 only: straight password is

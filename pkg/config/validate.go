@@ -156,7 +156,10 @@ func (v *validator) validate() {
 	v.validateCipherSuites("ipmi.cipher_suites", c.IPMI.CipherSuites)
 	for i, t := range *c.IPMI.V15AuthTypes {
 		switch t {
-		case "md5", "password":
+		case "md5":
+		case "password":
+			v.warn(fmt.Sprintf("ipmi.v15_auth_types[%d]", i), "IPMI v1.5 straight-password authentication sends the password in clear text in every request: "+
+				"anyone on the provisioning network reads it; use md5, or RMCP+ (ipmitool -I lanplus) and [] here")
 		case "none":
 			v.fail(fmt.Sprintf("ipmi.v15_auth_types[%d]", i), "authentication type none is never accepted")
 		default:
@@ -198,6 +201,14 @@ func (v *validator) validate() {
 	}
 }
 
+// weakSuites are the suites that are accepted but warned about: what an
+// attacker on the provisioning network can do to a session that uses them.
+var weakSuites = map[int]string{
+	0:  "has no authentication: any password (or none) opens a session for a known user name (CVE-2013-4782)",
+	1:  "has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality)",
+	15: "has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality)",
+}
+
 func (v *validator) validateCipherSuites(path string, suites []int) {
 	for i, s := range suites {
 		switch s {
@@ -207,6 +218,9 @@ func (v *validator) validateCipherSuites(path string, suites []int) {
 		}
 		if slices.Index(suites, s) != i {
 			v.fail(fmt.Sprintf("%s[%d]", path, i), "cipher suite %d listed twice", s)
+		}
+		if w := weakSuites[s]; w != "" {
+			v.warn(fmt.Sprintf("%s[%d]", path, i), "cipher suite %d %s; offer it only for a client that cannot do 3 or 17", s, w)
 		}
 	}
 	if len(suites) == 0 {

@@ -76,7 +76,7 @@ func TestCipherSuites(t *testing.T) {
 		want []string // nil: valid
 		eff  []int    // effective global list when valid
 	}{
-		{"default", minimal, nil, []int{1, 2, 3, 15, 16, 17}},
+		{"default", minimal, nil, []int{3, 17}},
 		{"suite 0 when listed", "ipmi:\n  cipher_suites: [0, 3]\n" + minimal, nil, []int{0, 3}},
 		{"every supported suite", "ipmi:\n  cipher_suites: [0, 1, 2, 3, 15, 16, 17]\n" + minimal, nil, []int{0, 1, 2, 3, 15, 16, 17}},
 		{"unknown suite", "ipmi:\n  cipher_suites: [3, 4, 18]\n" + minimal, []string{
@@ -112,8 +112,10 @@ func TestCipherSuites(t *testing.T) {
 			}
 		})
 	}
-	if slices.Contains(DefaultCipherSuites, 0) {
-		t.Error("suite 0 (no authentication) must never be a default")
+	for _, weak := range []int{0, 1, 2, 15, 16} {
+		if slices.Contains(DefaultCipherSuites, weak) {
+			t.Errorf("suite %d (no authentication, integrity or confidentiality) must not be a default", weak)
+		}
 	}
 	// The default list is a copy: changing one config does not change the next.
 	cfg := parseOK(t, minimal)
@@ -125,6 +127,39 @@ func TestCipherSuites(t *testing.T) {
 	(*cfg.IPMI.V15AuthTypes)[0] = "changed"
 	if DefaultV15AuthTypes[0] == "changed" {
 		t.Error("applyDefaults aliased DefaultV15AuthTypes")
+	}
+}
+
+// TestWeakAuthWarnings: suites without authentication or integrity, and
+// v1.5 straight password, are accepted when listed but warned about at the
+// key that lists them (check prints warnings; serve logs them at start).
+func TestWeakAuthWarnings(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{"defaults", minimal, nil},
+		{"strong suites", "ipmi:\n  cipher_suites: [3, 17, 2, 16]\n" + minimal, nil},
+		{"suites 0, 1, 15", "ipmi:\n  cipher_suites: [0, 1, 3, 15, 17]\n" + minimal, []string{
+			`x.yaml:2:19: ipmi.cipher_suites[0]: cipher suite 0 has no authentication: any password (or none) opens a session for a known user name (CVE-2013-4782); offer it only for a client that cannot do 3 or 17`,
+			`x.yaml:2:22: ipmi.cipher_suites[1]: cipher suite 1 has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality); offer it only for a client that cannot do 3 or 17`,
+			`x.yaml:2:28: ipmi.cipher_suites[3]: cipher suite 15 has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality); offer it only for a client that cannot do 3 or 17`,
+		}},
+		{"node override", minimal + "    cipher_suites: [17, 1]\n", []string{
+			`x.yaml:7:25: nodes[0].ipmi.cipher_suites[1]: cipher suite 1 has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality); offer it only for a client that cannot do 3 or 17`,
+		}},
+		{"v1.5 md5", "ipmi:\n  v15_auth_types: [md5]\n" + minimal, nil},
+		{"v1.5 password", "ipmi:\n  v15_auth_types: [md5, password]\n" + minimal, []string{
+			`x.yaml:2:25: ipmi.v15_auth_types[1]: IPMI v1.5 straight-password authentication sends the password in clear text in every request: anyone on the provisioning network reads it; use md5, or RMCP+ (ipmitool -I lanplus) and [] here`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := parseOK(t, tt.src)
+			if got := errStrings(cfg.Warnings); strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("warnings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+		})
 	}
 }
 
