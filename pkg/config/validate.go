@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 )
@@ -258,6 +259,9 @@ func (v *validator) validatePDU(path string, p *PDU, seen map[string]*PDU) {
 	sp := path + ".snmp"
 	switch s.Version {
 	case "1", "2c":
+		v.noPlaceholder(sp+".community", s.Community, "")
+		v.noPlaceholder(sp+".community_read", s.CommunityRead, "")
+		v.noPlaceholder(sp+".community_write", s.CommunityWrite, "")
 		if s.CommunityRead == "" {
 			s.CommunityRead = s.Community
 		}
@@ -335,9 +339,58 @@ func (v *validator) secret(path string, value *string, file, filePath string, re
 			v.warn(filePath, "secret file %s is world-readable (mode %04o); chmod 0640 it", file, mode)
 		}
 		*value = s
+		v.noPlaceholder(filePath, s, file)
 	case required && *value == "":
 		v.fail(path, "required (or %s)", lastKey(filePath))
+	default:
+		v.noPlaceholder(path, *value, "")
 	}
+}
+
+// placeholderMarkers are what the sample files and documentation put where
+// a secret belongs, compared without case and separators ("CHANGE-ME",
+// "change_me", "ChangeMe").
+var placeholderMarkers = []struct{ normalized, shown string }{
+	{"changeme", "CHANGE-ME"},
+	{"replaceme", "REPLACE-ME"},
+	{"placeholder", "placeholder"},
+}
+
+// noPlaceholder refuses a secret that is still a placeholder: the sample
+// /etc/powerjockey ships CHANGE-ME values, and a daemon (or an enrollment
+// file) with them would accept a password anyone can read in this
+// repository. The value itself is never shown, only the marker found in
+// it; file is the secret's file, "" for an inline value.
+func (v *validator) noPlaceholder(path, secret, file string) {
+	norm := strings.Map(func(r rune) rune {
+		switch r {
+		case '-', '_', ' ', '.':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, secret)
+	marker := ""
+	for _, m := range placeholderMarkers {
+		if strings.Contains(norm, m.normalized) {
+			marker = m.shown
+			break
+		}
+	}
+	if marker == "" && len(secret) > 2 && strings.HasPrefix(secret, "<") && strings.HasSuffix(secret, ">") {
+		marker = "<...>"
+	}
+	if marker == "" {
+		return
+	}
+	if file != "" {
+		v.fail(path, "secret file %s holds a placeholder (%s), not a secret: replace its content, e.g. openssl rand -base64 12 > %s", file, marker, file)
+		return
+	}
+	hint := ""
+	if !strings.Contains(lastKey(path), "community") {
+		hint = fmt.Sprintf(" (or keep it in a file named by %s_file)", lastKey(path))
+	}
+	v.fail(path, "the value is a placeholder (%s), not a secret: set a real one%s", marker, hint)
 }
 
 // secretKey is the key a secret's value came from: path, or its *_file

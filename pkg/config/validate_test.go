@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -571,5 +572,49 @@ func TestProblemPosition(t *testing.T) {
 		if got := parent(path); got != want {
 			t.Errorf("parent(%q) = %q, want %q", path, got, want)
 		}
+	}
+}
+
+// TestPlaceholderSecrets: a secret still holding the sample's placeholder
+// is an error naming the file, line and key (and the secret's file), never
+// the value.
+func TestPlaceholderSecrets(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "n.pw", "CHANGE-ME-ctl-0\n", 0o600)
+	writeFile(t, dir, "auth.secret", "change_me auth passphrase\n", 0o600)
+	writeFile(t, dir, "good.pw", "Zx9-qL2m-88aa\n", 0o600)
+	nodeWith := func(ipmi string) string {
+		return "nodes:\n  - name: n0\n    ipmi: {listen: \"127.0.0.1:6230\", username: admin, " + ipmi + "}\n"
+	}
+	for _, c := range []struct{ name, src, want string }{
+		{"password file", nodeWith("password_file: n.pw"),
+			`{dir}/x.yaml:3:55: nodes[0].ipmi.password_file: secret file {dir}/n.pw holds a placeholder (CHANGE-ME), not a secret: replace its content, e.g. openssl rand -base64 12 > {dir}/n.pw`},
+		{"inline password", nodeWith("password: ChangeMe"),
+			`{dir}/x.yaml:3:55: nodes[0].ipmi.password: the value is a placeholder (CHANGE-ME), not a secret: set a real one (or keep it in a file named by password_file)`},
+		{"angle brackets", nodeWith("password: <password>"),
+			`{dir}/x.yaml:3:55: nodes[0].ipmi.password: the value is a placeholder (<...>), not a secret: set a real one (or keep it in a file named by password_file)`},
+		{"community", "pdus:\n  - name: p\n    address: 10.0.0.1\n    snmp: {community: REPLACE_ME}\n" + nodeWith("password_file: good.pw"),
+			`{dir}/x.yaml:4:12: pdus[0].snmp.community: the value is a placeholder (REPLACE-ME), not a secret: set a real one`},
+		{"community_write", "pdus:\n  - name: p\n    address: 10.0.0.1\n    snmp: {community_read: public, community_write: placeholder}\n" + nodeWith("password_file: good.pw"),
+			`{dir}/x.yaml:4:36: pdus[0].snmp.community_write: the value is a placeholder (placeholder), not a secret: set a real one`},
+		{"v3 passphrase file", "pdus:\n  - name: p\n    address: 10.0.0.1\n    snmp: {version: \"3\", user: u, auth_protocol: SHA, auth_passphrase_file: auth.secret}\n" + nodeWith("password_file: good.pw"),
+			`{dir}/x.yaml:4:55: pdus[0].snmp.auth_passphrase_file: secret file {dir}/auth.secret holds a placeholder (CHANGE-ME)`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "x.yaml")
+			_, err := Parse(path, []byte(c.src))
+			want := strings.ReplaceAll(c.want, "{dir}", dir)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v\nwant %q", err, want)
+			}
+			for _, secret := range []string{"ctl-0", "ChangeMe", "<password>", "REPLACE_ME", "auth passphrase"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the value %q is echoed: %v", secret, err)
+				}
+			}
+		})
+	}
+	if _, err := Parse(filepath.Join(dir, "x.yaml"), []byte(nodeWith("password_file: good.pw"))); err != nil {
+		t.Errorf("a real password is refused: %v", err)
 	}
 }
