@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/audit"
 	"github.com/powerjockey/powerjockey/pkg/httpapi"
 )
 
@@ -74,6 +75,7 @@ func (d *Daemon) ServeHTTP(ctx context.Context) error {
 // DNS name means a browser was led there by DNS rebinding, which would let
 // any web page read the API and press its power buttons.
 func loopbackHostsOnly(next http.Handler, log *slog.Logger) http.Handler {
+	refusals := audit.New(log, "http", audit.Options{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
@@ -84,7 +86,8 @@ func loopbackHostsOnly(next http.Handler, log *slog.Logger) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		log.Warn("http request refused: Host is not a loopback name (DNS rebinding?)", "host", r.Host, "remote", r.RemoteAddr)
+		refusals.Write(r.Context(), slog.LevelWarn, "http request refused: Host is not a loopback name (DNS rebinding?)", r.RemoteAddr, "",
+			"host", r.Host)
 		http.Error(w, "misdirected request: this server answers only loopback host names", http.StatusMisdirectedRequest)
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/audit"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -90,6 +91,8 @@ type Service struct {
 	uuid     string
 	sessions *sessionTable
 	limiter  *failureLimiter
+	// audit writes refusals, rate-limited per source address.
+	audit *audit.Log
 }
 
 // New returns the service for b.
@@ -121,6 +124,7 @@ func New(b Backend, opt Options) *Service {
 		uuid:     opt.ServiceUUID,
 		sessions: newSessionTable(opt.SessionTimeout, opt.MaxSessions, opt.now),
 		limiter:  &failureLimiter{perMinute: opt.AuthFailuresPerMinute, now: opt.now, m: map[string]*failWindow{}},
+		audit:    audit.New(opt.Logger, "redfish", audit.Options{Now: opt.now}),
 	}
 }
 
@@ -317,8 +321,8 @@ func (s *Service) find(r *http.Request, p *principal, entries []Entry, typ, id s
 		}
 	}
 	if _, exists := s.b.System(id); exists {
-		s.log.Warn("redfish access refused: the credentials are not this node's", "node", id,
-			"user", truncate(p.user), "remote", r.RemoteAddr, "path", truncate(r.URL.Path))
+		s.audit.Write(r.Context(), slog.LevelWarn, "redfish access refused: the credentials are not this node's", r.RemoteAddr, truncate(p.user),
+			"node", id, "path", truncate(r.URL.Path))
 	}
 	return Entry{}, notFound(typ, truncate(id))
 }

@@ -2,6 +2,7 @@ package redfish
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 )
 
@@ -122,6 +123,7 @@ func remoteHost(addr string) string {
 func (s *Service) login(w http.ResponseWriter, r *http.Request) *apiError {
 	ip := remoteIP(r)
 	if aerr := s.limiter.check(ip); aerr != nil {
+		s.rateLimited(r, "")
 		return aerr
 	}
 	data, aerr := readBody(w, r)
@@ -140,7 +142,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) *apiError {
 	}
 	sess, token, err := s.sessions.create(p, r.RemoteAddr)
 	if errors.Is(err, errSessionLimit) {
-		s.log.Warn("redfish session refused: session table full", "user", truncate(l.UserName), "remote", r.RemoteAddr)
+		s.audit.Write(r.Context(), slog.LevelWarn, "redfish session refused: session table full", r.RemoteAddr, truncate(l.UserName))
 		return newError(http.StatusServiceUnavailable, msg("SessionLimitExceeded")).
 			withDetail("All sessions are in use; delete one or use HTTP basic authentication.")
 	}

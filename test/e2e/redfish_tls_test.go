@@ -91,3 +91,40 @@ func TestRedfishCertificateOpenSSL(t *testing.T) {
 		t.Errorf("curl without the CA accepted the certificate: %s", out)
 	}
 }
+
+// TestRedfishRefusedLoginAudit: curl's refused logins are audit lines with
+// channel redfish, the source address and the user, never the password;
+// 60 bad logins from one address write at most 10 lines (the audit rate
+// limit), and another address is still heard.
+func TestRedfishRefusedLoginAudit(t *testing.T) {
+	requireTool(t, "curl")
+	r := newRedfishEnv(t)
+	url := r.url + "/redfish/v1/Systems"
+	args := []string{"-sS", "--cacert", r.ca, "--interface", "127.0.0.2", "-u", "mallory:guess-that-password", "-o", os.DevNull, "-w", "%{http_code} "}
+	for range 60 {
+		args = append(args, url)
+	}
+	out, err := run(t, 60*time.Second, "curl", args...)
+	if err != nil || strings.Count(out, "401") != 30 || strings.Count(out, "429") != 30 {
+		t.Fatalf("60 bad logins: %v, want 30 × 401 then 30 × 429: %s", err, out)
+	}
+	if out, err := run(t, 20*time.Second, "curl", "-sS", "--cacert", r.ca, "--interface", "127.0.0.3", "-u", "eve:other-guess",
+		"-o", os.DevNull, "-w", "%{http_code}", url); err != nil || out != "401" {
+		t.Fatalf("bad login from 127.0.0.3: %v %s", err, out)
+	}
+	var flood []string
+	for _, l := range r.logLines("audit=true channel=redfish source=127.0.0.2:") {
+		if !strings.Contains(l, "level=DEBUG") {
+			flood = append(flood, l)
+		}
+	}
+	if len(flood) == 0 || len(flood) > 10 || !strings.Contains(flood[0], `msg="redfish authentication failed"`) || !strings.Contains(flood[0], "user=mallory") {
+		t.Errorf("%d audit lines for 60 refused logins from one address, want 1..10:\n%s", len(flood), strings.Join(flood, "\n"))
+	}
+	if len(r.logLines("audit=true channel=redfish source=127.0.0.3:")) != 1 {
+		t.Errorf("the refused login from 127.0.0.3 is not audited:\n%s", r.logs())
+	}
+	if strings.Contains(r.logs(), "guess-that-password") || strings.Contains(r.logs(), "other-guess") {
+		t.Error("a password reached the log")
+	}
+}
