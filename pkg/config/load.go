@@ -35,6 +35,17 @@ const (
 	DefaultWattsOn          = 15.0
 	DefaultStatusMaxAge     = 2 * time.Second
 	DefaultProbeTimeout     = time.Second
+
+	// Connection caps of the TCP servers: what an operator, a Prometheus
+	// and a browser need of the HTTP API, and what a few Ironic
+	// conductors (sushy keeps up to 10 connections per conductor) need
+	// of Redfish, with room to spare.
+	DefaultHTTPMaxConnections             = 64
+	DefaultHTTPMaxConnectionsPerSource    = 16
+	DefaultRedfishMaxConnections          = 256
+	DefaultRedfishMaxConnectionsPerSource = 32
+	// MaxConnectionsLimit bounds the configurable caps.
+	MaxConnectionsLimit = 100000
 )
 
 // DefaultCipherSuites are the RMCP+ suites offered unless configured: the

@@ -77,6 +77,18 @@ func (v *validator) applyDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultHTTPListen
 	}
+	if c.HTTP.MaxConnections == 0 {
+		c.HTTP.MaxConnections = DefaultHTTPMaxConnections
+	}
+	if c.HTTP.MaxConnectionsPerSource == 0 {
+		c.HTTP.MaxConnectionsPerSource = min(DefaultHTTPMaxConnectionsPerSource, max(c.HTTP.MaxConnections, 1))
+	}
+	if c.Redfish.MaxConnections == 0 {
+		c.Redfish.MaxConnections = DefaultRedfishMaxConnections
+	}
+	if c.Redfish.MaxConnectionsPerSource == 0 {
+		c.Redfish.MaxConnectionsPerSource = min(DefaultRedfishMaxConnectionsPerSource, max(c.Redfish.MaxConnections, 1))
+	}
 	for i := range c.PDUs {
 		p := &c.PDUs[i]
 		if p.Model == "" {
@@ -187,6 +199,9 @@ func (v *validator) validate() {
 		}
 	}
 
+	v.validateConnCaps("http", c.HTTP.MaxConnections, c.HTTP.MaxConnectionsPerSource)
+	v.validateConnCaps("redfish", c.Redfish.MaxConnections, c.Redfish.MaxConnectionsPerSource)
+
 	pdus := map[string]*PDU{}
 	for i := range c.PDUs {
 		v.validatePDU(fmt.Sprintf("pdus[%d]", i), &c.PDUs[i], pdus)
@@ -199,6 +214,19 @@ func (v *validator) validate() {
 	outlets := map[string]string{}
 	for i := range c.Nodes {
 		v.validateNode(fmt.Sprintf("nodes[%d]", i), &c.Nodes[i], pdus, names, &listens, outlets)
+	}
+}
+
+// validateConnCaps checks a server's connection caps (0 took the default).
+func (v *validator) validateConnCaps(section string, max, perSource int) {
+	if max < 1 || max > MaxConnectionsLimit {
+		v.fail(section+".max_connections", "must be between 1 and %d, got %d", MaxConnectionsLimit, max)
+	}
+	switch {
+	case perSource < 1:
+		v.fail(section+".max_connections_per_source", "must be positive, got %d", perSource)
+	case perSource > max && max >= 1:
+		v.fail(section+".max_connections_per_source", "%d is more than max_connections (%d)", perSource, max)
 	}
 }
 

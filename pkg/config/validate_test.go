@@ -618,3 +618,28 @@ func TestPlaceholderSecrets(t *testing.T) {
 		t.Errorf("a real password is refused: %v", err)
 	}
 }
+
+func TestConnectionCaps(t *testing.T) {
+	cfg := parseOK(t, minimal)
+	if cfg.HTTP.MaxConnections != 64 || cfg.HTTP.MaxConnectionsPerSource != 16 ||
+		cfg.Redfish.MaxConnections != 256 || cfg.Redfish.MaxConnectionsPerSource != 32 {
+		t.Errorf("defaults: http %d/%d, redfish %d/%d", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerSource,
+			cfg.Redfish.MaxConnections, cfg.Redfish.MaxConnectionsPerSource)
+	}
+	cfg = parseOK(t, "http: {max_connections: 8}\nredfish: {listen: \"127.0.0.1:8000\", max_connections: 1000, max_connections_per_source: 100}\n"+minimal)
+	if cfg.HTTP.MaxConnections != 8 || cfg.HTTP.MaxConnectionsPerSource != 8 ||
+		cfg.Redfish.MaxConnections != 1000 || cfg.Redfish.MaxConnectionsPerSource != 100 {
+		t.Errorf("configured: http %d/%d, redfish %d/%d", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerSource,
+			cfg.Redfish.MaxConnections, cfg.Redfish.MaxConnectionsPerSource)
+	}
+	wantExactly(t, "http:\n  max_connections: -1\n  max_connections_per_source: 0\n"+minimal,
+		`x.yaml:2:3: http.max_connections: must be between 1 and 100000, got -1`)
+	wantExactly(t, "http:\n  max_connections_per_source: -3\n"+minimal,
+		`x.yaml:2:3: http.max_connections_per_source: must be positive, got -3`)
+	wantExactly(t, "redfish:\n  max_connections: 10\n  max_connections_per_source: 11\n"+minimal,
+		`x.yaml:3:3: redfish.max_connections_per_source: 11 is more than max_connections (10)`)
+	wantExactly(t, "redfish:\n  max_connections: 100001\n"+minimal,
+		`x.yaml:2:3: redfish.max_connections: must be between 1 and 100000, got 100001`)
+	wantExactly(t, "http:\n  max_connections: many\n"+minimal,
+		`x.yaml:2:20: http.max_connections: want an integer, got "many"`)
+}

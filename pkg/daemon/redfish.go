@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -88,32 +86,25 @@ func (d *Daemon) ServeRedfish(ctx context.Context) error {
 		go certs.run(ctx)
 		tlsConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 	}
-	ln, err := net.Listen("tcp", rc.Listen)
+	ln, err := d.listen("redfish", rc.Listen)
 	if err != nil {
 		return fmt.Errorf("redfish: %w", err)
 	}
+	defer d.forget("redfish", ln)
 	svc := redfish.New(redfishBackend{d}, redfish.Options{
 		ServiceUUID:           uuid,
 		AuthFailuresPerMinute: cfg.IPMI.AuthFailuresPerMinute,
 		Logger:                d.log,
 	})
-	srv := &http.Server{
-		Handler:           svc,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		// TLS handshake failures of scanners and of clients that do not
-		// trust the certificate are noise at the default level.
-		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
-	}
+	srv := newServer(svc, ln, d.log)
+	srv.TLSConfig = tlsConfig
 	scheme := "https"
 	if tlsConfig == nil {
 		scheme = "http"
 		d.log.Warn("redfish serving plain HTTP (insecure_http): credentials cross the network in clear text")
 	}
-	d.log.Info("redfish serving", "listen", ln.Addr().String(), "scheme", scheme)
+	d.log.Info("redfish serving", "listen", ln.Addr().String(), "scheme", scheme, "max_connections", ln.Stats().Max,
+		"max_connections_per_source", ln.Stats().PerSource)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
