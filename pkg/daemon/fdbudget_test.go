@@ -2,9 +2,12 @@ package daemon
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/connlimit"
@@ -75,5 +78,25 @@ func TestRaiseFileLimit(t *testing.T) {
 	got, err := RaiseFileLimit()
 	if err != nil || got == 0 || got != fileLimit() {
 		t.Errorf("RaiseFileLimit = %d, %v; limit now %d", got, err, fileLimit())
+	}
+}
+
+// TestServerTimeouts: both TCP servers get the timeouts, header limit and
+// connection tracking of newServer (the TLS handshake is bounded by the
+// shortest timeout, net/http's rule).
+func TestServerTimeouts(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	ln := connlimit.New(inner, "test", connlimit.Limits{Max: 1, PerSource: 1}, quietLogger())
+	srv := newServer(http.NotFoundHandler(), ln, quietLogger())
+	if srv.ReadHeaderTimeout != 10*time.Second || srv.ReadTimeout != 30*time.Second || srv.WriteTimeout != 2*time.Minute ||
+		srv.IdleTimeout != time.Minute || srv.MaxHeaderBytes != 64<<10 || srv.ConnState == nil {
+		t.Errorf("server %+v", srv)
+	}
+	if shortest := min(srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout); shortest != 10*time.Second {
+		t.Errorf("TLS handshake bounded by %v, want 10s", shortest)
 	}
 }
