@@ -34,6 +34,9 @@ const (
 	DefaultExecTimeout      = 30 * time.Second
 	DefaultWattsOn          = 15.0
 	DefaultStatusMaxAge     = 2 * time.Second
+	// DefaultSampleInterval is MeterBucket in pkg/node: one reading per
+	// bucket of the meter history.
+	DefaultSampleInterval = 15 * time.Second
 	DefaultProbeTimeout     = time.Second
 
 	// Connection caps of the TCP servers: what an operator, a Prometheus

@@ -113,6 +113,9 @@ func (s *Store) NodeGUID(name string) GUID {
 
 func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".json") }
 
+// eventsPath is the node's event log, beside its state file.
+func (s *Store) eventsPath(name string) string { return filepath.Join(s.dir, name+".events.jsonl") }
+
 // Load returns the persisted state of node name; ok is false when none exists.
 func (s *Store) Load(name string) (st State, ok bool, err error) {
 	b, err := os.ReadFile(s.path(name))
