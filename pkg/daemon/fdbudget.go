@@ -19,8 +19,8 @@ const (
 	// configuration reads, a reload's new endpoints, the sd_notify socket.
 	fdBase = 64
 	// fdPerNode: the node's IPMI socket, a state file being written (the
-	// temporary file and its directory), an exec hook's pipes and process
-	// descriptor, a TCP or ICMP probe.
+	// temporary file and its directory), an event log line being appended,
+	// an exec hook's pipes and process descriptor, a TCP or ICMP probe.
 	fdPerNode = 8
 	// fdPerPDU: the PDU's SNMP socket and a probe's.
 	fdPerPDU = 4
