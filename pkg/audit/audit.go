@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// Defaults of a Log: at most PerSource lines per source address and Total
-// lines in all per Window. With the defaults a flood from any number of
+// Defaults of a Log: at most PerSource lines of one kind (message) per
+// source address and Total lines in all per Window. With the defaults a flood from any number of
 // addresses writes at most 120 lines (some 30 KB) a minute.
 const (
 	DefaultPerSource = 10
@@ -71,11 +71,15 @@ func New(log *slog.Logger, channel string, opt Options) *Log {
 
 // Write logs msg at level for a request from source (host or host:port)
 // by user ("" when unknown), with attrs after the audit attributes, unless
-// source or the channel as a whole is over its rate. The first line of a
-// source after a window in which its lines were dropped says how many
-// ("suppressed"). It reports whether the line was written.
+// the source's lines of this kind (msg) or the channel as a whole are over
+// their rate. The first such line after a window in which some were
+// dropped says how many ("suppressed"). It reports whether the line was
+// written.
 func (l *Log) Write(ctx context.Context, level slog.Level, msg, source, user string, attrs ...any) bool {
-	ok, suppressed, dropped := l.allow(hostOf(source))
+	// Each kind of line has its own budget per address, so that requests
+	// without credentials, say, do not hide the refused logins that
+	// follow them; the total bounds them all.
+	ok, suppressed, dropped := l.allow(hostOf(source) + "\x00" + msg)
 	if dropped > 0 {
 		l.log.Log(ctx, slog.LevelWarn, "audit lines suppressed by the rate limit", "channel", l.channel,
 			"suppressed", dropped, "window", l.opt.Window, "per_source", l.opt.PerSource, "total", l.opt.Total)

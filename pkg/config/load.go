@@ -37,7 +37,7 @@ const (
 	// DefaultSampleInterval is MeterBucket in pkg/node: one reading per
 	// bucket of the meter history.
 	DefaultSampleInterval = 15 * time.Second
-	DefaultProbeTimeout     = time.Second
+	DefaultProbeTimeout   = time.Second
 
 	// Connection caps of the TCP servers: what an operator, a Prometheus
 	// and a browser need of the HTTP API, and what a few Ironic

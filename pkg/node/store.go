@@ -29,6 +29,8 @@ type State struct {
 	LastAction *ActionRecord `json:"last_action,omitempty"`
 	// Manual is the manual action waiting for a human, if any.
 	Manual *ManualAction `json:"manual,omitempty"`
+	// Indicator is the identify indicator state last set (empty: Off).
+	Indicator Indicator `json:"indicator,omitempty"`
 }
 
 // ActionRecord describes one power action.

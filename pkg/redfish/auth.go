@@ -98,16 +98,6 @@ func (s *Service) authenticate(r *http.Request) (*principal, []Entry, *apiError)
 	return p, entries, nil
 }
 
-// forbidden refuses a change to a read-only user (403), and logs it: sushy
-// hides a 403 from its caller when it uses a session (it logs in again,
-// retries, and returns the second 403 without raising).
-func (s *Service) forbidden(r *http.Request, p *principal, e Entry, what string) *apiError {
-	s.audit.Write(r.Context(), slog.LevelWarn, "redfish request refused: read-only credentials", r.RemoteAddr, truncate(p.user),
-		"node", e.System.Name(), "method", r.Method, "path", truncate(r.URL.Path))
-	return newError(http.StatusForbidden, msg("InsufficientPrivilege")).
-		withDetail("The credentials in use may read this system but not " + what + " (IPMI privilege user or callback).")
-}
-
 // authFailed writes the audit line of a refused login (401): channel
 // redfish, the source address, the user name presented (never the
 // password or a token), rate-limited per source so that a flood of bad
