@@ -9,7 +9,9 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,6 +56,15 @@ type env struct {
 	cfgPath  string
 	httpPort int
 	rack     *sim.Rack
+	// cmd is the running daemon's command (for its PID and signals).
+	cmd *exec.Cmd
+	// bin, when set, is the daemon binary to run instead of the one built
+	// for the tests; attr, when set, how (another user, capabilities).
+	bin  string
+	attr *syscall.SysProcAttr
+	// wrap, when set, prefixes the daemon's command line (a shell that
+	// lowers a resource limit, say).
+	wrap []string
 }
 
 // newEnv renders tmpl (text/template over data plus .Dir and .HTTP) into
@@ -80,10 +91,19 @@ func (e *env) startRack(opt sim.Options) *sim.Rack {
 }
 
 func (e *env) runRack(rack *sim.Rack) { e.RunRack(rack); e.rack = rack }
-func (e *env) start()                 { e.t.Helper(); e.Start() }
-func (e *env) stop()                  { e.Stop() }
-func (e *env) kill()                  { e.Kill() }
-func (e *env) logs() string           { return e.Logs() }
+func (e *env) start() {
+	e.t.Helper()
+	e.Binary = binary
+	if e.bin != "" {
+		e.Binary = e.bin
+	}
+	e.Wrap, e.SysProcAttr = e.wrap, e.attr
+	e.Start()
+	e.cmd = e.Proc.Cmd()
+}
+func (e *env) stop()        { e.Stop() }
+func (e *env) kill()        { e.Kill() }
+func (e *env) logs() string { return e.Logs() }
 func (e *env) logLines(s string) []string {
 	return e.Log.Lines(s)
 }

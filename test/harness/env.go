@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -32,6 +33,11 @@ type Env struct {
 	Log Log
 	// Proc is the running daemon (nil before Start and after Kill).
 	Proc *Process
+	// Wrap, when set, prefixes the daemon's command line (a shell that
+	// lowers a resource limit, say); SysProcAttr, when set, says how to
+	// start it (another user, capabilities).
+	Wrap        []string
+	SysProcAttr *syscall.SysProcAttr
 }
 
 // NewEnv renders tmpl (text/template over data plus .Dir, the test's
@@ -100,7 +106,10 @@ func (e *Env) RunRack(rack *sim.Rack) {
 // HTTP API answers /healthz.
 func (e *Env) Start() {
 	e.T.Helper()
-	e.Proc = Start(e.T, &e.Log, exec.Command(e.Binary, "serve", "--config", e.CfgPath, "--log-level", "debug"))
+	args := append(append([]string{}, e.Wrap...), e.Binary, "serve", "--config", e.CfgPath, "--log-level", "debug")
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.SysProcAttr = e.SysProcAttr
+	e.Proc = Start(e.T, &e.Log, cmd)
 	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", e.HTTPPort)
 	e.Proc.WaitReady(15*time.Second, "serving "+url, func() bool {
 		resp, err := http.Get(url)

@@ -91,6 +91,10 @@ func Start(t testing.TB, log *Log, cmd *exec.Cmd) *Process {
 // Pid is the process ID.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
+// Cmd is the started command, for its PID and signals; the Process waits
+// for it, so nothing else may.
+func (p *Process) Cmd() *exec.Cmd { return p.cmd }
+
 // Exited reports whether the process has ended, and how.
 func (p *Process) Exited() (bool, error) {
 	select {
