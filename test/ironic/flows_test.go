@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -116,6 +117,9 @@ func TestIronic(t *testing.T) {
 				"deadpdu": deadPDUFlow,
 				"manual":  manualFlow,
 				"wrong":   wrongEndpointFlow,
+			}
+			if hw == "redfish" {
+				flows["verified"] = verifiedTLSFlow
 			}
 			// Every flow at once: t.Run from goroutines is not bound by
 			// -parallel (GOMAXPROCS, 2 here), and the flows mostly wait.
@@ -350,19 +354,25 @@ func (d *deployment) agree(t *testing.T, name string, want sim.MachineState) {
 func powerFlow(t *testing.T, d *deployment) {
 	name := d.node("power")
 	m := d.env.Rack.Machine(name)
+	step := stepTimer(t)
 	d.makeAvailable(t, name, true)
+	step("available")
 
 	d.power(t, name, "on", "power on", true)
 	d.agree(t, name, sim.Running)
 	if m.Boots() != 1 {
 		t.Fatalf("power on: %d boots, want 1", m.Boots())
 	}
+	step("power on")
 	d.power(t, name, "off", "power off", true)
 	d.agree(t, name, sim.Off)
+	step("power off")
 	d.power(t, name, "on", "power on", true)
 	d.agree(t, name, sim.Running)
+	step("power on")
 	d.power(t, name, "reboot", "power on", true)
 	d.agree(t, name, sim.Running)
+	step("reboot")
 	if m.Boots() != 3 {
 		t.Fatalf("on, off, on, reboot: %d boots, want 3", m.Boots())
 	}
@@ -403,6 +413,7 @@ func powerFlow(t *testing.T, d *deployment) {
 		if p := d.pj(t, name); p.Boot.Device != c.Device || p.Boot.Persistent != c.Persistent {
 			t.Errorf("boot device set %+v: powerjockey holds %+v", c.bootDevice, p.Boot)
 		}
+		step(fmt.Sprintf("boot device %+v", c.bootDevice))
 	}
 	var supported struct {
 		Devices []string `json:"supported_boot_devices"`
@@ -414,6 +425,16 @@ func powerFlow(t *testing.T, d *deployment) {
 		if !slices.Contains(supported.Devices, dev) {
 			t.Errorf("supported boot devices lack %s: %q", dev, supported.Devices)
 		}
+	}
+}
+
+// stepTimer returns a function that logs how long each step of a flow
+// took (shown with -v or on a failure).
+func stepTimer(t *testing.T) func(what string) {
+	last := time.Now()
+	return func(what string) {
+		t.Logf("%s: %v", what, time.Since(last).Round(10*time.Millisecond))
+		last = time.Now()
 	}
 }
 
@@ -531,6 +552,32 @@ func manualFlow(t *testing.T, d *deployment) {
 	}
 }
 
+// verifiedTLSFlow: a Redfish node whose certificate Ironic verifies
+// against powerjockey's generated CA (state_dir/redfish/ca.crt, copied to
+// the Ironic host as docs/operations.md says) instead of instackenv's
+// redfish_verify_ca: false passes verification.
+func verifiedTLSFlow(t *testing.T, d *deployment) {
+	var info map[string]any
+	for _, n := range d.enrolled.Nodes {
+		if n.Name == d.node("behind") {
+			info = maps.Clone(n.DriverInfo)
+		}
+	}
+	info["redfish_verify_ca"] = filepath.Join(d.env.Dir, "state", "redfish", "ca.crt")
+	name := d.prefix + "verified"
+	if err := d.ir.do("POST", "/v1/nodes", map[string]any{"name": name, "driver": d.hw, "driver_info": info}, nil); err != nil {
+		t.Fatal(err)
+	}
+	d.ir.validate(t, name)
+	d.ir.provision(t, name, "manage")
+	n := d.ir.waitNode(t, name, 60*time.Second, "manageable over verified TLS", func(n ironicNode) bool {
+		return idle(n) && (n.ProvisionState == "manageable" || n.LastError != nil)
+	}, nil)
+	if n.ProvisionState != "manageable" || n.PowerState == nil {
+		t.Fatalf("verification with the CA failed: %v", n)
+	}
+}
+
 // wrongEndpointFlow: a node enrolled (through the API, as `baremetal node
 // create` does) with a wrong endpoint or password passes validation
 // (Ironic checks the fields there, it contacts nothing) but fails manage,
@@ -559,6 +606,9 @@ func wrongEndpointFlow(t *testing.T, d *deployment) {
 		variants = []variant{
 			{"nosystem", map[string]any{"redfish_system_id": "/redfish/v1/Systems/no-such-node"}, "/redfish/v1/Systems/no-such-node not found"},
 			{"badpass", map[string]any{"redfish_password": "not-the-password"}, "401"},
+			// Verification against the system's CAs, which do not know
+			// powerjockey's generated CA.
+			{"untrusted", map[string]any{"redfish_verify_ca": "true"}, "certificate verify failed"},
 		}
 	}
 	var wg sync.WaitGroup

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"text/template"
 	"time"
@@ -161,6 +162,19 @@ type server struct {
 	log  harness.Log
 	proc *harness.Process
 	http *http.Client
+
+	// One poller lists every node twice a second for all the flows:
+	// a GET per flow and poll would keep Ironic's one process busy.
+	mu      sync.Mutex
+	snap    snapshot
+	updated chan struct{} // closed and replaced at every new snapshot
+}
+
+// snapshot is one listing of Ironic's nodes.
+type snapshot struct {
+	at    time.Time // when the listing was asked for
+	nodes map[string]ironicNode
+	err   error
 }
 
 // requireIronic skips (or, under CI, fails) without Ironic, its client or
@@ -178,7 +192,7 @@ func requireIronic(t *testing.T) {
 func startIronic(t *testing.T) *server {
 	t.Helper()
 	requireIronic(t)
-	s := &server{t: t, dir: t.TempDir(), http: &http.Client{Timeout: 20 * time.Second}}
+	s := &server{t: t, dir: t.TempDir(), http: &http.Client{Timeout: 90 * time.Second}}
 	port := harness.FreePort(t, "tcp")
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	for _, d := range []string{"tmp", "lock", "console"} {
@@ -241,6 +255,11 @@ func startIronic(t *testing.T) *server {
 		}
 		return len(drivers.Drivers) == 3
 	})
+	ctx, stop := context.WithCancel(context.Background())
+	s.updated = make(chan struct{})
+	polled := make(chan struct{})
+	go func() { s.poll(ctx); close(polled) }()
+	t.Cleanup(func() { stop(); <-polled })
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("Ironic's log (tail):\n%s\nwhole log: %s", s.log.Tail(16<<10), keepLog(t, "ironic.log", &s.log))
@@ -401,38 +420,98 @@ func (n ironicNode) String() string {
 		n.Maintenance, str(n.MaintenanceReason), str(n.Fault), str(n.LastError))
 }
 
-// node reads a node by name.
+// poll lists the nodes every 500 ms until ctx ends.
+func (s *server) poll(ctx context.Context) {
+	for {
+		at := time.Now()
+		var list struct {
+			Nodes []ironicNode `json:"nodes"`
+		}
+		err := s.get("/v1/nodes?fields="+nodeFields, &list)
+		nodes := make(map[string]ironicNode, len(list.Nodes))
+		for _, n := range list.Nodes {
+			nodes[n.Name] = n
+		}
+		s.mu.Lock()
+		s.snap = snapshot{at: at, nodes: nodes, err: err}
+		close(s.updated)
+		s.updated = make(chan struct{})
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// listedAfter waits until deadline for a listing asked for after since.
+func (s *server) listedAfter(since, deadline time.Time) (snapshot, bool) {
+	for {
+		s.mu.Lock()
+		snap, updated := s.snap, s.updated
+		s.mu.Unlock()
+		if snap.at.After(since) {
+			return snap, true
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return snap, false
+		}
+		select {
+		case <-updated:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// node reads a node from a listing asked for after the call: what a
+// request before it changed is seen.
 func (s *server) node(t *testing.T, name string) ironicNode {
 	t.Helper()
-	var n ironicNode
-	if err := s.get("/v1/nodes/"+name+"?fields="+nodeFields, &n); err != nil {
-		t.Fatal(err)
+	snap, ok := s.listedAfter(time.Now(), time.Now().Add(60*time.Second))
+	switch {
+	case !ok:
+		t.Fatalf("Ironic did not list its nodes for 60 s: %v", snap.err)
+	case snap.err != nil:
+		t.Fatal(snap.err)
+	}
+	n, ok := snap.nodes[name]
+	if !ok {
+		t.Fatalf("Ironic has no node %s", name)
 	}
 	return n
 }
 
-// waitNode polls the node (twice a second) until cond holds and returns
-// it; seen, if not nil, is called with every reading. A timeout fails the
-// test with the node's last state and Ironic's log lines about it.
+// waitNode reads the node from every listing after the call until cond
+// holds and returns it; seen, if not nil, is called with every reading. A
+// timeout fails the test with the node's last state and Ironic's log lines
+// about it.
 func (s *server) waitNode(t *testing.T, name string, within time.Duration, what string, cond func(ironicNode) bool, seen func(ironicNode)) ironicNode {
 	t.Helper()
 	deadline := time.Now().Add(within)
+	since := time.Now()
 	var n ironicNode
+	var lastErr error
 	for {
-		n = s.node(t, name)
+		snap, ok := s.listedAfter(since, deadline)
+		if !ok {
+			break
+		}
+		since, lastErr = snap.at, snap.err
+		if snap.err != nil {
+			continue
+		}
+		n = snap.nodes[name]
 		if seen != nil {
 			seen(n)
 		}
 		if cond(n) {
 			return n
 		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("Ironic node %s: not %s within %v; last:\n%v\nIronic's log about it:\n%s",
-		name, what, within, n, strings.Join(s.log.Lines(n.UUID), "\n"))
+	t.Fatalf("Ironic node %s: not %s within %v; last:\n%v (listing error: %v)\nIronic's log about it:\n%s",
+		name, what, within, n, lastErr, strings.Join(s.log.Lines(n.UUID), "\n"))
 	return n
 }
 
