@@ -108,6 +108,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.pdus[p.Name] = c
 	}
+	if err := d.detectPDUs(ctx, d.cfg.PDUs); err != nil {
+		d.stopAllLocked()
+		return err
+	}
 	// Build every node (loading its state) before serving any, so that a
 	// bad state file stops the start before a single endpoint answered.
 	entries := make([]*nodeEntry, 0, len(d.cfg.Nodes))
@@ -210,6 +214,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		delete(d.nodes, name)
 		stopped = append(stopped, name)
 	}
+	var reloaded []config.PDU
 	for name := range changedPDUs {
 		if c := d.pdus[name]; c != nil {
 			c.Close()
@@ -221,8 +226,12 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 				return err
 			}
 			d.pdus[name] = c
+			reloaded = append(reloaded, p)
 		}
 	}
+	// A refused PDU is reported; its nodes start and fail their actions
+	// with the same error.
+	detectErr := d.detectPDUs(d.ctx, reloaded)
 	var errs []error
 	var started []string
 	for _, n := range cfg.Nodes {
@@ -240,7 +249,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	slices.Sort(stopped)
 	slices.Sort(started)
 	d.log.Info("configuration reloaded", "kept", len(kept), "stopped", stopped, "started", started)
-	return errors.Join(errs...)
+	return errors.Join(append([]error{detectErr}, errs...)...)
 }
 
 // Node returns the named node, or nil.

@@ -1,4 +1,4 @@
-package pdu
+package pdu_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu/pdutest"
 )
 
@@ -153,7 +154,7 @@ var mibObjects = map[string]mibObject{
 	"VERTIV-V5-MIB::pduOutletMeterRealPower": {oid: "1.3.6.1.4.1.21239.5.2.3.6.1.12", source: srcVertiv},
 
 	// No vendor MIB was found for these: Ironic's drivers are the only source.
-	"ironic::SNMPDriverTeltronix": {oid: "1.3.6.1.4.1.23620.1.2.2.1.4", labels: map[string]int{"Off": 1, "On": 2}, source: srcIronic},
+	"ironic::SNMPDriverTeltronix":           {oid: "1.3.6.1.4.1.23620.1.2.2.1.4", labels: map[string]int{"Off": 1, "On": 2}, source: srcIronic},
 	"ironic::SNMPDriverTeltronix_system_id": {oid: "1.3.6.1.4.1.23620", source: srcIronic},
 	"ironic::SNMPDriverBaytechMRP27": {oid: "1.3.6.1.4.1.4779.1.3.5.3.1.3",
 		labels: map[string]int{"Off": 0, "On": 1, "Reboot": 2}, source: srcIronic + "; networkupstools/nut drivers/baytech-mib.c"},
@@ -320,7 +321,7 @@ func resolve(ref string, outlet int) (oid string, value int, hasValue bool, err 
 	}
 	oid = obj.oid
 	if instance != "" {
-		oid += "." + strings.ReplaceAll(instance, OutletToken, strconv.Itoa(outlet))
+		oid += "." + strings.ReplaceAll(instance, pdu.OutletToken, strconv.Itoa(outlet))
 	}
 	if !hasValue {
 		return oid, 0, false, nil
@@ -351,8 +352,8 @@ func labelValues(t *testing.T, status string, labels []string) []int {
 // TestModelsFollowTheirMIBs checks every row's OIDs and values against the
 // MIB objects cited for it.
 func TestModelsFollowTheirMIBs(t *testing.T) {
-	for i := range Models {
-		m := &Models[i]
+	for i := range pdu.Models {
+		m := &pdu.Models[i]
 		t.Run(m.Name, func(t *testing.T) {
 			c, ok := rowCitations[m.Name]
 			if !ok {
@@ -372,7 +373,7 @@ func TestModelsFollowTheirMIBs(t *testing.T) {
 				outlets = []int{3}
 			}
 			for _, o := range outlets {
-				checkCommand := func(what string, cmd Command, ref string) {
+				checkCommand := func(what string, cmd pdu.Command, ref string) {
 					t.Helper()
 					if ref == "" {
 						if !cmd.IsZero() {
@@ -435,7 +436,7 @@ func TestModelsFollowTheirMIBs(t *testing.T) {
 		})
 	}
 	for name := range rowCitations {
-		if _, ok := Lookup(name); !ok {
+		if _, ok := pdu.Lookup(name); !ok {
 			t.Errorf("rowCitations names %s, which is not a row", name)
 		}
 	}
@@ -463,7 +464,7 @@ func TestModelsMatchRecordedFamilies(t *testing.T) {
 			if !ok {
 				t.Fatalf("pdutest has no family %s", rec)
 			}
-			m, ok := Lookup(row)
+			m, ok := pdu.Lookup(row)
 			if !ok {
 				t.Fatalf("no row %s", row)
 			}
