@@ -212,6 +212,10 @@ type Status struct {
 	// MaxAge is how old a cached reading may be before a background refresh
 	// is started (default 2s).
 	MaxAge Duration `yaml:"max_age"`
+	// SampleInterval is how often the node's sensors are read when nobody
+	// asks (default 15s), so that its meter history and event log see a
+	// machine that shuts itself down. Nodes of one PDU share its poll.
+	SampleInterval Duration `yaml:"sample_interval"`
 }
 
 // Probe is a reachability check standing in for a power sensor.

@@ -35,7 +35,10 @@ const (
 	DefaultExecTimeout      = 30 * time.Second
 	DefaultWattsOn          = 15.0
 	DefaultStatusMaxAge     = 2 * time.Second
-	DefaultProbeTimeout     = time.Second
+	// DefaultSampleInterval is MeterBucket in pkg/node: one reading per
+	// bucket of the meter history.
+	DefaultSampleInterval = 15 * time.Second
+	DefaultProbeTimeout   = time.Second
 )
 
 // DefaultCipherSuites are the RMCP+ suites offered unless configured:

@@ -140,6 +140,9 @@ func (v *validator) applyDefaults() {
 			w := DefaultWattsOn
 			n.Status.WattsOn = &w
 		}
+		if n.Status.SampleInterval == 0 {
+			n.Status.SampleInterval = Duration(DefaultSampleInterval)
+		}
 		if n.Status.MaxAge == 0 {
 			n.Status.MaxAge = Duration(DefaultStatusMaxAge)
 		}

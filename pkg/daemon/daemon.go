@@ -100,6 +100,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	defer d.mu.Unlock()
 	d.ctx = ctx
 	go d.guard.Run(ctx)
+	go d.runSampler(ctx)
 	for _, p := range d.cfg.PDUs {
 		c, err := newPDUClient(p, d.log, d.metrics)
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/redfish"
@@ -54,17 +55,28 @@ func (b redfishBackend) System(name string) (redfish.Entry, bool) {
 	return e.redfishEntry(), true
 }
 
-// redfishEntry is the node with the credentials of its IPMI section: the
-// Redfish face accepts the same user as the node's BMC.
+// redfishEntry is the node with the credentials of its IPMI section (the
+// Redfish face accepts the same user as the node's BMC, with the role of
+// its IPMI privilege) and what the configuration says of its machine.
 func (e *nodeEntry) redfishEntry() redfish.Entry {
 	ipmi := e.cfg.IPMI
+	hw := redfish.Hardware{CPUs: e.cfg.CPU, MemoryMiB: e.cfg.Memory, DiskGB: e.cfg.Disk, Arch: e.cfg.Arch}
+	if len(e.cfg.MAC) > 0 {
+		hw.MACs = []net.HardwareAddr{net.HardwareAddr(e.cfg.MAC)}
+	}
+	if p := e.cfg.PDU; p != nil {
+		for _, o := range p.Outlets {
+			hw.Outlets = append(hw.Outlets, redfish.Outlet{PDU: p.Name, Outlet: o})
+		}
+	}
 	return redfish.Entry{
 		System: e.node,
 		Credentials: redfish.Credentials{
 			Username: ipmi.Username,
 			Password: ipmi.Password,
-			ReadOnly: ipmi.Privilege == "user" || ipmi.Privilege == "callback",
+			Role:     account.FromIPMIPrivilege(ipmi.Privilege),
 		},
+		Hardware: hw,
 	}
 }
 

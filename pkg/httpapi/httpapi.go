@@ -239,7 +239,7 @@ func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such node")
 		return
 	}
-	if err := n.Acknowledge(); err != nil {
+	if err := n.Acknowledge(node.WithRequester(r.Context(), node.Requester{Channel: "http", Source: r.RemoteAddr})); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}

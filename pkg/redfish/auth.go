@@ -95,16 +95,6 @@ func (s *Service) authenticate(r *http.Request) (*principal, []Entry, *apiError)
 	return p, entries, nil
 }
 
-// forbidden refuses a change to a read-only user (403), and logs it: sushy
-// hides a 403 from its caller when it uses a session (it logs in again,
-// retries, and returns the second 403 without raising).
-func (s *Service) forbidden(r *http.Request, p *principal, e Entry, what string) *apiError {
-	s.log.Warn("redfish request refused: read-only credentials", "node", e.System.Name(), "user", truncate(p.user),
-		"method", r.Method, "path", truncate(r.URL.Path), "remote", r.RemoteAddr)
-	return newError(http.StatusForbidden, msg("InsufficientPrivilege")).
-		withDetail("The credentials in use may read this system but not " + what + " (IPMI privilege user or callback).")
-}
-
 // authFailed logs a refused authentication. The password is never logged.
 func (s *Service) authFailed(r *http.Request, user, reason string) {
 	s.log.Warn("redfish authentication failed", "remote", r.RemoteAddr, "user", truncate(user),

@@ -156,7 +156,7 @@ func TestSystemResource(t *testing.T) {
 			[]string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart", "PowerCycle"}},
 		{"sensor error: null", power.Reading{}, node.ErrStale, nil, nil, "Warning",
 			[]string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart", "PowerCycle"}},
-		{"unknown: null", power.Reading{State: power.Unknown}, nil, nil, nil, "OK",
+		{"unknown: null", power.Reading{State: power.Unknown}, nil, nil, nil, "Warning",
 			[]string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart", "PowerCycle"}},
 		{"manual counts, nmi with a diag hook", power.Reading{State: power.StateOn}, nil,
 			map[power.Action]node.Support{power.SoftOff: node.ByHand, power.Diag: node.ByMeans}, "On", "OK",
@@ -194,7 +194,7 @@ func TestSystemResource(t *testing.T) {
 	}
 	m := decodeJSON(t, f.do(t, admin(http.MethodGet, "/redfish/v1/Systems/compute-0", "")))
 	for k, want := range map[string]any{
-		"@odata.id": "/redfish/v1/Systems/compute-0", "@odata.type": "#ComputerSystem.v1_10_0.ComputerSystem",
+		"@odata.id": "/redfish/v1/Systems/compute-0", "@odata.type": typeSystem,
 		"Id": "compute-0", "Name": "compute-0", "UUID": sys.GUID().String(),
 	} {
 		if m[k] != want {
@@ -321,8 +321,8 @@ func TestPatchBoot(t *testing.T) {
 				t.Errorf("validFor %v: a Redfish override must not lapse", validFor)
 			}
 			m := decodeJSON(t, w)
-			if w.Header().Get("ETag") != m["@odata.etag"] || w.Header().Get("ETag") != etag(toRedfish(tt.want)) {
-				t.Errorf("ETag %q, body %v, want %s", w.Header().Get("ETag"), m["@odata.etag"], etag(toRedfish(tt.want)))
+			if w.Header().Get("ETag") != m["@odata.etag"] || w.Header().Get("ETag") != systemETag(toRedfish(tt.want), node.IndicatorOff) {
+				t.Errorf("ETag %q, body %v, want %s", w.Header().Get("ETag"), m["@odata.etag"], systemETag(toRedfish(tt.want), node.IndicatorOff))
 			}
 		})
 	}
@@ -342,7 +342,7 @@ func TestPatchMessagesNameTheProperty(t *testing.T) {
 
 func TestPatchIfMatch(t *testing.T) {
 	body := `{"Boot": {"BootSourceOverrideTarget": "Pxe", "BootSourceOverrideEnabled": "Once"}}`
-	current := etag(toRedfish(node.Boot{Device: node.BootNone}))
+	current := systemETag(toRedfish(node.Boot{Device: node.BootNone}), node.IndicatorOff)
 	tests := []struct {
 		name    string
 		ifMatch string

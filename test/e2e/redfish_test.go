@@ -16,9 +16,10 @@ import (
 	"github.com/powerjockey/powerjockey/pkg/sim"
 )
 
-// redfishRack: one metered PDU node with Wake-on-LAN, one manual node of
-// the same user, a read-only user's node, and a node on a PDU that never
-// answers, all behind one Redfish endpoint with a generated certificate.
+// redfishRack: one metered PDU node with Wake-on-LAN and inventory, one
+// manual node of the same user, a read-only user's node on an outlet, and
+// a node on a PDU that never answers, all behind one Redfish endpoint with
+// a generated certificate.
 const redfishRack = `
 state_dir: {{.Dir}}/state
 http: {listen: "127.0.0.1:{{.HTTP}}"}
@@ -37,6 +38,10 @@ nodes:
   - name: metered-0
     ipmi: {listen: "127.0.0.1:{{.P0}}", username: admin, password: password}
     mac: "52:54:00:cc:00:01"
+    cpu: 4
+    memory: 8192
+    disk: 40
+    arch: x86_64
     wol: {target: "127.0.0.1:{{.WoL}}", interval: 100ms}
     pdu: {name: rack1, outlets: [1]}
     on_delay: 200ms
@@ -45,6 +50,7 @@ nodes:
     ipmi: {listen: "127.0.0.1:{{.P1}}", username: admin, password: password}
   - name: viewer-0
     ipmi: {listen: "127.0.0.1:{{.P2}}", username: viewer, password: viewer-secret, privilege: user}
+    pdu: {name: rack1, outlets: [3]}
   - name: dead-0
     ipmi: {listen: "127.0.0.1:{{.P3}}", username: dead, password: dead-secret}
     pdu: {name: dead, outlets: [1]}
@@ -124,6 +130,17 @@ type sushyStep struct {
 	Managers []string `json:"managers"`
 	Chassis  []string `json:"chassis"`
 	Waited   float64  `json:"waited"`
+	// inspect
+	MACs      map[string]string `json:"macs"`
+	MemoryGiB *float64          `json:"memory_gib"`
+	CPUs      *int              `json:"cpus"`
+	Arch      string            `json:"arch"`
+	Disks     []int64           `json:"disks"`
+	// indicator
+	Indicator        string `json:"indicator"`
+	ChassisIndicator string `json:"chassis_indicator"`
+	// power
+	Supplies []struct{ ID, Name, State, Health string } `json:"supplies"`
 }
 
 func (s sushyStep) power() string {
