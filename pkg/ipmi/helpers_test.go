@@ -105,10 +105,11 @@ type countingObserver struct {
 	dropped  map[string]int
 	authFail int
 	retrans  int
+	panics   map[string]int
 }
 
 func newCountingObserver() *countingObserver {
-	return &countingObserver{requests: map[string]int{}, dropped: map[string]int{}}
+	return &countingObserver{requests: map[string]int{}, dropped: map[string]int{}, panics: map[string]int{}}
 }
 
 func (o *countingObserver) Request(_, command string, cc uint8) {
@@ -133,6 +134,22 @@ func (o *countingObserver) Retransmission(string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.retrans++
+}
+
+func (o *countingObserver) Panic(_, where string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.panics[where]++
+}
+
+func (o *countingObserver) panicCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, v := range o.panics {
+		n += v
+	}
+	return n
 }
 
 func (o *countingObserver) requestCount(key string) int {
