@@ -27,14 +27,14 @@ const (
 type packetKind int
 
 const (
-	kindPing           packetKind = iota + 1 // ASF Presence Ping
-	kindPreSession                           // an IPMI command outside any session
-	kindOpenSession                          // RMCP+ Open Session Request
-	kindRAKP1                                // RMCP+ RAKP Message 1
-	kindRAKP3                                // RMCP+ RAKP Message 3
-	kindInSession                            // RMCP+ IPMI or SOL payload naming a session
-	kindV15Challenge                         // IPMI v1.5 Get Session Challenge
-	kindV15Session                           // IPMI v1.5 authenticated datagram naming a session
+	kindPing         packetKind = iota + 1 // ASF Presence Ping
+	kindPreSession                         // an IPMI command outside any session
+	kindOpenSession                        // RMCP+ Open Session Request
+	kindRAKP1                              // RMCP+ RAKP Message 1
+	kindRAKP3                              // RMCP+ RAKP Message 3
+	kindInSession                          // RMCP+ IPMI or SOL payload naming a session
+	kindV15Challenge                       // IPMI v1.5 Get Session Challenge
+	kindV15Session                         // IPMI v1.5 authenticated datagram naming a session
 )
 
 // v1.5 session header offsets: RMCP (4), auth type (1), sequence (4),

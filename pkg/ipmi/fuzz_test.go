@@ -216,4 +216,3 @@ func FuzzDispatch(f *testing.F) {
 		}
 	})
 }
-
