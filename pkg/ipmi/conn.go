@@ -265,6 +265,14 @@ func (c *guardedConn) established() int {
 	return len(c.sessions) + len(c.v15Active)
 }
 
+// rmcpSessions returns the number of established RMCP+ sessions: the
+// table cfg.MaxSessions bounds (v1.5 has go-ipmi's own table of four).
+func (c *guardedConn) rmcpSessions() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sessions)
+}
+
 func digest(b []byte) uint64 {
 	h := fnv.New64a()
 	h.Write(b)

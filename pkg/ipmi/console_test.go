@@ -34,6 +34,8 @@ type rawConsole struct {
 	k1, k2           []byte
 	seq              uint32
 	rqSeq            uint8
+	// timeout bounds each wait for an answer (default 2 s).
+	timeout time.Duration
 }
 
 // newRawConsole opens a socket on localIP (a 127.x address) towards target.
@@ -44,7 +46,7 @@ func newRawConsole(t testing.TB, localIP string, target *net.UDPAddr) *rawConsol
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &rawConsole{conn: conn, target: target}
+	return &rawConsole{conn: conn, target: target, timeout: 2 * time.Second}
 }
 
 func (c *rawConsole) send(pkt []byte) {
@@ -93,7 +95,7 @@ func (c *rawConsole) openSession(suite types.CipherSuiteID) (byte, error) {
 	ap, ip, cp := rmcpplus.NewAlgorithmPayloads(a, i, cr)
 	req := &rmcpplus.OpenSessionRequest{MessageTag: 1, RequestedMaximumPrivilegeLevel: 0,
 		RemoteConsoleSessionID: c.consoleID, AuthenticationPayload: ap, IntegrityPayload: ip, ConfidentialityPayload: cp}
-	p := c.exchange(protocol.BuildRMCPPlusPacket(payloadOpenSession, 0, 0, 0, req.Pack()), payloadOpenResp, 2*time.Second)
+	p := c.exchange(protocol.BuildRMCPPlusPacket(payloadOpenSession, 0, 0, 0, req.Pack()), payloadOpenResp, c.timeout)
 	if p == nil {
 		return 0, errors.New("open session: no answer")
 	}
@@ -111,7 +113,7 @@ func (c *rawConsole) rakp1(user string, role byte) []byte {
 	m := &rmcpplus.RAKPMessage1{MessageTag: 2, ManagedSystemSessionID: c.bmcID, RemoteConsoleRandomNumber: c.consoleRand,
 		RequestedMaximumPrivilegeLevel: types.PrivilegeLevel(role & 0x0F), NameOnlyLookup: role&0x10 != 0,
 		UsernameLength: uint8(len(user)), Username: []byte(user)}
-	return c.exchange(protocol.BuildRMCPPlusPacket(payloadRAKP1, 0, 0, 0, m.Pack()), payloadRAKP2, 2*time.Second)
+	return c.exchange(protocol.BuildRMCPPlusPacket(payloadRAKP1, 0, 0, 0, m.Pack()), payloadRAKP2, c.timeout)
 }
 
 // login completes a handshake as user/pass at role (ipmitool asks for
@@ -120,7 +122,11 @@ func (c *rawConsole) login(suite types.CipherSuiteID, user, pass string, role by
 	if st, err := c.openSession(suite); err != nil || st != 0 {
 		return fmt.Errorf("open session: status %#x %v", st, err)
 	}
-	p := c.rakp1(user, role)
+	return c.complete(c.rakp1(user, role), user, pass, role)
+}
+
+// complete finishes a handshake from RAKP 2's payload p.
+func (c *rawConsole) complete(p []byte, user, pass string, role byte) error {
 	if p == nil {
 		return errors.New("rakp 1: no answer")
 	}
@@ -140,7 +146,7 @@ func (c *rawConsole) login(suite types.CipherSuiteID, user, pass string, role by
 		return err
 	}
 	r3 := &rmcpplus.RAKPMessage3{MessageTag: 3, ManagedSystemSessionID: c.bmcID, KeyExchangeAuthenticationCode: code}
-	p = c.exchange(protocol.BuildRMCPPlusPacket(payloadRAKP3, 0, 0, 0, r3.Pack()), payloadRAKP4, 2*time.Second)
+	p = c.exchange(protocol.BuildRMCPPlusPacket(payloadRAKP3, 0, 0, 0, r3.Pack()), payloadRAKP4, c.timeout)
 	if p == nil {
 		return errors.New("rakp 3: no answer")
 	}
@@ -151,6 +157,26 @@ func (c *rawConsole) login(suite types.CipherSuiteID, user, pass string, role by
 	_, c.k1, c.k2, err = crypto.DeriveSessionKeys(c.auth, c.consoleRand[:], c.bmcRand[:], role, user, kuid)
 	c.seq = 0
 	return err
+}
+
+// guess runs a handshake to the end with pass, whatever RAKP 2 says, as a
+// password-guessing console would, and returns RAKP 4's status (-1: none).
+func (c *rawConsole) guess(suite types.CipherSuiteID, user, pass string) int {
+	if st, err := c.openSession(suite); err != nil || st != 0 {
+		return -1
+	}
+	p := c.rakp1(user, 0x14)
+	r2 := rmcpplus.RAKPMessage2{AuthAlg: c.auth}
+	if p == nil || r2.Unpack(p) != nil || r2.RmcpStatusCode != 0 {
+		return -1
+	}
+	code, _ := crypto.RAKP3AuthCode(c.auth, r2.ManagedSystemRandomNumber[:], c.consoleID, 0x14, user, crypto.PadPassword20([]byte(pass)))
+	r3 := &rmcpplus.RAKPMessage3{MessageTag: 3, ManagedSystemSessionID: c.bmcID, KeyExchangeAuthenticationCode: code}
+	p = c.exchange(protocol.BuildRMCPPlusPacket(payloadRAKP3, 0, 0, 0, r3.Pack()), payloadRAKP4, c.timeout)
+	if len(p) < 2 {
+		return -1
+	}
+	return int(p[1])
 }
 
 // request builds an IPMI LAN request message (Table 13-8).
@@ -216,7 +242,7 @@ func (c *rawConsole) trailer(pkt []byte) []byte {
 // command runs one in-session command and returns its completion code and
 // response data; ok is false when no answer came.
 func (c *rawConsole) command(netFn, cmd uint8, data []byte) (cc byte, resp []byte, ok bool) {
-	p := c.exchange(c.seal(payloadIPMI, c.request(netFn, cmd, data), sealOpts{}), payloadIPMI, 2*time.Second)
+	p := c.exchange(c.seal(payloadIPMI, c.request(netFn, cmd, data), sealOpts{}), payloadIPMI, c.timeout)
 	if p == nil {
 		return 0, nil, false
 	}

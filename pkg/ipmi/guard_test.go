@@ -185,7 +185,7 @@ func TestMalformedDatagramsAreDroppedAndCounted(t *testing.T) {
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
 	if obs.dropped["short"] == 0 || obs.dropped["rmcp_version"] == 0 {
-		t.Fatalf("dropped = %v", obs.dropped)
+		t.Fatalf("dropped = %v", obs.droppedAll())
 	}
 }
 

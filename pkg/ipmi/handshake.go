@@ -77,9 +77,9 @@ func (c *guardedConn) admitOpenSession(pkt []byte, src netip.AddrPort) string {
 	if why := c.spendPreAuth(src.Addr(), proven); why != "" {
 		return why
 	}
-	if c.established() >= c.ep.cfg.MaxSessions {
+	if c.rmcpSessions() >= c.ep.cfg.MaxSessions {
 		c.reclaimIdleSession()
-		if c.established() >= c.ep.cfg.MaxSessions {
+		if c.rmcpSessions() >= c.ep.cfg.MaxSessions {
 			// What go-ipmi answered when its table was full of sessions.
 			var req rmcpplus.OpenSessionRequest
 			_ = req.Unpack(pkt[16:])
@@ -323,14 +323,14 @@ func (c *guardedConn) admitRAKP3(pkt []byte, src netip.AddrPort) string {
 		c.loginFailed(src.Addr(), user, "the console rejected RAKP 2 (wrong password or unknown user)")
 		return ""
 	}
-	full := len(c.sessions)+len(c.v15Active) >= c.ep.cfg.MaxSessions
+	full := len(c.sessions) >= c.ep.cfg.MaxSessions
 	if !full {
 		c.awaitRAKP4[src] = p
 	}
 	c.mu.Unlock()
 	if full {
 		c.reclaimIdleSession()
-		if c.established() >= c.ep.cfg.MaxSessions {
+		if c.rmcpSessions() >= c.ep.cfg.MaxSessions {
 			m := &rmcpplus.RAKPMessage4{MessageTag: payload[0], RmcpStatusCode: 0x01, MgmtConsoleSessionID: p.consoleID}
 			c.reply(protocol.BuildRMCPPlusPacket(payloadRAKP4, 0, 0, 0, m.Pack()), src)
 			c.closeSession(bmcID)

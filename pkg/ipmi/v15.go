@@ -193,9 +193,9 @@ func (c *guardedConn) admitV15Session(pkt []byte, src netip.AddrPort) string {
 			return ""
 		}
 		c.mu.Unlock()
+		c.loginFailed(src.Addr(), h.user, "v1.5 activation failed (wrong password or unknown user)")
 		resp := protocol.BuildIPMIResponse(netFnApp, cmdActivateSession, msg[4]>>2, uint8(handlers.CCV15InvalidSessionID), nil)
 		c.reply(v15Unauthenticated(0, 0, resp), src)
-		c.loginFailed(src.Addr(), h.user, "v1.5 activation failed (wrong password or unknown user)")
 		return answered
 	}
 	r := c.v15Active[sessionID]
