@@ -343,7 +343,7 @@ func TestReplayFilterCannotBeFlushed(t *testing.T) {
 	for i := range 100 {
 		junk := append([]byte(nil), captured...)
 		binary.LittleEndian.PutUint32(junk[10:14], uint32(1000+i)) // another sequence number
-		junk[len(junk)-1] ^= 0xFF                                   // and a code that cannot verify
+		junk[len(junk)-1] ^= 0xFF                                  // and a code that cannot verify
 		attacker.send(junk)
 	}
 	attacker.send(captured)
@@ -359,5 +359,3 @@ func TestReplayFilterCannotBeFlushed(t *testing.T) {
 		t.Fatal("the session stopped answering")
 	}
 }
-
-
