@@ -11,41 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bougou/go-ipmi/pkg/rmcpplus"
-	"github.com/bougou/go-ipmi/pkg/types"
+	"github.com/powerjockey/powerjockey/test/spoof"
 )
-
-// forgedOpenSession is an Open Session request as a flood sends it.
-func forgedOpenSession(r *rand.Rand) []byte {
-	a, i, c := rmcpplus.NewAlgorithmPayloads(types.AuthAlg_HMAC_SHA256, types.IntegrityAlg_HMAC_SHA256_128, types.CryptAlg_AES_CBC_128)
-	req := &rmcpplus.OpenSessionRequest{MessageTag: byte(r.Uint32()), RequestedMaximumPrivilegeLevel: types.PrivilegeLevelAdministrator,
-		RemoteConsoleSessionID: r.Uint32() | 1, AuthenticationPayload: a, IntegrityPayload: i, ConfidentialityPayload: c}
-	return rmcpPlus(payloadOpenSession, 0, req.Pack())
-}
-
-// forgedLockoutTraffic is what used to lock a source out when sent with
-// its address forged: RAKP 3 rejecting RAKP 2 and RAKP 1 for made-up
-// sessions, Get Session Challenge for unknown users, Open Session, v1.5
-// Activate Session for made-up challenges.
-func forgedLockoutTraffic(r *rand.Rand) [][]byte {
-	var out [][]byte
-	for range 50 {
-		rakp3 := make([]byte, 8+32)
-		rakp3[1] = 0x0F // the console rejects RAKP 2
-		binary.LittleEndian.PutUint32(rakp3[4:], r.Uint32())
-		out = append(out, rmcpPlus(payloadRAKP3, 0, rakp3))
-		rakp1 := make([]byte, 28, 32)
-		binary.LittleEndian.PutUint32(rakp1[4:], r.Uint32())
-		rakp1[24], rakp1[27] = 0x14, 4
-		out = append(out, rmcpPlus(payloadRAKP1, 0, append(rakp1, "root"...)))
-		var name [16]byte
-		copy(name[:], "nosuchuser")
-		out = append(out, v15Message(0, 0, 0, nil, v15Request(1, 0x06, 0x39, append([]byte{0x02}, name[:]...))))
-		out = append(out, forgedOpenSession(r))
-		out = append(out, v15Message(0x02, 0, r.Uint32()|1, make([]byte, 16), v15Request(2, 0x06, 0x3A, make([]byte, 22))))
-	}
-	return out
-}
 
 // TestForgedSourceCannotLockOutAConsole: datagrams forged from a console's
 // address counted against it (40 were enough to lock it out). Now only
@@ -60,7 +27,7 @@ func TestForgedSourceCannotLockOutAConsole(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	victim := netip.MustParseAddr("127.0.0.1")
 	for round := range 2 { // before and after the victim's first login
-		for i, pkt := range forgedLockoutTraffic(r) {
+		for i, pkt := range spoof.LockoutTraffic(r, 50) {
 			conn.inject(pkt, netip.AddrPortFrom(victim, uint16(20000+i)))
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -113,7 +80,7 @@ func TestHandshakesSurviveAnOpenSessionFlood(t *testing.T) {
 		t.Fatal(st, err)
 	}
 	for range 5000 {
-		conn.inject(forgedOpenSession(r), randomLoopback(r))
+		conn.inject(spoof.OpenSession(r), randomLoopback(r))
 	}
 	if err := c.complete(c.rakp1("admin", 0x14), "admin", "password", 0x14); err != nil {
 		t.Fatalf("the console's handshake did not survive the flood: %v (dropped %v)", err, obs.droppedAll())
@@ -137,7 +104,7 @@ func TestHandshakesSurviveAnOpenSessionFlood(t *testing.T) {
 			case <-tick.C:
 			}
 			for range 500 {
-				conn.inject(forgedOpenSession(r), randomLoopback(r))
+				conn.inject(spoof.OpenSession(r), randomLoopback(r))
 			}
 			sent.Add(500)
 		}
