@@ -454,7 +454,7 @@ func (g *Guard) panicked(ep *Endpoint, source, where string, p any, detail ...an
 		return
 	}
 	attrs := append([]any{"where", where, "source", source, "panic", fmt.Sprint(p), "suppressed", suppressed}, detail...)
-	ep.log.Error("recovered from a panic; the datagram was dropped", attrs...)
+	ep.log.Error("recovered from a panic; only this datagram was lost", attrs...)
 }
 
 // logLimiter rate-limits log lines by key. It is used under Guard.mu.

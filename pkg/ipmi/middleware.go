@@ -3,6 +3,7 @@ package ipmi
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -68,8 +69,8 @@ func recoverMiddleware(next handlers.Handler) handlers.Handler {
 				ep := endpointOf(hctx)
 				source := ""
 				if hctx.Session != nil {
-					if a := hctx.Session.GetAddr(); a != nil {
-						source = a.String()
+					if a, ok := hctx.Session.GetAddr().(*net.UDPAddr); ok {
+						source = a.AddrPort().Addr().Unmap().String()
 					}
 				}
 				ep.conn.guard.panicked(ep, source, "handler", p, "command", hctx.Command.Name, "request", fmt.Sprintf("% x", req))
