@@ -285,7 +285,7 @@ func (c *rawConsole) v15Challenge(authType byte, user string) []byte {
 	var name [16]byte
 	copy(name[:], user)
 	c.send(v15Message(0, 0, 0, nil, v15Request(1, 0x06, 0x39, append([]byte{authType}, name[:]...))))
-	return c.recv(2 * time.Second)
+	return c.recv(c.timeout)
 }
 
 // v15ReplyMessage returns the IPMI message of a v1.5 reply and its header.

@@ -73,12 +73,14 @@ func (c *guardedConn) admitV15Challenge(pkt []byte, src netip.AddrPort) string {
 	if name == "" {
 		return "" // the null user: refused by go-ipmi, whatever the name table holds
 	}
+	// Made-up challenges take places in the same four-place table, or a
+	// full table would answer only the names that do not exist.
+	if !c.reserveV15(proven, src.Addr()) {
+		return "pending_full"
+	}
 	if name != c.ep.cfg.Username {
 		c.fakeChallenge(msg, data[0]&0x0F, name, src, proven)
 		return answered
-	}
-	if !c.reserveV15(proven, src.Addr()) {
-		return "pending_full"
 	}
 	c.mu.Lock()
 	w := c.awaitChallenge[src]
@@ -89,24 +91,30 @@ func (c *guardedConn) admitV15Challenge(pkt []byte, src netip.AddrPort) string {
 	return ""
 }
 
-// reserveV15 makes room in go-ipmi's v1.5 table (four sessions, which
-// evicts the oldest pending one when full): a young challenge is not
-// evicted for an unproven newcomer.
+// reserveV15 makes room in go-ipmi's v1.5 table (four sessions; it evicts
+// the oldest pending one when full), counting made-up challenges as if
+// they were in it: a young challenge is not evicted for an unproven
+// newcomer.
 func (c *guardedConn) reserveV15(proven bool, addr netip.Addr) bool {
 	store := c.ep.bmc.V15Sessions
 	now := c.guard.now()
 	c.mu.Lock()
-	inflight := 0
+	used := store.Count()
 	for _, w := range c.awaitChallenge {
-		inflight += w.n
+		used += w.n
 	}
-	if store.Count()+inflight < store.Cap() {
+	for _, h := range c.v15 {
+		if h.fake {
+			used++
+		}
+	}
+	if used < store.Cap() {
 		c.mu.Unlock()
 		return true
 	}
 	var victim *v15Handshake
 	for _, h := range c.v15 {
-		if h.fake || h.proven && !proven {
+		if h.proven && !proven {
 			continue
 		}
 		if !proven && now.Sub(h.created) < c.guard.cfg.ProtectPending {
@@ -123,7 +131,9 @@ func (c *guardedConn) reserveV15(proven bool, addr netip.Addr) bool {
 	if victim == nil {
 		return false
 	}
-	_ = store.Close(victim.tempID)
+	if !victim.fake {
+		_ = store.Close(victim.tempID)
+	}
 	return true
 }
 
