@@ -51,6 +51,10 @@ type GuardConfig struct {
 	PendingPerEndpoint         int
 	UnprovenPendingPerEndpoint int
 	PendingTotal               int
+	// PendingPerSource bounds, per endpoint, the handshakes waiting for
+	// their RAKP 1 that one source with a recent login may hold, so that a
+	// logged-in user cannot fill the table against everyone else.
+	PendingPerSource int
 	// ProtectPending is how long a fresh handshake is safe from eviction
 	// by newer ones: longer than any console's round trip, so a flood of
 	// Open Session requests cannot push a console's session out of the
@@ -80,6 +84,7 @@ func DefaultGuardConfig() GuardConfig {
 		PendingPerEndpoint:         160,
 		UnprovenPendingPerEndpoint: 96,
 		PendingTotal:               16384,
+		PendingPerSource:           16,
 		ProtectPending:             2 * time.Second,
 		PendingLifetime:            10 * time.Second,
 		ProofLifetime:              30 * time.Minute,
@@ -103,6 +108,7 @@ func (c GuardConfig) withDefaults() GuardConfig {
 		{&c.PendingPerEndpoint, &d.PendingPerEndpoint},
 		{&c.UnprovenPendingPerEndpoint, &d.UnprovenPendingPerEndpoint},
 		{&c.PendingTotal, &d.PendingTotal},
+		{&c.PendingPerSource, &d.PendingPerSource},
 		{&c.InFlightPerSession, &d.InFlightPerSession},
 		{&c.InFlightTotal, &d.InFlightTotal},
 	} {

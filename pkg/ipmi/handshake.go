@@ -112,6 +112,21 @@ func (c *guardedConn) reserveHandshake(proven bool, addr netip.Addr) bool {
 		full := len(c.pending)+c.inflightOpens >= cfg.PendingPerEndpoint ||
 			c.ep.bmc.Sessions.Count()+c.inflightOpens >= storeMax
 		unprovenFull := !proven && c.unprovenCount+c.inflightUnproven >= cfg.UnprovenPendingPerEndpoint
+		var own *pendingSession
+		if proven {
+			var over bool
+			if over, own = c.overQuotaLocked(addr); over {
+				// At its quota the source's own oldest waiting handshake
+				// gives way, whatever its age: a console flooding itself.
+				if own == nil {
+					c.mu.Unlock()
+					return false
+				}
+				full = true
+			} else {
+				own = nil
+			}
+		}
 		if !full && !unprovenFull && c.guard.reservePending() {
 			c.inflightOpens++
 			if !proven {
@@ -121,7 +136,10 @@ func (c *guardedConn) reserveHandshake(proven bool, addr netip.Addr) bool {
 			c.mu.Unlock()
 			return true
 		}
-		victim := c.victimLocked(proven, addr, now)
+		victim := own
+		if victim == nil {
+			victim = c.victimLocked(proven, addr, now)
+		}
 		var released int
 		if victim != nil {
 			released = c.removePendingLocked(victim)
@@ -134,6 +152,28 @@ func (c *guardedConn) reserveHandshake(proven bool, addr netip.Addr) bool {
 		c.closeSession(victim.bmcID)
 	}
 	return false
+}
+
+// overQuotaLocked reports whether addr holds its quota (PendingPerSource)
+// of handshakes waiting for their RAKP 1, counting those go-ipmi has yet to
+// answer, and returns its oldest such handshake (nil if all are in flight).
+func (c *guardedConn) overQuotaLocked(addr netip.Addr) (bool, *pendingSession) {
+	n := 0
+	for a, w := range c.awaitOpen {
+		if a.Addr() == addr {
+			n += w.n
+		}
+	}
+	var oldest *pendingSession
+	for _, p := range c.pending {
+		if p.src.Addr() == addr && !p.rakp1 {
+			n++
+			if oldest == nil || p.created.Before(oldest.created) {
+				oldest = p
+			}
+		}
+	}
+	return n >= c.guard.cfg.PendingPerSource, oldest
 }
 
 // victimLocked picks the handshake to evict for a new one, or nil. An

@@ -145,3 +145,37 @@ func TestHandshakesSurviveAnOpenSessionFlood(t *testing.T) {
 		t.Errorf("%d goroutines during the flood", peak)
 	}
 }
+
+// TestLoggedInConsoleCannotFillTheTable: a source with a recent login has
+// the priority lane, but at most PendingPerSource waiting handshakes in
+// it; flooding Open Session from its own address does not keep other
+// consoles out.
+func TestLoggedInConsoleCannotFillTheTable(t *testing.T) {
+	ep, _, g := startGuarded(t, newFakeMachine("n0"), testEndpointConfig(), DefaultGuardConfig(), newInjectConn(t))
+	target := ep.Addr().(*net.UDPAddr)
+	for _, a := range []string{"127.0.0.1", "127.0.0.5"} {
+		if err := newRawConsole(t, a, target).login(17, "admin", "password", 0x14); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	flooder := netip.MustParseAddr("127.0.0.5")
+	for i := range 1000 {
+		ep.conn.udp.(*injectConn).inject(spoof.OpenSession(r), netip.AddrPortFrom(flooder, uint16(30000+i)))
+	}
+	time.Sleep(200 * time.Millisecond)
+	ep.conn.mu.Lock()
+	held := 0
+	for _, p := range ep.conn.pending {
+		if p.src.Addr() == flooder {
+			held++
+		}
+	}
+	ep.conn.mu.Unlock()
+	if held > g.cfg.PendingPerSource {
+		t.Fatalf("one source holds %d handshakes, quota %d", held, g.cfg.PendingPerSource)
+	}
+	if err := newRawConsole(t, "127.0.0.1", target).login(17, "admin", "password", 0x14); err != nil {
+		t.Fatalf("another console is kept out: %v", err)
+	}
+}
