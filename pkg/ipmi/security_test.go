@@ -3,6 +3,7 @@ package ipmi
 import (
 	"bytes"
 	"encoding/binary"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -329,7 +330,7 @@ func TestCipherSuiteListIsRespected(t *testing.T) {
 	}
 	for _, suites := range [][]types.CipherSuiteID{nil, {17, 6}} {
 		cfg.CipherSuites = suites
-		if _, err := newEndpointOn(newMemConn(), newFakeMachine("x"), cfg, newRegistry(), NewGuard(GuardConfig{}), NopObserver{}, discardLogger); err == nil {
+		if _, err := newEndpointOn(newMemConn(), newFakeMachine("x"), cfg, newRegistry(), NewGuard(GuardConfig{}), NopObserver{}, slog.New(slog.DiscardHandler)); err == nil {
 			t.Errorf("suites %v accepted", suites)
 		}
 	}
