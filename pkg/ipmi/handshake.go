@@ -30,9 +30,6 @@ type pendingSession struct {
 	rakp1       bool
 	rakp1Digest uint64
 	user        string
-	// fake: the user name does not exist; the conn answered with a RAKP 2
-	// keyed by the per-boot secret.
-	fake bool
 	// rakp2 is the RAKP 2 datagram sent (resent for an identical RAKP 1, so
 	// a retransmission discloses no second hash).
 	rakp2       []byte
@@ -44,7 +41,9 @@ type pendingSession struct {
 	removed     bool
 }
 
-func (p *pendingSession) waitingForRAKP1() bool { return !p.proven && !p.rakp1 }
+// unprovenWaiting reports an unproven handshake still waiting for its
+// RAKP 1: the only kind a newer unproven one may evict.
+func (p *pendingSession) unprovenWaiting() bool { return !p.proven && !p.rakp1 }
 
 // removePendingLocked drops p from the books and returns how many places
 // of the guard's global table to release. c.mu must be held.
@@ -53,7 +52,7 @@ func (c *guardedConn) removePendingLocked(p *pendingSession) int {
 		return 0
 	}
 	p.removed = true
-	if p.waitingForRAKP1() {
+	if p.unprovenWaiting() {
 		c.unprovenCount--
 	}
 	delete(c.pending, p.bmcID)
@@ -184,7 +183,7 @@ func (c *guardedConn) victimLocked(proven bool, addr netip.Addr, now time.Time) 
 	protect := c.guard.cfg.ProtectPending
 	for len(c.unprovenQueue) > 0 {
 		p := c.pending[c.unprovenQueue[0]]
-		if p == nil || !p.waitingForRAKP1() {
+		if p == nil || !p.unprovenWaiting() {
 			c.unprovenQueue = c.unprovenQueue[1:]
 			continue
 		}
@@ -244,7 +243,7 @@ func (c *guardedConn) admitRAKP1(pkt []byte, src netip.AddrPort) string {
 		}
 		return "rakp_repeat"
 	}
-	if p.waitingForRAKP1() {
+	if p.unprovenWaiting() {
 		c.unprovenCount--
 	}
 	p.rakp1, p.rakp1Digest, p.src = true, d, src
@@ -271,7 +270,6 @@ func (c *guardedConn) admitRAKP1(pkt []byte, src netip.AddrPort) string {
 		return ""
 	}
 	resp, status := c.fakeRAKP2(p, payload)
-	p.fake = true
 	if status == 0 {
 		p.rakp2, p.rakp2At = resp, c.guard.now()
 	}
@@ -556,7 +554,7 @@ func (c *guardedConn) sweepHandshakes(now time.Time) {
 	// Compact the eviction queue: entries answered or gone are skipped.
 	q := c.unprovenQueue[:0]
 	for _, id := range c.unprovenQueue {
-		if p := c.pending[id]; p != nil && p.waitingForRAKP1() {
+		if p := c.pending[id]; p != nil && p.unprovenWaiting() {
 			q = append(q, id)
 		}
 	}
