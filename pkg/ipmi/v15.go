@@ -112,12 +112,17 @@ func (c *guardedConn) reserveV15(proven bool, addr netip.Addr) bool {
 		c.mu.Unlock()
 		return true
 	}
+	// The victim: the oldest challenge the newcomer may evict. An unproven
+	// newcomer evicts only unproven challenges older than ProtectPending; one
+	// with a recent login also younger unproven ones and its own, never
+	// another such source's young challenge.
 	var victim *v15Handshake
 	for _, h := range c.v15 {
-		if h.proven && !proven {
+		young := now.Sub(h.created) < c.guard.cfg.ProtectPending
+		switch {
+		case !proven && (h.proven || young):
 			continue
-		}
-		if !proven && now.Sub(h.created) < c.guard.cfg.ProtectPending {
+		case proven && h.proven && h.src != addr && young:
 			continue
 		}
 		if victim == nil || h.created.Before(victim.created) {
