@@ -61,7 +61,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stderr, `usage: powerjockey check --config FILE [--probe] [--strict]
 
 Validates a configuration as the daemon would (every error with file:line:col
-and key), then checks what only this host can tell: each listen address can
+and key; a secret still holding a placeholder such as CHANGE-ME is an error,
+weak IPMI cipher suites and v1.5 straight password are warnings), then checks what only this host can tell: each listen address can
 be bound (skipped while a daemon holds the state_dir), each wol.interface
 exists, each exec hook's command is on PATH. --probe asks every PDU who it is
 and what its nodes' outlets are doing; a PDU that does not answer is an error.

@@ -496,7 +496,7 @@ func powerDirect(ctx context.Context, cfgPath, name, verb string, action power.A
 	switch verb {
 	case "status":
 	case "acknowledge":
-		if err := nd.Acknowledge(); err != nil {
+		if err := nd.Acknowledge(node.WithRequester(ctx, node.Requester{Channel: "cli"})); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: manual action acknowledged\n", name)

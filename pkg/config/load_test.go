@@ -24,7 +24,7 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"state_dir", cfg.StateDir, DefaultStateDir},
-		{"ipmi.cipher_suites", cfg.IPMI.CipherSuites, []int{1, 2, 3, 15, 16, 17}},
+		{"ipmi.cipher_suites", cfg.IPMI.CipherSuites, []int{3, 17}},
 		{"ipmi.v15_auth_types", *cfg.IPMI.V15AuthTypes, []string{"md5"}},
 		{"ipmi.max_sessions", cfg.IPMI.MaxSessions, 32},
 		{"ipmi.session_timeout", cfg.IPMI.SessionTimeout.D(), 60 * time.Second},

@@ -50,14 +50,15 @@ func newPDUClient(p config.PDU, log *slog.Logger, obs pdu.Observer) (*pdu.Client
 // building its means from the shared PDU clients and WoL senders.
 func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 	nc := node.Config{
-		Name:         n.Name,
-		OnDelay:      n.OnDelay.D(),
-		CycleDelay:   n.CycleDelay.D(),
-		StatusSource: n.Status.Source,
-		WattsOn:      *n.Status.WattsOn,
-		MaxAge:       n.Status.MaxAge.D(),
-		Logger:       d.log,
-		Observer:     d.metrics,
+		Name:           n.Name,
+		OnDelay:        n.OnDelay.D(),
+		CycleDelay:     n.CycleDelay.D(),
+		StatusSource:   n.Status.Source,
+		WattsOn:        *n.Status.WattsOn,
+		MaxAge:         n.Status.MaxAge.D(),
+		SampleInterval: n.Status.SampleInterval.D(),
+		Logger:         d.log,
+		Observer:       d.metrics,
 	}
 	if n.Fallback == "error" {
 		nc.Fallback = node.FallbackError

@@ -17,6 +17,7 @@ import (
 	mwol "github.com/mdlayher/wol"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/ipmi"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 	"github.com/powerjockey/powerjockey/pkg/node"
@@ -43,6 +44,9 @@ type Daemon struct {
 	cfg   *config.Config
 	pdus  map[string]*pdu.Client
 	nodes map[string]*nodeEntry
+	// listeners are the running TCP servers' listeners, by server name;
+	// their connection caps follow the file descriptor budget.
+	listeners map[string]*connlimit.Listener
 }
 
 type nodeEntry struct {
@@ -79,6 +83,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		cfg:        cfg,
 		pdus:       map[string]*pdu.Client{},
 		nodes:      map[string]*nodeEntry{},
+		listeners:  map[string]*connlimit.Listener{},
 	}
 	d.guard = ipmi.NewGuard(guardConfig(cfg))
 	d.ipmi = ipmi.NewManager(d.guard, m, log)
@@ -100,6 +105,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	defer d.mu.Unlock()
 	d.ctx = ctx
 	go d.guard.Run(ctx)
+	go d.runSampler(ctx)
 	for _, p := range d.cfg.PDUs {
 		c, err := newPDUClient(p, d.log, d.metrics)
 		if err != nil {
@@ -137,6 +143,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// the start-up peak as resident memory for the daemon's lifetime.
 	debug.FreeOSMemory()
 	d.log.Info("powerjockey serving", "nodes", len(d.nodes), "pdus", len(d.pdus), "state_dir", d.cfg.StateDir)
+	d.applyFDBudgetLocked()
 	return nil
 }
 
@@ -240,6 +247,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	slices.Sort(stopped)
 	slices.Sort(started)
 	d.log.Info("configuration reloaded", "kept", len(kept), "stopped", stopped, "started", started)
+	d.applyFDBudgetLocked()
 	return errors.Join(errs...)
 }
 

@@ -367,7 +367,7 @@ func TestConcurrentPersistenceKeepsNewest(t *testing.T) {
 				case 1:
 					err = n.SetBoot(context.Background(), Boot{Valid: true, Persistent: true, Device: BootPXE, IPMI: IPMIBootBits{InfoAcknowledge: byte(i*10 + j)}}, 0)
 				case 2:
-					err = n.Acknowledge()
+					err = n.Acknowledge(context.Background())
 				}
 				if err != nil {
 					t.Error(err)
@@ -417,6 +417,10 @@ func sameRecord(a, b *ActionRecord) bool {
 	if !x.At.Equal(y.At) {
 		return false
 	}
+	if (x.By == nil) != (y.By == nil) || x.By != nil && *x.By != *y.By {
+		return false
+	}
 	x.At, y.At = time.Time{}, time.Time{}
+	x.By, y.By = nil, nil
 	return x == y
 }

@@ -69,11 +69,17 @@ type Config struct {
 	// StatusWait bounds how long a status read waits for a refresh before
 	// answering from the cache (default 1.5s).
 	StatusWait time.Duration
+	// SampleInterval is how often Sample reads the sensors when nobody
+	// asked in the meantime; 0 disables sampling.
+	SampleInterval time.Duration
 	// MaxStale is the age beyond which a cached reading is no longer served
 	// when refreshes fail: the node's state is then unknown (default 30s).
 	MaxStale time.Duration
-	Logger   *slog.Logger
-	Observer Observer
+	// EventLogSize is how many events the node keeps (default
+	// DefaultEventLogSize).
+	EventLogSize int
+	Logger       *slog.Logger
+	Observer     Observer
 }
 
 // Node is one machine.
@@ -91,12 +97,21 @@ type Node struct {
 	// goes back to an older snapshot than one already written.
 	saveMu sync.Mutex
 
+	// events is the node's event log: what the IPMI SEL, the Redfish log
+	// and the page's timeline show.
+	events *eventLog
+
 	mu    sync.Mutex // guards state and status fields below
 	state State
+	// meter is the metered draw of the last hour; nil until the first
+	// metered reading.
+	meter *meterRing
 	// status cache
 	reading    power.Reading
 	readingErr error
 	refreshing chan struct{}
+	// lastRefresh is when the last refresh started, whoever asked.
+	lastRefresh time.Time
 	// epoch counts accepted actions; a refresh begun in an older epoch is
 	// not published.
 	epoch uint64
@@ -131,7 +146,8 @@ func New(ctx context.Context, cfg Config, store *Store) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, store: store, log: cfg.Logger.With("node", cfg.Name), state: st}
+	n := &Node{cfg: cfg, store: store, log: cfg.Logger.With("node", cfg.Name), state: st,
+		events: newEventLog(store.eventsPath(cfg.Name), cfg.EventLogSize)}
 	// A node needs no file until it has state: its GUID comes from the
 	// configuration, or from the file, or is derived from the installation
 	// and its name (the same on every start). Writing nothing here keeps a
@@ -459,6 +475,7 @@ func (n *Node) finishRecord(a power.Action, means string, by Requester, start ti
 	if err := n.persist(); err != nil {
 		n.log.Error("cannot persist node state", "err", err)
 	}
+	n.record(actionEvent(n.cfg.Name, rec))
 	if n.cfg.Observer != nil && result != "cancelled" {
 		n.cfg.Observer.ActionDone(n.cfg.Name, a, means, took, err)
 	}
@@ -485,6 +502,7 @@ func (n *Node) SetBoot(ctx context.Context, b Boot, validFor time.Duration) erro
 func (n *Node) UpdateBoot(ctx context.Context, fn func(*Boot), validFor time.Duration) error {
 	n.mu.Lock()
 	b := n.state.Boot.effective(time.Now())
+	before := b
 	fn(&b)
 	b.ExpiresAt = time.Time{}
 	if b.Valid && !b.Persistent && validFor > 0 {
@@ -498,7 +516,11 @@ func (n *Node) UpdateBoot(ctx context.Context, fn func(*Boot), validFor time.Dur
 	if err := n.persist(); err != nil {
 		return err
 	}
-	n.log.Info("boot override set", append([]any{"device", string(b.Device), "valid", b.Valid, "persistent", b.Persistent, "uefi", b.UEFI}, RequesterFrom(ctx).logAttrs()...)...)
+	by := RequesterFrom(ctx)
+	n.log.Info("boot override set", append([]any{"device", string(b.Device), "valid", b.Valid, "persistent", b.Persistent, "uefi", b.UEFI}, by.logAttrs()...)...)
+	if b.Device != before.Device || b.Valid != before.Valid || b.Persistent != before.Persistent || b.UEFI != before.UEFI {
+		n.record(bootEvent(b, by))
+	}
 	return nil
 }
 
@@ -523,15 +545,20 @@ func (n *Node) Snapshot() Snapshot {
 	return Snapshot{Name: n.cfg.Name, State: st, Reading: n.reading, ReadingErr: n.readingErr, Busy: busy}
 }
 
-// Acknowledge clears a pending manual action (the operator did it).
-func (n *Node) Acknowledge() error {
+// Acknowledge clears a pending manual action (the operator did it); ctx
+// carries who acknowledged it.
+func (n *Node) Acknowledge(ctx context.Context) error {
 	n.mu.Lock()
-	if n.state.Manual == nil {
+	m := n.state.Manual
+	if m == nil {
 		n.mu.Unlock()
 		return nil
 	}
-	n.log.Info("manual action acknowledged", "action", n.state.Manual.Action)
+	by := RequesterFrom(ctx)
+	n.log.Info("manual action acknowledged", append([]any{"action", m.Action}, by.logAttrs()...)...)
 	n.state.Manual = nil
 	n.mu.Unlock()
-	return n.persist()
+	err := n.persist()
+	n.record(manualDoneEvent(*m, &by))
+	return err
 }

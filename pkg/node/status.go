@@ -49,6 +49,20 @@ func (n *Node) PowerState(ctx context.Context) (power.Reading, error) {
 	return power.Reading{}, fmt.Errorf("node %s: %w: %w", n.cfg.Name, ErrStale, err)
 }
 
+// Sample starts a refresh in the background when none was started for
+// SampleInterval, so the meter history and the event log do not depend on
+// a client asking (Ironic's power sync may be off). It never waits.
+func (n *Node) Sample(now time.Time) {
+	if n.cfg.SampleInterval <= 0 || !n.hasSensors() {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.refreshing == nil && now.Sub(n.lastRefresh) >= n.cfg.SampleInterval {
+		n.startRefreshLocked()
+	}
+}
+
 // Refresh reads the sensors now (for tests and the CLI) and returns the result.
 func (n *Node) Refresh(ctx context.Context) (power.Reading, error) {
 	if !n.hasSensors() {
@@ -93,6 +107,7 @@ func (n *Node) startRefreshLocked() <-chan struct{} {
 	}
 	done := make(chan struct{})
 	n.refreshing = done
+	n.lastRefresh = time.Now()
 	epoch := n.epoch
 	go func() {
 		defer close(done)
@@ -104,11 +119,14 @@ func (n *Node) startRefreshLocked() <-chan struct{} {
 		// times at most; actions do not come faster than sensors answer).
 		for try := 0; try < 3; try++ {
 			r, err := n.sense(ctx)
-			stored, manualDone, next := n.storeReading(r, err, epoch)
+			stored, manualDone, next, events := n.storeReading(r, err, epoch)
 			if manualDone {
 				if err := n.persist(); err != nil {
 					n.log.Error("cannot persist node state", "err", err)
 				}
+			}
+			for _, e := range events {
+				n.record(e)
 			}
 			if stored {
 				return
@@ -124,19 +142,37 @@ func (n *Node) startRefreshLocked() <-chan struct{} {
 
 // storeReading records the result of a refresh begun at epoch. It reports
 // whether it was stored (false: an action was accepted meanwhile, and the
-// current epoch is returned), and whether a pending manual action was
-// cleared (and the state must be persisted).
-func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, manualDone bool, current uint64) {
+// current epoch is returned), whether a pending manual action was cleared
+// (and the state must be persisted), and the events the reading makes,
+// for the caller to record once the node is unlocked.
+func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, manualDone bool, current uint64, events []Event) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if epoch != n.epoch {
-		return false, false, n.epoch
+		return false, false, n.epoch, nil
 	}
 	n.refreshing = nil
+	prevErr := n.readingErr
 	n.readingErr = err
 	if err != nil {
-		n.log.Warn("power status refresh failed", "err", err)
-		return true, false, epoch
+		// Once per outage, not once per reading: the background sampler
+		// reads every node of a dead PDU again and again.
+		if prevErr == nil {
+			n.log.Warn("power status refresh failed", "err", err)
+			events = append(events, Event{Kind: EventSensorFailed, Severity: SeverityCritical, Error: err.Error(),
+				Message: "Power sensors stopped answering: " + err.Error()})
+		}
+		return true, false, epoch, events
+	}
+	if prevErr != nil {
+		events = append(events, Event{Kind: EventSensorRecovered, Severity: SeverityOK, Source: r.Source,
+			Message: "Power sensors answer again (" + r.Source + ")."})
+	}
+	if r.Watts != nil {
+		if n.meter == nil {
+			n.meter = &meterRing{}
+		}
+		n.meter.add(r.At, *r.Watts)
 	}
 	prev := n.reading
 	n.reading = r
@@ -146,15 +182,44 @@ func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, m
 			attrs = append(attrs, "watts", *r.Watts)
 		}
 		n.log.Info("power state changed", attrs...)
+		events = append(events, n.changeEventLocked(prev.State, r))
 	}
 	if m := n.state.Manual; m != nil {
 		if a, err := power.ParseAction(m.Action); err == nil && targetState(a) == r.State {
 			// A sensor saw the manual action done.
 			n.state.Manual = nil
-			return true, true, epoch
+			return true, true, epoch, append(events, manualDoneEvent(*m, nil))
 		}
 	}
-	return true, false, epoch
+	return true, false, epoch, events
+}
+
+// changeEventLocked describes a change a sensor saw. A change towards the
+// target of the last action is that action taking effect (a machine
+// booting after its outlet came on); any other is unrequested: the
+// machine shut itself down (the seed's ramdisks do), or someone switched
+// it behind powerjockey's back. n.mu must be held.
+func (n *Node) changeEventLocked(from power.State, r power.Reading) Event {
+	e := Event{Kind: EventPowerChanged, Severity: SeverityOK, From: from, To: r.State, Source: r.Source, Watts: r.Watts}
+	requested := false
+	if la := n.state.LastAction; la != nil {
+		if a, err := power.ParseAction(la.Action); err == nil && targetState(a) == r.State {
+			requested = true
+		}
+	}
+	what := fmt.Sprintf("Power %s (seen by %s", r.State, r.Source)
+	if r.Watts != nil {
+		what += fmt.Sprintf(", %.0f W", *r.Watts)
+	}
+	what += ")"
+	if requested {
+		e.Message = what + "."
+		return e
+	}
+	e.Unrequested = true
+	e.Severity = SeverityWarning
+	e.Message = what + " without a request: the machine powered itself " + r.State.String() + ", or was switched behind powerjockey's back."
+	return e
 }
 
 // sense combines the node's sensors per its status source. With "auto" the
@@ -181,6 +246,7 @@ func (n *Node) sense(ctx context.Context) (power.Reading, error) {
 		return n.metered(r), nil
 	}
 	// auto
+	var outlets []power.OutletReading
 	if m.Feed != nil {
 		r, err := m.Feed.Read(ctx)
 		if err != nil {
@@ -195,14 +261,24 @@ func (n *Node) sense(ctx context.Context) (power.Reading, error) {
 		if m.Probe == nil && m.ExecStatus == nil {
 			return r, nil
 		}
+		outlets = r.Outlets
 	}
-	if m.Probe != nil {
-		return m.Probe.Read(ctx)
+	var r power.Reading
+	var err error
+	switch {
+	case m.Probe != nil:
+		r, err = m.Probe.Read(ctx)
+	case m.ExecStatus != nil:
+		r, err = m.ExecStatus.Read(ctx)
+	default:
+		return n.recorded(), nil
 	}
-	if m.ExecStatus != nil {
-		return m.ExecStatus.Read(ctx)
+	// The probe or hook decides the state; the outlets read on the way
+	// still say what feeds each power supply.
+	if err == nil && r.Outlets == nil {
+		r.Outlets = outlets
 	}
-	return n.recorded(), nil
+	return r, err
 }
 
 func (n *Node) metered(r power.Reading) power.Reading {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -253,7 +254,7 @@ func TestPowerStateStale(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "n1") {
 			t.Errorf("error %q does not name the node", err)
 		}
-		if r != (power.Reading{}) {
+		if !reflect.DeepEqual(r, power.Reading{}) {
 			t.Errorf("reading = %+v, want zero", r)
 		}
 		if s := n.Snapshot(); !errors.Is(s.ReadingErr, errDown) {
@@ -501,7 +502,7 @@ func TestManualNotClearedByOtherState(t *testing.T) {
 func TestAcknowledge(t *testing.T) {
 	store, _ := openStore(t)
 	n := newNode(t, Config{}, store)
-	if err := n.Acknowledge(); err != nil {
+	if err := n.Acknowledge(context.Background()); err != nil {
 		t.Errorf("Acknowledge with nothing pending: %v", err)
 	}
 	if err := n.Power(context.Background(), power.Cycle); err != nil {
@@ -510,7 +511,7 @@ func TestAcknowledge(t *testing.T) {
 	if n.Snapshot().State.Manual == nil {
 		t.Fatal("no manual action")
 	}
-	if err := n.Acknowledge(); err != nil {
+	if err := n.Acknowledge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if m := n.Snapshot().State.Manual; m != nil {

@@ -29,6 +29,8 @@ type State struct {
 	LastAction *ActionRecord `json:"last_action,omitempty"`
 	// Manual is the manual action waiting for a human, if any.
 	Manual *ManualAction `json:"manual,omitempty"`
+	// Indicator is the identify indicator state last set (empty: Off).
+	Indicator Indicator `json:"indicator,omitempty"`
 }
 
 // ActionRecord describes one power action.
@@ -112,6 +114,9 @@ func (s *Store) NodeGUID(name string) GUID {
 }
 
 func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".json") }
+
+// eventsPath is the node's event log, beside its state file.
+func (s *Store) eventsPath(name string) string { return filepath.Join(s.dir, name+".events.jsonl") }
 
 // Load returns the persisted state of node name; ok is false when none exists.
 func (s *Store) Load(name string) (st State, ok bool, err error) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,19 +100,19 @@ func TestStoreNoTempFilesAfterNodeActivity(t *testing.T) {
 	if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Acknowledge(); err != nil {
+	if err := n.Acknowledge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, "nodes"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 1 || entries[0].Name() != "n1.json" {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Errorf("state dir holds %v, want only n1.json", names)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"n1.events.jsonl", "n1.json"}) {
+		t.Errorf("state dir holds %v, want only n1.json and its event log", names)
 	}
 }
 

@@ -100,6 +100,18 @@ type Reading struct {
 	Source string
 	// At is when the observation was made.
 	At time.Time
+	// Outlets are the PDU outlets feeding the node (one per power supply),
+	// each as the PDU reported it, when the reading came from a PDU.
+	Outlets []OutletReading
+}
+
+// OutletReading is one PDU outlet's part of a Reading.
+type OutletReading struct {
+	PDU    string
+	Outlet int
+	State  State
+	// Watts is the outlet's metered draw, nil when the PDU does not meter it.
+	Watts *float64
 }
 
 // Sensor observes a node's power.

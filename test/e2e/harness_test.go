@@ -108,6 +108,13 @@ type env struct {
 	exited   chan error
 	rack     *sim.Rack
 	cancel   context.CancelFunc
+	// bin, when set, is the daemon binary to run instead of the one built
+	// for the tests; attr, when set, how (another user, capabilities).
+	bin  string
+	attr *syscall.SysProcAttr
+	// wrap, when set, prefixes the daemon's command line (a shell that
+	// lowers a resource limit, say).
+	wrap []string
 }
 
 // writeConfig renders tmpl (text/template over data plus .Dir and .HTTP)
@@ -167,7 +174,13 @@ func (e *env) runRack(rack *sim.Rack) {
 // start runs the daemon and waits until it serves HTTP.
 func (e *env) start() {
 	e.t.Helper()
-	e.cmd = exec.Command(binary, "serve", "--config", e.cfgPath, "--log-level", "debug")
+	bin := binary
+	if e.bin != "" {
+		bin = e.bin
+	}
+	args := append(append([]string{}, e.wrap...), bin, "serve", "--config", e.cfgPath, "--log-level", "debug")
+	e.cmd = exec.Command(args[0], args[1:]...)
+	e.cmd.SysProcAttr = e.attr
 	e.cmd.Stdout = &lockedWriter{e: e}
 	e.cmd.Stderr = &lockedWriter{e: e}
 	if err := e.cmd.Start(); err != nil {

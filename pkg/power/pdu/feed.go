@@ -66,8 +66,10 @@ func (f *Feed) Read(ctx context.Context) (power.Reading, error) {
 	r := power.Reading{Source: "outlet", At: time.Now(), State: power.StateOff}
 	var watts float64
 	metered := true
+	r.Outlets = make([]power.OutletReading, 0, len(f.outlets))
 	for _, o := range f.outlets {
 		out := outs[o]
+		r.Outlets = append(r.Outlets, power.OutletReading{PDU: f.client.Name(), Outlet: o, State: out.State, Watts: out.Watts})
 		switch out.State {
 		case power.StateOn:
 			r.State = power.StateOn

@@ -73,9 +73,20 @@ func TestFeedDualOutlet(t *testing.T) {
 	rack.HandleMagicPacket(magicPacket(macOf(7)))
 	read(power.StateOn, 300)
 
-	// One supply loses power: the other carries the whole load.
+	// One supply loses power: the other carries the whole load, and the
+	// reading says which outlet is which.
 	sp.SetOutlet(2, false)
 	read(power.StateOn, 300)
+	r, err := f.Read(ctx)
+	if err != nil || len(r.Outlets) != 2 {
+		t.Fatalf("Read = %+v, %v; want two outlets", r, err)
+	}
+	if o := r.Outlets[0]; o.PDU != "p" || o.Outlet != 1 || o.State != power.StateOn || o.Watts == nil || *o.Watts != 300 {
+		t.Errorf("outlet 1 = %+v (%s W)", o, fmtWatts(o.Watts))
+	}
+	if o := r.Outlets[1]; o.Outlet != 2 || o.State != power.StateOff || o.Watts == nil || *o.Watts != 0 {
+		t.Errorf("outlet 2 = %+v (%s W)", o, fmtWatts(o.Watts))
+	}
 	sp.SetOutlet(1, false)
 	sp.SetOutlet(2, true)
 	read(power.StateOn, 40) // the machine lost power and is back in standby
