@@ -170,7 +170,8 @@ func (r *recordingConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
 
 // FuzzDispatch feeds arbitrary in-session commands (what a datagram holds
 // once a session has authenticated and decrypted it) through the shared
-// registry: every go-ipmi and powerjockey handler, at ADMINISTRATOR.
+// registry: every go-ipmi and powerjockey handler, at every privilege from
+// CALLBACK to ADMINISTRATOR.
 func FuzzDispatch(f *testing.F) {
 	guard := NewGuard(DefaultGuardConfig())
 	reg := newRegistry()
@@ -204,8 +205,11 @@ func FuzzDispatch(f *testing.F) {
 		f.Add(s.netFn, s.cmd, s.data)
 	}
 	f.Fuzz(func(t *testing.T, netFn, cmd byte, data []byte) {
+		// The top two bits of netFn (unused by IPMI) pick the session's
+		// privilege, so handlers also run below ADMINISTRATOR.
+		priv := gobmc.PrivilegeLevelAdministrator - gobmc.PrivilegeLevel(netFn>>6)
 		sess := &gobmc.Session{BMCID: 1, State: gobmc.SessionStateActive, User: user, Channel: lanChannel,
-			PrivilegeLevel: gobmc.PrivilegeLevelAdministrator, MaxPrivilege: gobmc.PrivilegeLevelAdministrator}
+			PrivilegeLevel: priv, MaxPrivilege: priv}
 		hctx := &handlers.HandlerContext{BMC: ep.bmc, Session: sess, Channel: ch, User: user}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
