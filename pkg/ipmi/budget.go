@@ -1,6 +1,10 @@
 package ipmi
 
-import "time"
+import (
+	"hash/maphash"
+	"net/netip"
+	"time"
+)
 
 // Budget is a token bucket's shape: Rate tokens a second, at most Burst
 // saved up.
@@ -38,6 +42,17 @@ func (b *bucket) take(bd Budget, now time.Time) bool {
 	return true
 }
 
+// takeAbove spends one token only if floor tokens remain after it: the
+// lower part of the bucket is kept for others.
+func (b *bucket) takeAbove(bd Budget, floor float64, now time.Time) bool {
+	b.refill(bd, now)
+	if b.tokens-1 < floor {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
 // has reports whether a token is available without spending it.
 func (b *bucket) has(bd Budget, now time.Time) bool {
 	b.refill(bd, now)
@@ -56,4 +71,35 @@ func (b *bucket) give(bd Budget, now time.Time) {
 func (b *bucket) charge(bd Budget, now time.Time) {
 	b.refill(bd, now)
 	b.tokens--
+}
+
+// heavyHitters counts datagrams per source address in one-second windows,
+// in a fixed table of hashed counters (memory does not grow with the
+// number of addresses). It is not safe for concurrent use.
+type heavyHitters struct {
+	seed   maphash.Seed
+	counts [1024]uint16
+	window time.Time
+}
+
+// heavyPerSecond is the rate above which an unproven source counts as
+// heavy: several times what a console needs for a login (three or four
+// datagrams before RAKP 1).
+const heavyPerSecond = 16
+
+// add counts one datagram from addr and reports whether addr is heavy.
+func (h *heavyHitters) add(addr netip.Addr, now time.Time) bool {
+	if now.Sub(h.window) >= time.Second {
+		clear(h.counts[:])
+		h.window = now
+	}
+	if h.seed == (maphash.Seed{}) {
+		h.seed = maphash.MakeSeed()
+	}
+	a := addr.As16()
+	i := maphash.Bytes(h.seed, a[:]) % uint64(len(h.counts))
+	if h.counts[i] < ^uint16(0) {
+		h.counts[i]++
+	}
+	return h.counts[i] > heavyPerSecond
 }

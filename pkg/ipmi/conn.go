@@ -24,8 +24,10 @@ type guardedConn struct {
 	ep    *Endpoint
 
 	// unproven is the endpoint's budget for pre-authentication datagrams
-	// of sources without a recent login; only the serve loop touches it.
+	// of sources without a recent login, hitters their recent rates; only
+	// the serve loop touches them.
 	unproven bucket
+	hitters  heavyHitters
 
 	mu sync.Mutex
 	// RMCP+ handshakes between Open Session and RAKP 4, by BMC session ID.
@@ -155,11 +157,27 @@ func (c *guardedConn) admitKind(kind packetKind, pkt []byte, src netip.AddrPort)
 // without a recent login (its address may be forged: it is charged to no
 // one in particular), the source's own budget otherwise, and the global
 // ceiling in both cases.
+//
+// Within the unproven budgets, a source sending more than heavyPerSecond
+// a second to the endpoint (a flood from one real address) may only use
+// the upper half of the buckets: the lower half stays for light sources,
+// so a console is not starved by one flooding host. A forger can make a
+// console's address heavy by forging it, but that gains nothing over what
+// a flood from random addresses does anyway (drain the whole budget).
 func (c *guardedConn) spendPreAuth(addr netip.Addr, proven bool) string {
-	if !proven && !c.unproven.take(c.guard.cfg.Unproven, c.guard.now()) {
-		return "unproven_budget"
+	heavy := false
+	if !proven {
+		now := c.guard.now()
+		heavy = c.hitters.add(addr, now)
+		floor := 0.0
+		if heavy {
+			floor = c.guard.cfg.Unproven.Burst / 2
+		}
+		if !c.unproven.takeAbove(c.guard.cfg.Unproven, floor, now) {
+			return "unproven_budget"
+		}
 	}
-	if ok, why := c.guard.admitPreAuth(sourceKey{c.ep, addr}, proven); !ok {
+	if ok, why := c.guard.admitPreAuth(sourceKey{c.ep, addr}, proven, heavy); !ok {
 		return why
 	}
 	return ""

@@ -312,15 +312,21 @@ func (g *Guard) prove(addr netip.Addr) {
 
 // admitPreAuth spends the global budgets of one pre-authentication
 // datagram (the endpoint's own unproven budget is spent by its conn).
-func (g *Guard) admitPreAuth(src sourceKey, proven bool) (bool, string) {
+// A heavy unproven source only uses the upper half of the global unproven
+// budget (see spendPreAuth).
+func (g *Guard) admitPreAuth(src sourceKey, proven, heavy bool) (bool, string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
+	floor := 0.0
+	if heavy {
+		floor = g.cfg.UnprovenTotal.Burst / 2
+	}
 	if proven {
 		if !g.state(src, now).preAuth.take(g.cfg.PerSource, now) {
 			return false, "source_budget"
 		}
-	} else if !g.unprovenTotal.take(g.cfg.UnprovenTotal, now) {
+	} else if !g.unprovenTotal.takeAbove(g.cfg.UnprovenTotal, floor, now) {
 		return false, "unproven_budget"
 	}
 	if !g.preAuthTotal.take(g.cfg.PreAuthTotal, now) {

@@ -179,3 +179,45 @@ func TestLoggedInConsoleCannotFillTheTable(t *testing.T) {
 		t.Fatalf("another console is kept out: %v", err)
 	}
 }
+
+// TestOneFloodingHostDoesNotStarveNewConsoles: a flood from one address
+// (not forged: the host's own) may use only half of the unproven budgets,
+// so a console that never logged in still gets through.
+func TestOneFloodingHostDoesNotStarveNewConsoles(t *testing.T) {
+	conn := newInjectConn(t)
+	ep, obs, _ := startGuarded(t, newFakeMachine("n0"), testEndpointConfig(), DefaultGuardConfig(), conn)
+	target := ep.Addr().(*net.UDPAddr)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // about 20,000 Open Session requests a second from 127.0.0.2
+		defer wg.Done()
+		r := rand.New(rand.NewPCG(13, 14))
+		host := netip.MustParseAddr("127.0.0.2")
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < 10_000; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for j := range 200 {
+				conn.inject(spoof.OpenSession(r), netip.AddrPortFrom(host, uint16(1024+j)))
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	ok := 0
+	for i := range 10 {
+		c := newRawConsole(t, netip.AddrFrom4([4]byte{127, 0, 8, byte(i + 1)}).String(), target)
+		if c.login(17, "admin", "password", 0x14) == nil {
+			ok++
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if ok < 9 {
+		t.Fatalf("%d of 10 first logins during a one-host flood (dropped %v)", ok, obs.droppedAll())
+	}
+}
