@@ -121,6 +121,7 @@ type Node struct {
 }
 
 type tail struct {
+	action power.Action
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -204,20 +205,30 @@ func (n *Node) Close() {
 func (n *Node) Power(ctx context.Context, a power.Action) error {
 	n.actMu.Lock()
 	defer n.actMu.Unlock()
-	busy := n.tail != nil
-	n.stopTailLocked()
-
 	start := time.Now()
 	by := RequesterFrom(ctx)
+	busy := n.tail != nil
+	if busy && (a == power.On || a == power.Off) && targetState(n.tail.action) == targetState(a) {
+		// The action under way already heads there (a client resending
+		// "power on" while the Wake-on-LAN repeats run): let it finish,
+		// and keep its record; the request still gets its audit line.
+		n.log.Info("power action", append([]any{"action", a.String(), "means", "none", "result", "ok",
+			"note", "the " + n.tail.action.String() + " under way already does it"}, by.logAttrs()...)...)
+		return nil
+	}
+	n.stopTailLocked()
+
 	planned := a
 	switch a {
 	case power.Off:
-		if n.outletsOff(ctx) {
+		if !busy && n.outletsOff(ctx) {
 			n.already(a, power.StateOff, by, start)
 			return nil
 		}
 	case power.On, power.SoftOff:
-		if st, ok := n.sensedState(ctx); ok && st == targetState(a) {
+		// Not while an action of ours runs: a machine booting after its
+		// outlet came on reads as off until it draws power.
+		if st, ok := n.sensedState(ctx); ok && st == targetState(a) && !busy {
 			n.already(a, st, by, start)
 			return nil
 		}
@@ -256,7 +267,7 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 		return nil
 	}
 	tctx, cancel := context.WithCancel(n.ctx)
-	t := &tail{cancel: cancel, done: make(chan struct{})}
+	t := &tail{action: a, cancel: cancel, done: make(chan struct{})}
 	n.tail = t
 	go func() {
 		defer close(t.done)
