@@ -76,6 +76,7 @@ func (v *validator) applyDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultHTTPListen
 	}
+	v.bootDefaults()
 	for i := range c.PDUs {
 		p := &c.PDUs[i]
 		if p.Model == "" {
@@ -185,6 +186,8 @@ func (v *validator) validate() {
 			v.fail("redfish", "tls_cert and tls_key go together")
 		}
 	}
+
+	v.validateBoot()
 
 	pdus := map[string]*PDU{}
 	for i := range c.PDUs {
@@ -412,6 +415,7 @@ func (v *validator) validateNode(path string, n *Node, pdus map[string]*PDU, nam
 		v.fail(path+".fallback", "want manual or error, got %q", n.Fallback)
 	}
 	v.validateStatus(path, n)
+	v.validateNodeBoot(path, n)
 }
 
 func (v *validator) validateNodePDU(path, node string, np *NodePDU, pdus map[string]*PDU, outlets map[string]string) {

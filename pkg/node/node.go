@@ -78,8 +78,11 @@ type Config struct {
 	// EventLogSize is how many events the node keeps (default
 	// DefaultEventLogSize).
 	EventLogSize int
-	Logger       *slog.Logger
-	Observer     Observer
+	// Boot says whether the machine fetches its boot script from the boot
+	// endpoint, and how virtual media is checked.
+	Boot     BootConfig
+	Logger   *slog.Logger
+	Observer Observer
 }
 
 // Node is one machine.
@@ -115,6 +118,9 @@ type Node struct {
 	// epoch counts accepted actions; a refresh begun in an older epoch is
 	// not published.
 	epoch uint64
+	// mediaErrID is the virtual media insertion whose serving failure was
+	// last recorded (media.go).
+	mediaErrID string
 
 	ctx    context.Context // node lifetime; cancelled by Close
 	cancel context.CancelFunc
@@ -416,14 +422,9 @@ func (n *Node) recordAccepted(a power.Action, means string, by Requester, start 
 		n.state.Manual = nil
 	}
 	if t := targetState(a); t == power.StateOn {
-		// The boot this action causes consumes a next-boot-only override,
-		// as a BIOS does when it reads the flags.
-		b := n.state.Boot.effective(time.Now())
-		if b.Valid && !b.Persistent {
-			b.Valid = false
-		}
-		b.ExpiresAt = time.Time{}
-		n.state.Boot = b
+		// The boot this action causes may use up a next-boot-only
+		// override (bootfetch.go has the rule).
+		n.bootOnPowerOnLocked()
 	}
 	n.state.LastAction = &ActionRecord{Action: a.String(), Means: means, At: start, Result: "running", By: &by}
 	// A reading taken before the action is no longer the truth.
