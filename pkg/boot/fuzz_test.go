@@ -26,8 +26,8 @@ func (m *memNode) TakeBoot(context.Context, string) node.BootTaken {
 	return node.BootTaken{Boot: m.boot, Media: m.media}
 }
 func (m *memNode) RecordBootScript(context.Context, node.BootTaken, string, string, bool) {}
-func (m *memNode) MediaServeFailed(string, error)                                          {}
-func (m *memNode) MediaServed(string)                                                      {}
+func (m *memNode) MediaServeFailed(string, error)                                         {}
+func (m *memNode) MediaServed(string)                                                     {}
 
 type memBackend struct{ n *memNode }
 
