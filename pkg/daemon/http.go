@@ -16,13 +16,13 @@ import (
 func (d *Daemon) Logger() *slog.Logger { return d.log }
 
 // RunServers runs the daemon's TCP servers (the operator HTTP server and,
-// when configured, Redfish) until ctx ends or one fails. The first error
+// when configured, Redfish and the boot endpoint) until ctx ends or one fails. The first error
 // stops the others and is returned; a server that is switched off returns
 // nil at once and the others keep serving.
 func (d *Daemon) RunServers(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	servers := []func(context.Context) error{d.ServeHTTP, d.ServeRedfish}
+	servers := []func(context.Context) error{d.ServeHTTP, d.ServeRedfish, d.ServeBoot}
 	errc := make(chan error, len(servers))
 	for _, serve := range servers {
 		go func() { errc <- serve(ctx) }()

@@ -97,7 +97,7 @@ func serveChassisCollection(c *call) *apiError {
 func serveManager(c *call) *apiError {
 	name := c.entry.System.Name()
 	now := c.s.now().UTC()
-	return c.get(map[string]any{
+	body := map[string]any{
 		"@odata.type":           typeManager,
 		"@odata.id":             managerPath(name),
 		"Id":                    name,
@@ -114,7 +114,11 @@ func serveManager(c *call) *apiError {
 			"ManagerForServers": []any{odataID(SystemPath(name))},
 			"ManagerForChassis": []any{odataID(chassisPath(name))},
 		},
-	})
+	}
+	if c.entry.System.HasVirtualMedia() {
+		body["VirtualMedia"] = odataID(mediaCollPath(name))
+	}
+	return c.get(body)
 }
 
 func serveSessionService(c *call) *apiError {
