@@ -159,8 +159,10 @@ func unknownScript(mac string) string {
 const badMACScript = "#!ipxe\necho powerjockey: the mac parameter is not a MAC address; going on with the boot order of the firmware\nexit\n"
 
 // askMACScript answers a request without a mac parameter: it asks again,
-// naming the NIC that booted (netX is the last one opened).
-const askMACScript = "#!ipxe\nchain boot.ipxe?mac=${netX/mac}\n"
+// naming the NIC that booted (netX is the last one opened). The MAC is
+// written with hyphens: iPXE would take a relative URI with a colon in it
+// ("boot.ipxe?mac=52:54:...") for one with a scheme, and fail to open it.
+const askMACScript = "#!ipxe\nchain boot.ipxe?mac=${netX/mac:hexhyp}\n"
 
 // echoUnsafe are the characters iPXE would interpret in an echo line:
 // settings expansion, comments, command separators, quoting.

@@ -153,7 +153,7 @@ func TestScriptRequests(t *testing.T) {
 	tests := []struct {
 		path, want string
 	}{
-		{"/boot.ipxe", "#!ipxe\nchain boot.ipxe?mac=${netX/mac}\n"},
+		{"/boot.ipxe", "#!ipxe\nchain boot.ipxe?mac=${netX/mac:hexhyp}\n"},
 		{"/boot.ipxe?mac=", badMACScript},
 		{"/boot.ipxe?mac=zz:00", badMACScript},
 		{"/boot.ipxe?mac=02:00:00:00:00:09", "#!ipxe\necho powerjockey: no node has the MAC address 02:00:00:00:00:09; going on with the boot order of the firmware\nexit\n"},
