@@ -141,6 +141,14 @@ type sushyStep struct {
 	ChassisIndicator string `json:"chassis_indicator"`
 	// power
 	Supplies []struct{ ID, Name, State, Health string } `json:"supplies"`
+	// virtual media
+	VMedia []struct {
+		ID, Image      string
+		Inserted       bool
+		MediaTypes     []string `json:"media_types"`
+		ConnectedVia   string   `json:"connected_via"`
+		TransferMethod string   `json:"transfer_method"`
+	} `json:"vmedia"`
 }
 
 func (s sushyStep) power() string {
