@@ -21,6 +21,8 @@ targets=(
   ./pkg/snmpagent:FuzzAgentDatagram
   ./pkg/sim:FuzzMagicPacket
   ./pkg/redfish:FuzzDecoders
+  ./pkg/boot:FuzzRequest
+  ./pkg/boot:FuzzParseMAC
   ./pkg/power/pdu:FuzzSNMPResponse
 )
 for t in "${targets[@]}"; do
