@@ -142,3 +142,12 @@ func TestVMFollowsPower(t *testing.T) {
 		c2.Close()
 	}
 }
+
+// TestCheckVMToolsNamesPackages: what is missing is named with the Debian
+// package to install (demo --vm prints it).
+func TestCheckVMToolsNamesPackages(t *testing.T) {
+	err := CheckVMTools(VMConfig{QEMU: "/nonexistent/qemu-system-x86_64"})
+	if err == nil || !strings.Contains(err.Error(), "apt-get install qemu-system-x86") {
+		t.Errorf("err = %v", err)
+	}
+}
