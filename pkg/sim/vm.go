@@ -36,7 +36,8 @@ type VMConfig struct {
 	// Forward are further loopback ports the VM may reach at VMHostAddr
 	// (an upstream network boot, an image server).
 	Forward []int
-	// MemoryMiB is the VM's memory (default 64).
+	// MemoryMiB is the VM's memory (default 64, 128 with UEFI: OVMF needs
+	// more).
 	MemoryMiB int
 	// Disk is a raw disk image the VM boots from as its first hard disk;
 	// the VM's writes go to a temporary copy (snapshot). Empty: no disk.
@@ -150,7 +151,11 @@ func qemuArgs(name string, mac net.HardwareAddr, cfg VMConfig) ([]string, error)
 	bootPort, _ := strconv.Atoi(boot[strings.LastIndexByte(boot, ':')+1:])
 	ports := append([]int{bootPort}, cfg.Forward...)
 	mem := cfg.MemoryMiB
-	if mem == 0 {
+	switch {
+	case mem > 0:
+	case cfg.UEFI:
+		mem = 128
+	default:
 		mem = 64
 	}
 	// The script URL without ?mac=: the endpoint asks again with iPXE's
