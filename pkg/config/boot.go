@@ -34,6 +34,12 @@ type Boot struct {
 	// server) or "redirect" (an HTTP redirect to http:// images; https://
 	// and password-protected ones are still streamed).
 	Media string `yaml:"media"`
+	// MaxConnections and MaxConnectionsPerSource cap the connections the
+	// endpoint holds at once, in all and from one address (default 256
+	// and 64: a rack booting at once, machines behind one NAT), as for
+	// HTTP.
+	MaxConnections          int `yaml:"max_connections"`
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 }
 
 // NodeBoot changes the boot endpoint's settings for one node.
@@ -52,9 +58,11 @@ type NodeBoot struct {
 
 // Boot endpoint defaults.
 const (
-	DefaultBootDefault = "exit"
-	DefaultBootDisk    = "sanboot"
-	DefaultBootMedia   = "stream"
+	DefaultBootDefault                 = "exit"
+	DefaultBootDisk                    = "sanboot"
+	DefaultBootMedia                   = "stream"
+	DefaultBootMaxConnections          = 256
+	DefaultBootMaxConnectionsPerSource = 64
 )
 
 // NodeBootSettings is the node's boot endpoint settings: the node's own
@@ -95,6 +103,12 @@ func (v *validator) bootDefaults() {
 	if b.Media == "" {
 		b.Media = DefaultBootMedia
 	}
+	if b.MaxConnections == 0 {
+		b.MaxConnections = DefaultBootMaxConnections
+	}
+	if b.MaxConnectionsPerSource == 0 {
+		b.MaxConnectionsPerSource = min(DefaultBootMaxConnectionsPerSource, max(b.MaxConnections, 1))
+	}
 }
 
 func (v *validator) validateBoot() {
@@ -110,6 +124,7 @@ func (v *validator) validateBoot() {
 	default:
 		v.fail("boot.media", "want stream or redirect, got %q", b.Media)
 	}
+	v.validateConnCaps("boot", b.MaxConnections, b.MaxConnectionsPerSource)
 }
 
 func (v *validator) validateNodeBoot(path string, n *Node) {

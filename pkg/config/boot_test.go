@@ -23,6 +23,8 @@ func TestBootSection(t *testing.T) {
 			[]string{`x.yaml:2:3: boot.disk: want sanboot or exit, got "grub"`}},
 		{"media unknown", "boot:\n  media: copy\n" + minimal,
 			[]string{`x.yaml:2:3: boot.media: want stream or redirect, got "copy"`}},
+		{"connection cap", "boot:\n  max_connections: -1\n" + minimal,
+			[]string{`x.yaml:2:3: boot.max_connections: must be between 1 and 100000, got -1`}},
 		{"node default unknown", "boot: {listen: \"127.0.0.1:9624\"}\n" + minimal + "  boot: {default: floppy}\n",
 			[]string{`x.yaml:8:10: nodes[0].boot.default: want exit, pxe or disk, got "floppy"`}},
 		{"node script without mac", "boot: {listen: \"127.0.0.1:9624\"}\n" + minimal + "  boot: {script: true}\n",
@@ -33,7 +35,8 @@ func TestBootSection(t *testing.T) {
 	}
 
 	cfg := parseOK(t, minimal)
-	if cfg.Boot.Listen != "" || cfg.Boot.Default != "exit" || cfg.Boot.Disk != "sanboot" || cfg.Boot.Media != "stream" {
+	if cfg.Boot.Listen != "" || cfg.Boot.Default != "exit" || cfg.Boot.Disk != "sanboot" || cfg.Boot.Media != "stream" ||
+		cfg.Boot.MaxConnections != 256 || cfg.Boot.MaxConnectionsPerSource != 64 {
 		t.Errorf("defaults: %+v", cfg.Boot)
 	}
 	if cfg.FetchesBootScript(cfg.Nodes[0]) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -62,24 +61,21 @@ func (d *Daemon) ServeBoot(ctx context.Context) error {
 	if cfg.Boot.Listen == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", cfg.Boot.Listen)
+	ln, err := d.listen("boot", cfg.Boot.Listen)
 	if err != nil {
 		return fmt.Errorf("boot endpoint: %w", err)
 	}
-	srv := &http.Server{
-		Handler: boot.NewServer(bootBackend{d}, boot.Options{
-			Redirect: cfg.Boot.Media == "redirect",
-			Client:   d.imageClient,
-			Logger:   d.log.With("component", "boot"),
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		// An image is streamed for as long as the machine reads it: no
-		// write timeout.
-		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
-	}
-	d.log.Info("boot endpoint serving", "listen", ln.Addr().String(), "script", "http://"+ln.Addr().String()+boot.ScriptPath+"?mac=${netX/mac}")
+	defer d.forget("boot", ln)
+	srv := newServer(boot.NewServer(bootBackend{d}, boot.Options{
+		Redirect: cfg.Boot.Media == "redirect",
+		Client:   d.imageClient,
+		Logger:   d.log.With("component", "boot"),
+	}), ln, d.log)
+	// An image is streamed for as long as the machine reads it (a whole
+	// image without Range, by UEFI HTTP boot or curl): no write timeout.
+	srv.WriteTimeout = 0
+	d.log.Info("boot endpoint serving", "listen", ln.Addr().String(), "script", "http://"+ln.Addr().String()+boot.ScriptPath,
+		"max_connections", ln.Stats().Max, "max_connections_per_source", ln.Stats().PerSource)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

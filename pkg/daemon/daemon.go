@@ -19,6 +19,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/boot"
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/ipmi"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 	"github.com/powerjockey/powerjockey/pkg/node"
@@ -49,6 +50,9 @@ type Daemon struct {
 	cfg   *config.Config
 	pdus  map[string]*pdu.Client
 	nodes map[string]*nodeEntry
+	// listeners are the running TCP servers' listeners, by server name;
+	// their connection caps follow the file descriptor budget.
+	listeners map[string]*connlimit.Listener
 }
 
 type nodeEntry struct {
@@ -86,6 +90,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		cfg:         cfg,
 		pdus:        map[string]*pdu.Client{},
 		nodes:       map[string]*nodeEntry{},
+		listeners:   map[string]*connlimit.Listener{},
 	}
 	d.mediaChecker = &boot.Checker{Client: d.imageClient}
 	d.guard = ipmi.NewGuard(guardConfig(cfg))
@@ -117,6 +122,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.pdus[p.Name] = c
 	}
+	if err := d.detectPDUs(ctx, d.cfg.PDUs); err != nil {
+		d.stopAllLocked()
+		return err
+	}
 	// Build every node (loading its state) before serving any, so that a
 	// bad state file stops the start before a single endpoint answered.
 	entries := make([]*nodeEntry, 0, len(d.cfg.Nodes))
@@ -146,6 +155,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// the start-up peak as resident memory for the daemon's lifetime.
 	debug.FreeOSMemory()
 	d.log.Info("powerjockey serving", "nodes", len(d.nodes), "pdus", len(d.pdus), "state_dir", d.cfg.StateDir)
+	d.applyFDBudgetLocked()
 	return nil
 }
 
@@ -219,6 +229,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		delete(d.nodes, name)
 		stopped = append(stopped, name)
 	}
+	var reloaded []config.PDU
 	for name := range changedPDUs {
 		if c := d.pdus[name]; c != nil {
 			c.Close()
@@ -230,8 +241,12 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 				return err
 			}
 			d.pdus[name] = c
+			reloaded = append(reloaded, p)
 		}
 	}
+	// A refused PDU is reported; its nodes start and fail their actions
+	// with the same error.
+	detectErr := d.detectPDUs(d.ctx, reloaded)
 	var errs []error
 	var started []string
 	for _, n := range cfg.Nodes {
@@ -249,7 +264,8 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	slices.Sort(stopped)
 	slices.Sort(started)
 	d.log.Info("configuration reloaded", "kept", len(kept), "stopped", stopped, "started", started)
-	return errors.Join(errs...)
+	d.applyFDBudgetLocked()
+	return errors.Join(append([]error{detectErr}, errs...)...)
 }
 
 // Node returns the named node, or nil.

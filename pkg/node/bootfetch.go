@@ -31,7 +31,8 @@ type BootConfig struct {
 //     timeout), because the machine may take minutes to reach its network
 //     boot, and using the override up then would boot it without it.
 //   - Any other machine uses it up at the power-on that causes the boot
-//     (the action's first step confirmed): nothing later can be seen.
+//     (the step that powers the machine on, consumeBoot): nothing later
+//     can be seen.
 //
 // bootOnPowerOnLocked applies the power-on half of the rule. n.mu must be
 // held.

@@ -325,6 +325,7 @@ type req struct {
 	user, pw           string // basic auth when user != ""
 	token              string
 	header             map[string]string
+	remote             string // the client's address (httptest's default when "")
 }
 
 func (f *fixture) do(t *testing.T, r req) *httptest.ResponseRecorder {
@@ -339,6 +340,9 @@ func (f *fixture) do(t *testing.T, r req) *httptest.ResponseRecorder {
 		body = strings.NewReader("")
 	}
 	hr := httptest.NewRequest(r.method, r.path, body)
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
+	}
 	if r.user != "" {
 		hr.SetBasicAuth(r.user, r.pw)
 	}

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/account"
+	"github.com/powerjockey/powerjockey/pkg/audit"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -161,7 +162,9 @@ type Service struct {
 	now      func() time.Time
 	sessions *sessionTable
 	limiter  *failureLimiter
-	routes   []*route
+	// audit writes refusals, rate-limited per source address.
+	audit  *audit.Log
+	routes []*route
 	// patchMu serialises changes to one node's resources (striped by
 	// name), so that an If-Match checked is still current when applied.
 	patchMu [64]sync.Mutex
@@ -201,6 +204,7 @@ func New(b Backend, opt Options) *Service {
 		now:      opt.now,
 		sessions: newSessionTable(opt.SessionTimeout, opt.MaxSessions, opt.now),
 		limiter:  &failureLimiter{perMinute: opt.AuthFailuresPerMinute, now: opt.now, m: map[string]*failWindow{}},
+		audit:    audit.New(opt.Logger, "redfish", audit.Options{Now: opt.now}),
 	}
 	s.routes = s.routeTable()
 	return s

@@ -2,6 +2,7 @@ package redfish
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -169,6 +170,7 @@ func login(c *call) *apiError {
 	s, w, r := c.s, c.w, c.r
 	ip := remoteIP(r)
 	if aerr := s.limiter.check(ip); aerr != nil {
+		s.rateLimited(r, "")
 		return aerr
 	}
 	data, aerr := readBody(w, r)
@@ -187,7 +189,7 @@ func login(c *call) *apiError {
 	}
 	sess, token, err := s.sessions.create(p, r.RemoteAddr)
 	if errors.Is(err, errSessionLimit) {
-		s.log.Warn("redfish session refused: session table full", "user", truncate(l.UserName), "remote", r.RemoteAddr)
+		s.audit.Write(r.Context(), slog.LevelWarn, "redfish session refused: session table full", r.RemoteAddr, truncate(l.UserName))
 		return newError(http.StatusServiceUnavailable, msg("SessionLimitExceeded")).
 			withDetail("All sessions are in use; delete one or use HTTP basic authentication.")
 	}

@@ -1,6 +1,7 @@
 package redfish
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -272,8 +273,8 @@ func (s *Service) forbidden(c *call, p account.Privilege) *apiError {
 	if c.hasEntry {
 		nodeName = c.entry.System.Name()
 	}
-	s.log.Warn("redfish request refused: read-only credentials", "node", nodeName, "user", truncate(c.p.user),
-		"role", string(c.role()), "privilege", string(p), "method", c.r.Method, "path", truncate(c.r.URL.Path), "remote", c.r.RemoteAddr)
+	s.audit.Write(c.r.Context(), slog.LevelWarn, "redfish request refused: read-only credentials", c.r.RemoteAddr, truncate(c.p.user),
+		"node", nodeName, "role", string(c.role()), "privilege", string(p), "method", c.r.Method, "path", truncate(c.r.URL.Path))
 	return newError(http.StatusForbidden, msg("InsufficientPrivilege")).
 		withDetail("The credentials in use hold the role " + string(c.role()) + " here, which lacks the privilege " +
 			string(p) + " this request needs (a node's IPMI privilege user or callback is the role ReadOnly).")
@@ -292,8 +293,8 @@ func findEntry(typ string) func(c *call) *apiError {
 			}
 		}
 		if _, exists := c.s.b.System(id); exists {
-			c.s.log.Warn("redfish access refused: the credentials are not this node's", "node", id,
-				"user", truncate(c.p.user), "remote", c.r.RemoteAddr, "path", truncate(c.r.URL.Path))
+			c.s.audit.Write(c.r.Context(), slog.LevelWarn, "redfish access refused: the credentials are not this node's", c.r.RemoteAddr, truncate(c.p.user),
+				"node", id, "path", truncate(c.r.URL.Path))
 		}
 		return notFound(typ, truncate(id))
 	}

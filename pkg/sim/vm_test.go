@@ -14,7 +14,8 @@ import (
 )
 
 // requireVMTools skips (or, under CI, fails) unless QEMU, its firmware and
-// socat are installed.
+// socat are installed (test/harness.RequireVMs for the other packages: it
+// imports this one, so this package's tests cannot import it).
 func requireVMTools(t *testing.T) {
 	t.Helper()
 	if err := CheckVMTools(VMConfig{}); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/harness"
 )
 
 // vmRack: three machines that are QEMU VMs on the outlets of a simulated
@@ -99,17 +100,6 @@ func testISO(t *testing.T) string {
 	return iso
 }
 
-// requireVMs skips (or, under CI, fails) unless the VMs can run.
-func requireVMs(t *testing.T) {
-	t.Helper()
-	if err := sim.CheckVMTools(sim.VMConfig{}); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("required under CI: %v", err)
-		}
-		t.Skip(err)
-	}
-}
-
 // vmEnv is the daemon with its boot endpoint and a rack of VMs.
 type vmEnv struct {
 	*redfishEnv
@@ -119,7 +109,7 @@ type vmEnv struct {
 
 func newVMEnv(t *testing.T, nodes []string, disk string) *vmEnv {
 	t.Helper()
-	requireVMs(t)
+	harness.RequireVMs(t, false)
 	requireTool(t, "ipmitool")
 	// The upstream network boot: a script that prints a marker.
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +143,7 @@ func newVMEnv(t *testing.T, nodes []string, disk string) *vmEnv {
 	e.runRack(rack)
 	e.start()
 	r := &redfishEnv{env: e, ports: ports, url: fmt.Sprintf("https://127.0.0.1:%d", ports["RF"]),
-		ca: filepath.Join(e.dir, "state", "redfish", "tls.crt")}
+		ca: filepath.Join(e.dir, "state", "redfish", "ca.crt")}
 	r.waitRedfish()
 	return &vmEnv{redfishEnv: r, nodes: nodes, ipmi: ipmiPorts}
 }
@@ -241,7 +231,8 @@ func TestVMObeysPXEOnceThenDefault(t *testing.T) {
 func TestVMBootsInsertedISO(t *testing.T) {
 	t.Parallel()
 	requireSushy(t)
-	requireIronic(t)
+	// The insertion is Ironic's own code.
+	harness.RequirePython(t, "python3-ironic", "ironic.drivers.modules.redfish.boot")
 	iso := testISO(t)
 	data, err := os.ReadFile(iso)
 	if err != nil {
@@ -311,16 +302,4 @@ func TestVMObeysDiskOverride(t *testing.T) {
 	pos = v.serial("disk-0", pos, "Booting from SAN device 0x80")
 	v.serial("disk-0", pos, diskMarker)
 	t.Logf("power on to the disk's marker: %v", time.Since(start).Round(100*time.Millisecond))
-}
-
-// requireIronic skips (or, under CI, fails) unless Debian's python3-ironic
-// is importable: the virtual media test runs Ironic's own insertion code.
-func requireIronic(t *testing.T) {
-	t.Helper()
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import ironic.drivers.modules.redfish.boot").CombinedOutput(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("python3-ironic is required under CI: %v\n%s", err, out)
-		}
-		t.Skipf("python3-ironic not installed: %s", out)
-	}
 }
