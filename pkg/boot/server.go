@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/audit"
 	"github.com/powerjockey/powerjockey/pkg/node"
 )
 
@@ -64,6 +65,10 @@ type Server struct {
 	opt    Options
 	log    *slog.Logger
 	client *http.Client
+	// refusals writes the lines about requests the endpoint cannot place
+	// (unknown or malformed MACs), rate-limited per source address and in
+	// all: any machine of the network can ask.
+	refusals *audit.Log
 
 	// unknown rate-limits the log line of an unknown MAC: every machine of
 	// the site's DHCP scope fetches a script, not only powerjockey's.
@@ -82,7 +87,8 @@ func NewServer(b Backend, opt Options) *Server {
 	if opt.Client == nil {
 		opt.Client = NewImageClient()
 	}
-	return &Server{b: b, opt: opt, log: opt.Logger, client: opt.Client, unknown: map[string]time.Time{}}
+	return &Server{b: b, opt: opt, log: opt.Logger, client: opt.Client, unknown: map[string]time.Time{},
+		refusals: audit.New(opt.Logger, "boot", audit.Options{})}
 }
 
 // ScriptPath is the path of the boot script; the DHCP server hands out
@@ -119,13 +125,14 @@ func (s *Server) serveScript(w http.ResponseWriter, r *http.Request) {
 	raw := q.Get("mac")
 	mac, ok := ParseMAC(raw)
 	if !ok {
-		s.log.Warn("boot script request with a malformed mac parameter", "remote", r.RemoteAddr, "mac", strconv.QuoteToASCII(truncate(raw)))
+		s.refusals.Write(r.Context(), slog.LevelWarn, "boot script request with a malformed mac parameter", r.RemoteAddr, "",
+			"mac", strconv.QuoteToASCII(truncate(raw)))
 		writeScript(w, r, badMACScript)
 		return
 	}
 	n, settings, ok := s.b.ByMAC(mac)
 	if !ok {
-		s.logUnknown(mac.String(), r.RemoteAddr)
+		s.logUnknown(r, mac.String())
 		writeScript(w, r, unknownScript(mac.String()))
 		return
 	}
@@ -149,9 +156,10 @@ func writeScript(w http.ResponseWriter, r *http.Request, text string) {
 	}
 }
 
-// logUnknown logs an unknown MAC at most once a minute per MAC; the table
-// is bounded, and reset when full.
-func (s *Server) logUnknown(mac, remote string) {
+// logUnknown logs an unknown MAC at most once a minute per MAC (a machine
+// that is not powerjockey's boots again and again), within the audit
+// log's rate per source; the table is bounded, and reset when full.
+func (s *Server) logUnknown(r *http.Request, mac string) {
 	s.mu.Lock()
 	now := time.Now()
 	last, seen := s.unknown[mac]
@@ -164,7 +172,8 @@ func (s *Server) logUnknown(mac, remote string) {
 	}
 	s.mu.Unlock()
 	if log {
-		s.log.Warn("boot script request from an unknown MAC address: answered with a script that exits", "mac", mac, "remote", remote)
+		s.refusals.Write(r.Context(), slog.LevelWarn, "boot script request from an unknown MAC address: answered with a script that exits",
+			r.RemoteAddr, "", "mac", mac)
 	}
 }
 
