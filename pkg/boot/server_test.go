@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/node"
+	"github.com/powerjockey/powerjockey/test/harness"
 )
 
 // fakeBackend serves real nodes by MAC and name.
@@ -40,28 +41,10 @@ func (b *fakeBackend) ByName(name string) (Node, bool) {
 	return nil, false
 }
 
-// logBuf is a concurrency-safe log sink.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type fixture struct {
 	srv  *httptest.Server
 	node *node.Node
-	log  *logBuf
+	log  *harness.Log
 }
 
 const testMAC = "52:54:00:00:00:01"
@@ -72,7 +55,7 @@ func newFixture(t *testing.T, opt Options, s Settings) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := &logBuf{}
+	lb := &harness.Log{}
 	opt.Logger = slog.New(slog.NewTextHandler(lb, nil))
 	n, err := node.New(context.Background(), node.Config{Name: "n1", Logger: opt.Logger,
 		Boot: node.BootConfig{FetchesScript: true, Media: &Checker{Timeout: 5 * time.Second}}}, store)
