@@ -175,7 +175,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodHead {
-		s.headMedia(w, r, n, m)
+		headMedia(w, m)
 		return
 	}
 	s.streamMedia(w, r, n, m, rg)
@@ -184,7 +184,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 // headMedia answers a HEAD (iPXE's first request: the image's size) from
 // the size learned at insertion, with Range support announced. The image
 // server is not asked: a HEAD of a presigned URL is often refused.
-func (s *Server) headMedia(w http.ResponseWriter, r *http.Request, n Node, m node.Media) {
+func headMedia(w http.ResponseWriter, m node.Media) {
 	h := w.Header()
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Content-Type", "application/octet-stream")

@@ -30,8 +30,9 @@ import (
 // boot endpoint's script URL, so the VM boots as a machine of a site whose
 // DHCP chains iPXE to powerjockey.
 type VMConfig struct {
-	// BootURL is the boot endpoint as this host reaches it, e.g.
-	// "http://127.0.0.1:9624"; its host must be a loopback address.
+	// BootURL is the boot endpoint's root as this host reaches it, e.g.
+	// "http://127.0.0.1:9624" (the VM asks for BootURL/boot.ipxe); its host
+	// must be a loopback address.
 	BootURL string
 	// Forward are further loopback ports the VM may reach at VMHostAddr
 	// (an upstream network boot, an image server).
@@ -148,7 +149,8 @@ func qemuArgs(name string, mac net.HardwareAddr, cfg VMConfig) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	bootPort, _ := strconv.Atoi(boot[strings.LastIndexByte(boot, ':')+1:])
+	u, _ := url.Parse(boot) // VMURL parsed it
+	bootPort, _ := strconv.Atoi(u.Port())
 	ports := append([]int{bootPort}, cfg.Forward...)
 	mem := cfg.MemoryMiB
 	switch {

@@ -58,6 +58,11 @@ func TestQEMUArgs(t *testing.T) {
 			t.Errorf("args lack %q:\n%s", want, line)
 		}
 	}
+	// A boot URL with a path: the port is still forwarded.
+	if args, _ := qemuArgs("vm1", net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}, VMConfig{BootURL: "http://127.0.0.1:9624/pj/"}); !strings.Contains(strings.Join(args, " "),
+		"bootfile=http://10.0.2.100:9624/pj/boot.ipxe,guestfwd=tcp:10.0.2.100:9624-cmd:socat STDIO TCP:127.0.0.1:9624") {
+		t.Errorf("args with a path: %v", args)
+	}
 	if _, err := qemuArgs("vm1", nil, VMConfig{BootURL: "http://192.0.2.1:80"}); err == nil {
 		t.Error("a boot URL off loopback was accepted")
 	}

@@ -13,11 +13,11 @@ import (
 // newVM prepares the machine's VM and binds its serial port.
 func (r *Rack) newVM(m *Machine) error {
 	cfg := *m.cfg.VM
-	if _, err := qemuArgs(m.cfg.Name, m.cfg.MAC, cfg); err != nil {
-		return fmt.Errorf("sim machine %s: %w", m.cfg.Name, err)
-	}
 	if len(m.cfg.MAC) == 0 {
 		return fmt.Errorf("sim machine %s: a VM needs a MAC address", m.cfg.Name)
+	}
+	if _, err := qemuArgs(m.cfg.Name, m.cfg.MAC, cfg); err != nil {
+		return fmt.Errorf("sim machine %s: %w", m.cfg.Name, err)
 	}
 	sp, err := listenSerial(cfg.Serial)
 	if err != nil {
