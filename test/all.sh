@@ -22,6 +22,8 @@ targets=(
   ./pkg/snmpagent:FuzzAgentDatagram
   ./pkg/sim:FuzzMagicPacket
   ./pkg/redfish:FuzzDecoders
+  ./pkg/boot:FuzzRequest
+  ./pkg/boot:FuzzParseMAC
   ./pkg/power/pdu:FuzzSNMPResponse
   ./pkg/snmpagent/snmprec:FuzzParse
 )

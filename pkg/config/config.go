@@ -24,6 +24,9 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Redfish configures the shared Redfish endpoint; disabled when Listen is empty.
 	Redfish Redfish `yaml:"redfish"`
+	// Boot configures the boot endpoint (iPXE scripts, virtual media);
+	// disabled when Listen is empty.
+	Boot Boot `yaml:"boot"`
 	// PDUs are the switched PDUs nodes may reference by name.
 	PDUs []PDU `yaml:"pdus"`
 	// Nodes are the machines powerjockey gives a BMC.
@@ -155,6 +158,8 @@ type Node struct {
 	Fallback string `yaml:"fallback"`
 	// Status chooses where "power status" comes from.
 	Status Status `yaml:"status"`
+	// Boot changes the boot endpoint's settings for this node (optional).
+	Boot *NodeBoot `yaml:"boot"`
 
 	// Hardware properties for enrollment files (instackenv.json); optional.
 	CPU          int    `yaml:"cpu"`

@@ -77,6 +77,7 @@ func (v *validator) applyDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultHTTPListen
 	}
+	v.bootDefaults()
 	if c.HTTP.MaxConnections == 0 {
 		c.HTTP.MaxConnections = DefaultHTTPMaxConnections
 	}
@@ -205,6 +206,7 @@ func (v *validator) validate() {
 		}
 	}
 
+	v.validateBoot()
 	v.validateConnCaps("http", c.HTTP.MaxConnections, c.HTTP.MaxConnectionsPerSource)
 	v.validateConnCaps("redfish", c.Redfish.MaxConnections, c.Redfish.MaxConnectionsPerSource)
 
@@ -510,6 +512,7 @@ func (v *validator) validateNode(path string, n *Node, pdus map[string]*PDU, nam
 		v.fail(path+".fallback", "want manual or error, got %q", n.Fallback)
 	}
 	v.validateStatus(path, n)
+	v.validateNodeBoot(path, n)
 }
 
 func (v *validator) validateNodePDU(path, node string, np *NodePDU, pdus map[string]*PDU, outlets map[string]string) {

@@ -58,6 +58,7 @@ func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 		WattsOn:        *n.Status.WattsOn,
 		MaxAge:         n.Status.MaxAge.D(),
 		SampleInterval: n.Status.SampleInterval.D(),
+		Boot:           d.nodeBootConfig(n),
 		Logger:         d.log,
 		Observer:       d.metrics,
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"runtime/debug"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	mwol "github.com/mdlayher/wol"
 
+	"github.com/powerjockey/powerjockey/pkg/boot"
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/ipmi"
@@ -36,6 +38,10 @@ type Daemon struct {
 
 	wolClient  *mwol.Client
 	rawSenders map[string]*wol.RawSender
+	// imageClient fetches virtual media images; mediaChecker checks them
+	// before they are inserted (boot.go).
+	imageClient  *http.Client
+	mediaChecker *boot.Checker
 
 	// mu guards the configuration-derived state below; it is held for a
 	// whole reload so readers see the old or the new set, never a mix.
@@ -74,17 +80,19 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	m := metrics.New()
 	d := &Daemon{
-		log:        log,
-		metrics:    m,
-		store:      store,
-		lock:       lock,
-		wolClient:  wc,
-		rawSenders: map[string]*wol.RawSender{},
-		cfg:        cfg,
-		pdus:       map[string]*pdu.Client{},
-		nodes:      map[string]*nodeEntry{},
-		listeners:  map[string]*connlimit.Listener{},
+		log:         log,
+		metrics:     m,
+		store:       store,
+		lock:        lock,
+		wolClient:   wc,
+		rawSenders:  map[string]*wol.RawSender{},
+		imageClient: boot.NewImageClient(),
+		cfg:         cfg,
+		pdus:        map[string]*pdu.Client{},
+		nodes:       map[string]*nodeEntry{},
+		listeners:   map[string]*connlimit.Listener{},
 	}
+	d.mediaChecker = &boot.Checker{Client: d.imageClient}
 	d.guard = ipmi.NewGuard(guardConfig(cfg))
 	d.ipmi = ipmi.NewManager(d.guard, m, log)
 	m.SetState(d)

@@ -19,13 +19,13 @@ import (
 func (d *Daemon) Logger() *slog.Logger { return d.log }
 
 // RunServers runs the daemon's TCP servers (the operator HTTP server and,
-// when configured, Redfish) until ctx ends or one fails. The first error
-// stops the others and is returned; a server that is switched off returns
-// nil at once and the others keep serving.
+// when configured, Redfish and the boot endpoint) until ctx ends or one
+// fails. The first error stops the others and is returned; a server that
+// is switched off returns nil at once and the others keep serving.
 func (d *Daemon) RunServers(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	servers := []func(context.Context) error{d.ServeHTTP, d.ServeRedfish}
+	servers := []func(context.Context) error{d.ServeHTTP, d.ServeRedfish, d.ServeBoot}
 	errc := make(chan error, len(servers))
 	for _, serve := range servers {
 		go func() { errc <- serve(ctx) }()
@@ -86,7 +86,7 @@ const (
 	maxHeaderBytes = 64 << 10
 )
 
-// listen opens a TCP listener for server ("http", "redfish") with the
+// listen opens a TCP listener for server ("http", "redfish", "boot") with the
 // connection caps the file descriptor budget allows, and registers it for
 // the metrics and for reloads, which resize the caps.
 func (d *Daemon) listen(server, addr string) (*connlimit.Listener, error) {
@@ -98,8 +98,11 @@ func (d *Daemon) listen(server, addr string) (*connlimit.Listener, error) {
 	defer d.mu.Unlock()
 	b := newFDBudget(d.cfg, fileLimit())
 	lim := b.http
-	if server == "redfish" {
+	switch server {
+	case "redfish":
 		lim = b.redfish
+	case "boot":
+		lim = b.boot
 	}
 	ln := connlimit.New(inner, server, lim, d.log)
 	d.listeners[server] = ln
@@ -131,6 +134,9 @@ func (d *Daemon) applyFDBudgetLocked() {
 	if d.cfg.Redfish.Listen != "" {
 		attrs = append(attrs, "redfish_max_connections", b.redfish.Max)
 	}
+	if d.cfg.Boot.Listen != "" {
+		attrs = append(attrs, "boot_max_connections", b.boot.Max)
+	}
 	if len(b.lowered) > 0 {
 		d.log.Warn("file descriptor limit too low for the configured connection caps: lowered so that IPMI, PDUs and state files keep theirs; raise LimitNOFILE",
 			append(attrs, "lowered", b.lowered)...)
@@ -146,6 +152,9 @@ func (d *Daemon) applyFDBudgetLocked() {
 	}
 	if ln := d.listeners["redfish"]; ln != nil {
 		ln.SetLimits(b.redfish)
+	}
+	if ln := d.listeners["boot"]; ln != nil {
+		ln.SetLimits(b.boot)
 	}
 }
 

@@ -78,8 +78,11 @@ type Config struct {
 	// EventLogSize is how many events the node keeps (default
 	// DefaultEventLogSize).
 	EventLogSize int
-	Logger       *slog.Logger
-	Observer     Observer
+	// Boot says whether the machine fetches its boot script from the boot
+	// endpoint, and how virtual media is checked.
+	Boot     BootConfig
+	Logger   *slog.Logger
+	Observer Observer
 }
 
 // Node is one machine.
@@ -115,6 +118,9 @@ type Node struct {
 	// epoch counts accepted actions; a refresh begun in an older epoch is
 	// not published.
 	epoch uint64
+	// mediaErrID is the virtual media insertion whose serving failure was
+	// last recorded (media.go).
+	mediaErrID string
 
 	ctx    context.Context // node lifetime; cancelled by Close
 	cancel context.CancelFunc
@@ -483,22 +489,24 @@ func (n *Node) recordAccepted(a power.Action, means string, by Requester, start 
 	}
 }
 
-// consumeBoot clears a next-boot-only override: the machine was just
-// powered on, and its firmware reads the flags as it boots.
+// consumeBoot is the machine just powered on: its firmware reads the flags
+// as it boots. A next-boot-only override is used up now, or, for a machine
+// that fetches its boot script, when it does (bootfetch.go has the rule).
 func (n *Node) consumeBoot() {
 	n.mu.Lock()
-	b := n.state.Boot.effective(time.Now())
-	if b.Valid && !b.Persistent {
-		b.Valid = false
-	}
-	b.ExpiresAt = time.Time{}
-	changed := b != n.state.Boot
-	n.state.Boot = b
+	before := n.state.Boot
+	n.bootOnPowerOnLocked()
+	b := n.state.Boot
+	changed := b != before
 	n.mu.Unlock()
 	if !changed {
 		return
 	}
-	n.log.Info("boot override consumed by power-on", "device", string(b.Device))
+	if b.Valid {
+		n.log.Info("boot override kept for the boot script fetch (its lapse stopped)", "device", string(b.Device))
+	} else {
+		n.log.Info("boot override consumed by power-on", "device", string(b.Device))
+	}
 	if err := n.persist(); err != nil {
 		n.log.Error("cannot persist node state", "err", err)
 	}

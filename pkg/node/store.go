@@ -31,6 +31,8 @@ type State struct {
 	Manual *ManualAction `json:"manual,omitempty"`
 	// Indicator is the identify indicator state last set (empty: Off).
 	Indicator Indicator `json:"indicator,omitempty"`
+	// Media is the virtual CD's image, if one is attached.
+	Media *Media `json:"media,omitempty"`
 }
 
 // ActionRecord describes one power action.

@@ -52,6 +52,8 @@ type MachineConfig struct {
 	// PowerOnAfterACLoss boots the machine as soon as power returns, like the
 	// BIOS option of that name; otherwise it waits for a magic packet.
 	PowerOnAfterACLoss bool
+	// VM, when set, runs the machine as a QEMU virtual machine (vm.go).
+	VM *VMConfig
 }
 
 // Machine is one simulated machine.
@@ -59,6 +61,11 @@ type Machine struct {
 	cfg  MachineConfig
 	rack *Rack
 	log  *slog.Logger
+
+	// vm and serial are the machine's VM and its serial port; nil when it
+	// is not a VM (vmmachine.go).
+	vm     *vmProcess
+	serial *serialPort
 
 	mu       sync.Mutex
 	state    MachineState
@@ -139,6 +146,7 @@ func (m *Machine) powerChanged() {
 	switch {
 	case !powered && m.state != Off:
 		m.stopTimerLocked()
+		m.vmStopLocked()
 		m.state = Off
 		m.log.Info("machine lost power", "machine", m.cfg.Name)
 	case powered && m.state == Off:
@@ -161,6 +169,9 @@ func (m *Machine) wake() {
 }
 
 func (m *Machine) bootLocked(why string) {
+	if !m.vmStartLocked() {
+		return
+	}
 	m.state = Running
 	m.boots++
 	m.log.Info("machine booted", "machine", m.cfg.Name, "why", why, "boots", m.boots)
@@ -179,6 +190,7 @@ func (m *Machine) haltLocked(why string) {
 		return
 	}
 	m.stopTimerLocked()
+	m.vmStopLocked()
 	m.state = Standby
 	m.log.Info("machine shut itself down", "machine", m.cfg.Name, "why", why)
 }

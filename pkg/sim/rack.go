@@ -69,6 +69,12 @@ func New(cfg Config) (*Rack, error) {
 			m.state = Standby
 		}
 		r.machines[mc.Name] = m
+		if mc.VM != nil {
+			if err := r.newVM(m); err != nil {
+				r.Close()
+				return nil, err
+			}
+		}
 		if len(mc.MAC) > 0 {
 			r.byMAC[mc.MAC.String()] = m
 		}
@@ -109,6 +115,7 @@ func (r *Rack) Run(ctx context.Context) error {
 			r.serveWoL(ctx, c)
 		}()
 	}
+	r.serveVMs(ctx, &wg)
 	<-ctx.Done()
 	r.Close()
 	wg.Wait()
@@ -185,4 +192,5 @@ func (r *Rack) Close() {
 	for _, c := range r.wol {
 		c.Close()
 	}
+	r.closeVMs()
 }
