@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/powerjockey/powerjockey/pkg/audit"
+	"github.com/powerjockey/powerjockey/pkg/buildinfo"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
@@ -45,6 +46,9 @@ func New(b Backend, log *slog.Logger) http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.Metrics().Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/v1/version", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, buildinfo.Get())
+	})
 	mux.HandleFunc("GET /api/v1/nodes", s.listNodes)
 	mux.HandleFunc("GET /api/v1/nodes/{name}", s.getNode)
 	mux.HandleFunc("POST /api/v1/nodes/{name}/power", s.powerNode)
