@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,21 +28,122 @@ func TestVersionCommand(t *testing.T) {
 	}
 }
 
-// TestVersionFromLdflags builds the binary as the packages and the
-// Dockerfile do, with the version, commit and date given by -ldflags, and
-// reads them back from the binary itself.
-func TestVersionFromLdflags(t *testing.T) {
+// TestDockerfile checks the Dockerfile without docker (which cannot run
+// here): its build stage's go build command, run as written with the
+// build arguments substituted, builds a binary that reports them; what it
+// copies exists and is not excluded by .dockerignore; the Go image matches
+// go.mod; the final stage labels the image with the same arguments, runs
+// serve with the packages' configuration path and exposes the default
+// ports.
+func TestDockerfile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
+	root := filepath.Join("..", "..")
+	data, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Instructions, with continuation lines joined.
+	var instrs []string
+	cur := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if cur == "" && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
+			continue
+		}
+		if strings.HasSuffix(trimmed, "\\") {
+			cur += strings.TrimSuffix(trimmed, "\\") + " "
+			continue
+		}
+		instrs = append(instrs, cur+trimmed)
+		cur = ""
+	}
+	stage := -1
+	args := map[int][]string{}
+	var build, label, entrypoint, expose string
+	var copies []string
+	for _, in := range instrs {
+		kw, rest, _ := strings.Cut(in, " ")
+		switch kw {
+		case "FROM":
+			stage++
+			if stage == 0 {
+				gomod, _ := os.ReadFile(filepath.Join(root, "go.mod"))
+				m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(gomod)
+				if m == nil || !strings.HasPrefix(rest, "golang:"+string(m[1])+" ") {
+					t.Errorf("build stage %q does not use go.mod's Go %s", rest, m[1])
+				}
+			}
+		case "ARG":
+			name, _, _ := strings.Cut(rest, "=")
+			args[stage] = append(args[stage], name)
+		case "RUN":
+			if i := strings.Index(rest, "go build"); i >= 0 {
+				build = strings.TrimPrefix(rest[:i], "CGO_ENABLED=0 ") + rest[i:]
+				build, _, _ = strings.Cut(build, " && ")
+				if !strings.HasPrefix(rest, "CGO_ENABLED=0 ") {
+					t.Errorf("the build is not static (CGO_ENABLED=0): %s", rest)
+				}
+			}
+		case "COPY":
+			if stage == 0 {
+				f := strings.Fields(rest)
+				copies = append(copies, f[:len(f)-1]...)
+			}
+		case "LABEL":
+			label += rest + " "
+		case "ENTRYPOINT":
+			entrypoint = rest
+		case "EXPOSE":
+			expose = rest
+		}
+	}
+	for _, want := range []string{"VERSION", "COMMIT", "BUILD_DATE"} {
+		for s := 0; s <= 1; s++ {
+			if !slices.Contains(args[s], want) {
+				t.Errorf("stage %d does not declare ARG %s (an ARG is scoped to its stage)", s, want)
+			}
+		}
+	}
+	for _, want := range []string{`org.opencontainers.image.version="${VERSION}"`, `org.opencontainers.image.revision="${COMMIT}"`,
+		`org.opencontainers.image.created="${BUILD_DATE}"`} {
+		if !strings.Contains(label, want) {
+			t.Errorf("the image is not labelled %s: %s", want, label)
+		}
+	}
+	ignore, _ := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	for _, c := range copies {
+		if c == "." || c == "./" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(root, c)); err != nil {
+			t.Errorf("COPY %s: %v", c, err)
+		}
+		if regexp.MustCompile(`(?m)^/?` + regexp.QuoteMeta(c) + `$`).Match(ignore) {
+			t.Errorf("COPY %s, but .dockerignore excludes it", c)
+		}
+	}
+	if entrypoint != `["/powerjockey", "serve", "--config", "/etc/powerjockey/powerjockey.yaml"]` {
+		t.Errorf("ENTRYPOINT %s", entrypoint)
+	}
+	if !strings.Contains(expose, "9623/tcp") || !strings.Contains(expose, "6230-6299/udp") {
+		t.Errorf("EXPOSE %s lacks the default HTTP port or the IPMI range", expose)
+	}
+
+	// The build command as written, with the build arguments given.
+	if build == "" {
+		t.Fatal("no go build in the Dockerfile")
+	}
 	bin := filepath.Join(t.TempDir(), "powerjockey")
-	const pkg = "github.com/powerjockey/powerjockey/pkg/buildinfo"
-	ld := "-s -w -X " + pkg + ".version=1.2.3+git20261126090000.0123456789ab -X " + pkg + ".commit=0123456789abcdef0123456789abcdef01234567 -X " +
-		pkg + ".date=2026-11-26T09:00:00Z"
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags", ld, "-o", bin, ".")
+	build = strings.NewReplacer("${VERSION}", "1.2.3+git20261126090000.0123456789ab",
+		"${COMMIT}", "0123456789abcdef0123456789abcdef01234567", "${BUILD_DATE}", "2026-11-26T09:00:00Z",
+		"/out/powerjockey", bin).Replace(build)
+	cmd := exec.Command("sh", "-c", build)
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		t.Fatalf("%s: %v\n%s", build, err, out)
 	}
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil {
