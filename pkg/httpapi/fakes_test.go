@@ -97,6 +97,8 @@ func (p *fakeProbe) Read(context.Context) (power.Reading, error) {
 type nodeSpec struct {
 	name string
 	feed *fakeFeed
+	// means, when set, are the node's means instead (a real PDU feed).
+	means *node.Means
 	// probe, when set, is the node's status sensor besides the feed.
 	probe *fakeProbe
 	// fallbackError makes actions without means fail instead of going manual.
@@ -147,6 +149,9 @@ func newRack(t *testing.T, specs ...nodeSpec) *fakeRack {
 		}
 		if s.probe != nil {
 			cfg.Means.Probe = s.probe
+		}
+		if s.means != nil {
+			cfg.Means = *s.means
 		}
 		if s.fallbackError {
 			cfg.Fallback = node.FallbackError
