@@ -103,7 +103,7 @@ func startBrowser(ctx context.Context, t *testing.T, bin string, extraArgs ...st
 	args := []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
 		"--disable-sync", "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars",
-		"--mute-audio", "--user-data-dir="+dir, "--remote-debugging-port=0",
+		"--mute-audio", "--user-data-dir=" + dir, "--remote-debugging-port=0",
 		"--remote-allow-origins=http://127.0.0.1", "--window-size=1280,800"}
 	args = append(append(args, extraArgs...), "about:blank")
 	cmd := exec.Command(bin, args...)
