@@ -28,6 +28,7 @@ targets=(
   ./pkg/snmpagent:FuzzAgentDatagram
   ./pkg/sim:FuzzMagicPacket
   ./pkg/redfish:FuzzDecoders
+  ./pkg/httpapi:FuzzAuthRequest
   ./pkg/power/pdu:FuzzSNMPResponse
 )
 for t in "${targets[@]}"; do

@@ -104,7 +104,7 @@ type nodeSpec struct {
 	// fallbackError makes actions without means fail instead of going manual.
 	fallbackError bool
 	// setup is run once the node exists (to leave a last action, say).
-	setup func(t *testing.T, n *node.Node)
+	setup func(t testing.TB, n *node.Node)
 }
 
 // fakeRack is a Backend over real nodes with fake means.
@@ -126,7 +126,7 @@ func (r *fakeRack) Snapshots() (out []node.Snapshot) {
 	return out
 }
 
-func newRack(t *testing.T, specs ...nodeSpec) *fakeRack {
+func newRack(t testing.TB, specs ...nodeSpec) *fakeRack {
 	t.Helper()
 	store, err := node.OpenStore(t.TempDir())
 	if err != nil {
@@ -204,7 +204,7 @@ func deadNode(name string) nodeSpec {
 func manualNode(name string, action power.Action) nodeSpec {
 	s := nodeSpec{name: name}
 	if action != 0 {
-		s.setup = func(t *testing.T, n *node.Node) { mustPower(t, n, action) }
+		s.setup = func(t testing.TB, n *node.Node) { mustPower(t, n, action) }
 	}
 	return s
 }
@@ -212,7 +212,7 @@ func manualNode(name string, action power.Action) nodeSpec {
 // busyNode is on, with its last action still running in the background.
 func busyNode(name string) nodeSpec {
 	feed := &fakeFeed{state: power.StateOff, hold: make(chan struct{})}
-	return nodeSpec{name: name, feed: feed, setup: func(t *testing.T, n *node.Node) {
+	return nodeSpec{name: name, feed: feed, setup: func(t testing.TB, n *node.Node) {
 		mustPower(t, n, power.On)
 		t.Cleanup(func() { close(feed.hold) })
 	}}
@@ -221,7 +221,7 @@ func busyNode(name string) nodeSpec {
 // failedNode's last action failed.
 func failedNode(name string) nodeSpec {
 	feed := &fakeFeed{state: power.StateOff}
-	return nodeSpec{name: name, feed: feed, setup: func(t *testing.T, n *node.Node) {
+	return nodeSpec{name: name, feed: feed, setup: func(t testing.TB, n *node.Node) {
 		feed.setDoErr(fmt.Errorf("snmp set 10.0.0.50:161: %w", power.ErrTimeout))
 		if err := n.Power(context.Background(), power.On); !errors.Is(err, power.ErrTimeout) {
 			t.Fatalf("power on %s: %v, want a timeout", n.Name(), err)
@@ -230,7 +230,7 @@ func failedNode(name string) nodeSpec {
 	}}
 }
 
-func mustPower(t *testing.T, n *node.Node, a power.Action) {
+func mustPower(t testing.TB, n *node.Node, a power.Action) {
 	t.Helper()
 	if err := n.Power(context.Background(), a); err != nil {
 		t.Fatalf("power %s %s: %v", a, n.Name(), err)
@@ -238,7 +238,7 @@ func mustPower(t *testing.T, n *node.Node, a power.Action) {
 }
 
 // demoRack is the rack of the tests: every kind of node the page shows.
-func demoRack(t *testing.T) *fakeRack {
+func demoRack(t testing.TB) *fakeRack {
 	return newRack(t,
 		meteredNode("compute-0", true, 142),
 		meteredNode("compute-1", true, 118),
