@@ -52,7 +52,8 @@
     const f = {};
     for (const k of ['name', 'badge', 'src', 'serr', 'wait', 'last']) f[k] = el.querySelector('.' + k);
     f.name.textContent = name;
-    for (const b of el.querySelectorAll('button')) b.setAttribute('aria-label', `Power ${b.dataset.action} ${name}`);
+    for (const b of el.querySelectorAll('button[data-action]')) b.setAttribute('aria-label', `Power ${b.dataset.action} ${name}`);
+    el.querySelector('button[data-history]').setAttribute('aria-label', `History of ${name}`);
     return {el, f, n: null};
   }
 
