@@ -30,6 +30,7 @@ targets=(
   ./pkg/redfish:FuzzDecoders
   ./pkg/httpapi:FuzzAuthRequest
   ./pkg/power/pdu:FuzzSNMPResponse
+  ./pkg/snmpagent/snmprec:FuzzParse
 )
 for t in "${targets[@]}"; do
   pkg=${t%%:*} name=${t##*:}

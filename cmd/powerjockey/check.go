@@ -374,6 +374,12 @@ func (c *checker) probe(ctx context.Context) {
 				row.descr = res.SysDescr
 				row.model = res.Model
 			}
+			if errors.Is(err, pdu.ErrNotPDU) {
+				row.err = err.Error()
+				row.model = "refused"
+				c.addf(sevError, key+".model", "%v", err)
+				return
+			}
 			if err != nil {
 				row.err = err.Error()
 				c.addf(sevError, key+".address", "probe failed: %v", err)
@@ -381,10 +387,20 @@ func (c *checker) probe(ctx context.Context) {
 			}
 			if p.Model == "auto" {
 				row.model += " (detected)"
-			} else if detected, derr := pdu.Detect(row.sysObjectID); derr == nil {
-				if configured, _ := pdu.Lookup(p.Model); configured != detected {
-					c.addf(sevWarning, key+".model", "PDU %s reports sysObjectID %s, which is model %s, but %s is configured", p.Name, row.sysObjectID, detected.Name, p.Model)
+			} else if res.TableMissing != "" {
+				// The configured row does not fit: say which one would.
+				hint := "no row of the table is confirmed on it"
+				auto := p
+				auto.Model = "auto"
+				if ac, aerr := daemon.NewPDUClient(auto, nil); aerr == nil {
+					if m, derr := ac.DetectModel(pctx); derr == nil {
+						hint = "its outlet table is that of model " + m.Name
+					} else if errors.Is(derr, pdu.ErrNotPDU) {
+						hint = derr.Error()
+					}
+					ac.Close()
 				}
+				c.addf(sevWarning, key+".model", "PDU %s is configured as %s, but %s; %s", p.Name, p.Model, res.TableMissing, hint)
 			}
 			for _, o := range outlets {
 				out, ok := res.Outlets[o]

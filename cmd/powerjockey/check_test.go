@@ -332,7 +332,7 @@ nodes:
 `, data)
 	startRack(t, path, func(c *sim.Config) { c.PDUs[0].Model = "cyberpower" })
 	out, _, code := runCmd(t, "check", "--config", path, "--probe")
-	want := regexp.QuoteMeta(path) + `:6:5: pdus\[0\].model: warning: PDU rack1 reports sysObjectID 1\.3\.6\.1\.4\.1\.3808\S*, which is model cyberpower, but apc_rpdu2 is configured`
+	want := regexp.QuoteMeta(path) + `:6:5: pdus\[0\].model: warning: PDU rack1 is configured as apc_rpdu2, but no outlet status table at 1\.3\.6\.1\.4\.1\.318\.1\.1\.26\.9\.2\.3\.1\.5; its outlet table is that of model cyberpower`
 	if code != 0 || !regexp.MustCompile(want).MatchString(out) {
 		t.Errorf("exit %d, want 0 and a line matching %s:\n%s", code, want, out)
 	}

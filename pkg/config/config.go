@@ -159,6 +159,10 @@ type PDU struct {
 	// Stagger is the minimum time between two outlet switch-ons on this PDU,
 	// to spread inrush current (default 1s).
 	Stagger *Duration `yaml:"stagger"`
+	// VerifyTimeout bounds how long after a switch the outlet's status
+	// must show it (or a pending state towards it) before the switch
+	// counts as failed (default 5s).
+	VerifyTimeout Duration `yaml:"verify_timeout"`
 }
 
 // SNMP holds a PDU's SNMP transport and credentials.

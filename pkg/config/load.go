@@ -26,6 +26,7 @@ const (
 	DefaultSNMPRetries      = 2
 	DefaultCacheTTL         = 2 * time.Second
 	DefaultStagger          = time.Second
+	DefaultVerifyTimeout    = 5 * time.Second
 	DefaultWoLTarget        = "255.255.255.255:9"
 	DefaultWoLRepeat        = 3
 	DefaultWoLInterval      = time.Second

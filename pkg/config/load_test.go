@@ -67,6 +67,7 @@ func TestDefaults(t *testing.T) {
 		{"DefaultSNMPRetries", DefaultSNMPRetries, 2},
 		{"DefaultCacheTTL", DefaultCacheTTL, 2 * time.Second},
 		{"DefaultStagger", DefaultStagger, time.Second},
+		{"DefaultVerifyTimeout", DefaultVerifyTimeout, 5 * time.Second},
 		{"DefaultWoLTarget", DefaultWoLTarget, "255.255.255.255:9"},
 		{"DefaultWoLRepeat", DefaultWoLRepeat, 3},
 		{"DefaultWoLInterval", DefaultWoLInterval, time.Second},
@@ -118,6 +119,7 @@ func TestDefaultsOfOptionalSections(t *testing.T) {
 		{"pdus[0].snmp.retries", *p.SNMP.Retries, 2},
 		{"pdus[0].cache_ttl", p.CacheTTL.D(), 2 * time.Second},
 		{"pdus[0].stagger", p.Stagger.D(), time.Second},
+		{"pdus[0].verify_timeout", p.VerifyTimeout.D(), 5 * time.Second},
 	}
 	for _, c := range pduChecks {
 		if !equal(c.got, c.want) {

@@ -110,6 +110,9 @@ func (v *validator) applyDefaults() {
 		if p.Stagger == nil {
 			p.Stagger = DurationPtr(DefaultStagger)
 		}
+		if p.VerifyTimeout == 0 {
+			p.VerifyTimeout = Duration(DefaultVerifyTimeout)
+		}
 	}
 	for i := range c.Nodes {
 		n := &c.Nodes[i]

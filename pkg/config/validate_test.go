@@ -379,7 +379,7 @@ func TestPDURules(t *testing.T) {
 		{"port out of range", pduDoc("  address: 10.0.0.1:0", "  snmp: {community: c}"),
 			[]string{`x.yaml:3:3: pdus[0].address: invalid port "0"`}},
 		{"unknown model", pduDoc("  address: 10.0.0.1", "  model: acme", "  snmp: {community: c}"),
-			[]string{`x.yaml:4:3: pdus[0].model: unknown PDU model "acme" (known: auto, aten, apc, apc_masterswitch, apc_masterswitchplus, apc_rackpdu, apc_rpdu2, cyberpower, eatonpower, teltronix, baytech_mrp27, raritan_pdu2, servertech_sentry3, servertech_sentry4, vertivgeist_pdu)`}},
+			[]string{`x.yaml:4:3: pdus[0].model: unknown PDU model "acme" (known: auto, aten, apc, apc_masterswitch, apc_masterswitchplus, apc_rackpdu, apc_rpdu2, apc_epdu, apc_cpdu, cyberpower, cyberpower_epdu2, eatonpower, teltronix, baytech_mrp27, raritan_pdu2, servertech_sentry3, servertech_sentry4, vertivgeist_pdu)`}},
 		{"negative outlets", pduDoc("  address: 10.0.0.1", "  outlets: -1", "  snmp: {community: c}"),
 			[]string{`x.yaml:4:3: pdus[0].outlets: must be positive`}},
 		{"v2c without community", pduDoc("  address: 10.0.0.1"),

@@ -114,6 +114,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.pdus[p.Name] = c
 	}
+	if err := d.detectPDUs(ctx, d.cfg.PDUs); err != nil {
+		d.stopAllLocked()
+		return err
+	}
 	// Build every node (loading its state) before serving any, so that a
 	// bad state file stops the start before a single endpoint answered.
 	entries := make([]*nodeEntry, 0, len(d.cfg.Nodes))
@@ -217,6 +221,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		delete(d.nodes, name)
 		stopped = append(stopped, name)
 	}
+	var reloaded []config.PDU
 	for name := range changedPDUs {
 		if c := d.pdus[name]; c != nil {
 			c.Close()
@@ -228,8 +233,12 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 				return err
 			}
 			d.pdus[name] = c
+			reloaded = append(reloaded, p)
 		}
 	}
+	// A refused PDU is reported; its nodes start and fail their actions
+	// with the same error.
+	detectErr := d.detectPDUs(d.ctx, reloaded)
 	var errs []error
 	var started []string
 	for _, n := range cfg.Nodes {
@@ -248,7 +257,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	slices.Sort(started)
 	d.log.Info("configuration reloaded", "kept", len(kept), "stopped", stopped, "started", started)
 	d.applyFDBudgetLocked()
-	return errors.Join(errs...)
+	return errors.Join(append([]error{detectErr}, errs...)...)
 }
 
 // Node returns the named node, or nil.

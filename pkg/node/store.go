@@ -182,3 +182,11 @@ func writeFileAtomic(path string, data []byte) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// ReadState reads node name's persisted state under stateDir without
+// creating anything, for read-only tools (discover --config); ok is false
+// when the node has no state file.
+func ReadState(stateDir, name string) (st State, ok bool, err error) {
+	s := &Store{dir: filepath.Join(stateDir, "nodes")}
+	return s.Load(name)
+}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/test/harness"
 )
 
 // A configuration whose HTTP server listens beyond loopback.
@@ -78,38 +80,15 @@ func TestHTTPSBeyondLoopback(t *testing.T) {
 
 	cmd := exec.Command("unshare", "--net", "sh", "-c",
 		`ip link set lo up && ip addr add `+addr+`/32 dev lo && exec "$0" serve --config "$1"`, binary, e.cfgPath)
-	cmd.Stdout, cmd.Stderr = &lockedWriter{e: e}, &lockedWriter{e: e}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("daemon did not exit cleanly: %v\n%s", err, e.logs())
-			}
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("daemon ignored SIGTERM\n%s", e.logs())
-		}
-	}()
-	pid := fmt.Sprint(cmd.Process.Pid)
+	// unshare and sh exec in place: the process is the daemon, stopped
+	// (SIGTERM, clean exit required) when the test ends.
+	proc := harness.Start(t, &e.Log, cmd)
+	pid := fmt.Sprint(proc.Pid())
 	inNS := func(name string, args ...string) (string, error) {
 		return run(t, 20*time.Second, "nsenter", append([]string{"--target", pid, "--net", name}, args...)...)
 	}
-	eventually(t, 15*time.Second, "the HTTPS server", func() bool {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("daemon exited: %v\n%s", err, e.logs())
-		default:
-		}
-		return len(e.logLines("http serving")) > 0
-	})
+	proc.WaitReady(15*time.Second, "serving HTTPS", func() bool { return len(e.logLines("http serving")) > 0 })
 	serving := e.logLines("http serving")[0]
 	if !strings.Contains(serving, "listen="+addr+":9623 scheme=https") || !strings.Contains(serving, `auth="2 tokens, node accounts, metrics token"`) {
 		t.Errorf("log line: %s", serving)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/redfish/redfishtest"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/harness"
 )
 
 // TestRedfishConformance walks every resource of the real binary's
@@ -166,14 +167,7 @@ func TestRedfishInspectionAndMonitoring(t *testing.T) {
 // /usr/sbin, which a non-root PATH may lack).
 func fenceRedfish(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("fence_redfish"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/fence_redfish"); err == nil {
-		return "/usr/sbin/fence_redfish"
-	}
-	requireTool(t, "fence_redfish")
-	return ""
+	return harness.Tool(t, "fence_redfish")
 }
 
 // fence runs fence_redfish as a cluster manager would and returns its

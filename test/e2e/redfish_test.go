@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/harness"
 )
 
 // redfishRack: one metered PDU node with Wake-on-LAN and inventory, one
@@ -101,13 +102,7 @@ func (r *redfishEnv) waitRedfish() {
 // is importable by /usr/bin/python3.
 func requireSushy(t *testing.T) {
 	t.Helper()
-	requireTool(t, "/usr/bin/python3")
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import sushy").CombinedOutput(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("python3-sushy is required under CI: %v\n%s", err, out)
-		}
-		t.Skipf("python3-sushy not installed: %s", out)
-	}
+	harness.RequirePython(t, "python3-sushy", "sushy")
 }
 
 // sushyStep is one line of the driver's output.
@@ -189,22 +184,6 @@ func (r *redfishEnv) sushyAuth(auth, user, password string, steps ...map[string]
 		r.t.Fatalf("driver printed %d results for %d steps:\n%s\nstderr:\n%s", len(res), len(steps), out, stderr.String())
 	}
 	return res
-}
-
-func withoutEnv(env []string, names ...string) []string {
-	var out []string
-	for _, kv := range env {
-		drop := false
-		for _, n := range names {
-			if strings.HasPrefix(kv, n+"=") {
-				drop = true
-			}
-		}
-		if !drop {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // curl runs curl against the endpoint, verifying against the generated CA,
