@@ -25,6 +25,7 @@ echo "== fuzz targets, ${fuzztime} each"
 targets=(
   ./pkg/ipmi:FuzzEndpointDatagram
   ./pkg/ipmi:FuzzDispatch
+  ./pkg/ipmi:FuzzInSession
   ./pkg/snmpagent:FuzzAgentDatagram
   ./pkg/sim:FuzzMagicPacket
   ./pkg/redfish:FuzzDecoders
