@@ -43,29 +43,46 @@ func (d *Daemon) RunServers(ctx context.Context) error {
 // ServeHTTP serves the operator API, metrics and live page on http.listen
 // until ctx ends; it returns nil at once when HTTP is off.
 func (d *Daemon) ServeHTTP(ctx context.Context) error {
-	addr := d.Config().HTTP.Listen
+	cfg := d.Config()
+	addr := cfg.HTTP.Listen
 	if addr == "off" {
 		return nil
+	}
+	// Beyond loopback the configuration guarantees HTTPS and credentials
+	// (config.validateHTTPAccess); here they are put in place.
+	tlsConfig, err := d.httpTLS(ctx, cfg, addr)
+	if err != nil {
+		return err
 	}
 	ln, err := d.listen("http", addr)
 	if err != nil {
 		return err
 	}
 	defer d.forget("http", ln)
-	var h http.Handler = httpapi.New(d, d.log)
+	var h http.Handler = httpapi.NewWithOptions(d, httpapi.Options{Logger: d.log, Auth: d.httpAuth})
 	if ip := net.ParseIP(ln.Addr().(*net.TCPAddr).IP.String()); ip != nil && ip.IsLoopback() {
 		h = loopbackHostsOnly(h, d.log)
 	}
 	srv := newServer(h, ln, d.log)
-	d.log.Info("http serving", "listen", ln.Addr().String(), "max_connections", ln.Stats().Max,
-		"max_connections_per_source", ln.Stats().PerSource)
+	srv.TLSConfig = tlsConfig
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	d.log.Info("http serving", "listen", ln.Addr().String(), "scheme", scheme, "auth", httpAuthSummary(cfg.HTTP),
+		"max_connections", ln.Stats().Max, "max_connections_per_source", ln.Stats().PerSource)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if tlsConfig != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
