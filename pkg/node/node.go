@@ -213,7 +213,7 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 	defer n.actMu.Unlock()
 	start := time.Now()
 	by := RequesterFrom(ctx)
-	busy := n.tail != nil
+	busy := n.tailRunningLocked()
 	if busy && (a == power.On || a == power.Off) && targetState(n.tail.action) == targetState(a) {
 		// The action under way already heads there (a client resending
 		// "power on" while the Wake-on-LAN repeats run): let it finish,
@@ -299,6 +299,21 @@ type step struct {
 	// boots marks the step that powers the machine on: once it is done,
 	// the machine boots and consumes a next-boot-only override.
 	boots bool
+}
+
+// tailRunningLocked reports whether the background steps of the last
+// action are still under way (the tail stays recorded after it ended).
+// n.actMu must be held.
+func (n *Node) tailRunningLocked() bool {
+	if n.tail == nil {
+		return false
+	}
+	select {
+	case <-n.tail.done:
+		return false
+	default:
+		return true
+	}
 }
 
 func (n *Node) runTail(ctx context.Context, cont power.Continuation, rest []step) error {

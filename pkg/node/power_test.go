@@ -720,3 +720,26 @@ func TestRequestsDuringAnAction(t *testing.T) {
 		t.Errorf("calls = %v, want only the first outlet switch", got)
 	}
 }
+
+// TestRequestAfterAnActionEnded: once an action's background steps are
+// done, a new request is judged by the sensors again.
+func TestRequestAfterAnActionEnded(t *testing.T) {
+	log := &journal{}
+	feed := newFeed(log, power.StateOff)
+	wol := newActuator("wol", log, power.On)
+	n := newNode(t, Config{Means: Means{Feed: feed, Waker: wol}, OnDelay: time.Millisecond}, nil)
+	ctx := context.Background()
+	if err := n.Power(ctx, power.On); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, n)
+	// The machine shut itself down behind its live outlet.
+	feed.fakeSensor.set(power.StateOff, nil, nil)
+	if err := n.Power(ctx, power.On); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, n)
+	if got := log.names(); !slices.Equal(got, []string{"pdu:on", "wol:on", "pdu:on", "wol:on"}) {
+		t.Errorf("calls = %v, want the second on carried out", got)
+	}
+}
