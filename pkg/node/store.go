@@ -29,6 +29,17 @@ type State struct {
 	LastAction *ActionRecord `json:"last_action,omitempty"`
 	// Manual is the manual action waiting for a human, if any.
 	Manual *ManualAction `json:"manual,omitempty"`
+	// OnTime is how long the node has been seen powered on (IPMI's
+	// power-on hours counter).
+	OnTime OnTime `json:"on_time,omitzero"`
+}
+
+// OnTime accumulates a node's powered-on time across restarts.
+type OnTime struct {
+	// Total is the on-time of closed intervals.
+	Total time.Duration `json:"total_ns"`
+	// Since is when the current on-interval began; zero while off.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // ActionRecord describes one power action.
