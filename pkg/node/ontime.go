@@ -43,3 +43,25 @@ func (n *Node) PowerOnTime() time.Duration {
 	defer n.mu.Unlock()
 	return n.state.OnTime.at(time.Now())
 }
+
+// FirstServed returns when the node first served the content identified
+// by fingerprint under key, recording now (persistently) when the
+// fingerprint is new. Protocol faces use it for "last changed" times that
+// must survive restarts: the IPMI SDR repository's addition timestamp,
+// which caching clients compare to decide whether their copy is current.
+func (n *Node) FirstServed(key, fingerprint string) (time.Time, error) {
+	n.mu.Lock()
+	if f, ok := n.state.Firsts[key]; ok && f.Fingerprint == fingerprint {
+		n.mu.Unlock()
+		return f.At, nil
+	}
+	at := time.Now().Truncate(time.Second)
+	firsts := make(map[string]First, len(n.state.Firsts)+1)
+	for k, v := range n.state.Firsts {
+		firsts[k] = v
+	}
+	firsts[key] = First{Fingerprint: fingerprint, At: at}
+	n.state.Firsts = firsts
+	n.mu.Unlock()
+	return at, n.persist()
+}

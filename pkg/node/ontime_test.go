@@ -87,3 +87,24 @@ func TestPowerOnTimeRecordedWithoutSensors(t *testing.T) {
 		t.Error("on-time grows while off")
 	}
 }
+
+func TestFirstServed(t *testing.T) {
+	store, _ := openStore(t)
+	n := newNode(t, Config{Name: "n1"}, store)
+	a, err := n.FirstServed("sdr", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if b, _ := n.FirstServed("sdr", "v1"); !b.Equal(a) {
+		t.Errorf("same fingerprint: %v, first %v", b, a)
+	}
+	n.Close()
+	m := newNode(t, Config{Name: "n1"}, store)
+	if b, _ := m.FirstServed("sdr", "v1"); !b.Equal(a) {
+		t.Errorf("after restart: %v, first %v", b, a)
+	}
+	if c, _ := m.FirstServed("sdr", "v2"); !c.After(a) {
+		t.Errorf("new fingerprint: %v, not after %v", c, a)
+	}
+}

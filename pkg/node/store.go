@@ -32,6 +32,15 @@ type State struct {
 	// OnTime is how long the node has been seen powered on (IPMI's
 	// power-on hours counter).
 	OnTime OnTime `json:"on_time,omitzero"`
+	// Firsts records when a face first served a piece of content, by key
+	// (see FirstServed).
+	Firsts map[string]First `json:"firsts,omitempty"`
+}
+
+// First is when content with a fingerprint was first served.
+type First struct {
+	Fingerprint string    `json:"fingerprint"`
+	At          time.Time `json:"at"`
 }
 
 // OnTime accumulates a node's powered-on time across restarts.
