@@ -146,6 +146,7 @@ func (v *validator) applyDefaults() {
 		if n.Status.Probe != nil && n.Status.Probe.Timeout == 0 {
 			n.Status.Probe.Timeout = Duration(DefaultProbeTimeout)
 		}
+		applyHardwareDefaults(n)
 	}
 }
 
@@ -412,6 +413,7 @@ func (v *validator) validateNode(path string, n *Node, pdus map[string]*PDU, nam
 		v.fail(path+".fallback", "want manual or error, got %q", n.Fallback)
 	}
 	v.validateStatus(path, n)
+	v.validateHardware(path, n)
 }
 
 func (v *validator) validateNodePDU(path, node string, np *NodePDU, pdus map[string]*PDU, outlets map[string]string) {
