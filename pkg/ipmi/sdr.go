@@ -216,24 +216,30 @@ const (
 )
 
 // fullSensorBody is a Full Sensor Record (Table 43-1) for a Watts sensor
-// with linear conversion y = M×x (B = 0, exponents 0).
+// with linear conversion y = M×x (B = 0, exponents 0). The meter's whole
+// watts are exact at M = 1; coarser scales round to the nearest step, a
+// tolerance of ±½ raw count.
 func fullSensorBody(d sensorDef, m uint16) []byte {
+	tolerance := byte(0)
+	if m > 1 {
+		tolerance = 1 // in ½ raw counts
+	}
 	b := sensorKey(d)
 	b = append(b, sensorInit, sensorCapabilities, d.sensorType, readingTypeThreshold)
 	b = append(b, 0, 0, 0, 0, 0, 0) // assertion, deassertion, reading/threshold masks: none
 	b = append(b,
-		0x00,               // units 1: unsigned, no rate, no modifier
-		0x06,               // base unit: Watts (Table 43-15)
-		0x00,               // modifier unit
-		0x00,               // linearization: linear
-		byte(m),            // M LS
-		byte(m>>8&0x03)<<6, // M MS, tolerance 0
-		0x00,               // B LS
-		0x00,               // B MS, accuracy 0
-		0x00,               // accuracy MS, exponent, direction unspecified
-		0x00,               // R exponent 0, B exponent 0
-		0x00,               // analog flags: no nominal or normal values
-		0, 0, 0,            // nominal, normal max, normal min
+		0x00,                         // units 1: unsigned, no rate, no modifier
+		0x06,                         // base unit: Watts (Table 43-15)
+		0x00,                         // modifier unit
+		0x00,                         // linearization: linear
+		byte(m),                      // M LS
+		byte(m>>8&0x03)<<6|tolerance, // M MS, tolerance
+		0x00,                         // B LS
+		0x00,                         // B MS, accuracy 0
+		0x00,                         // accuracy MS, exponent, direction unspecified
+		0x00,                         // R exponent 0, B exponent 0
+		0x00,                         // analog flags: no nominal or normal values
+		0, 0, 0,                      // nominal, normal max, normal min
 		0xFF, 0x00, // sensor maximum and minimum reading
 		0, 0, 0, 0, 0, 0, // thresholds (none readable)
 		0, 0, // hysteresis

@@ -28,7 +28,18 @@ func (c consoleHAL) Open(ctx context.Context) (hal.ConsoleConn, error) {
 		return nil, err
 	}
 	c.ep.log.Info("SOL session started")
-	return s, nil
+	return loggedSession{s, c.ep}, nil
+}
+
+// loggedSession notes the end of a SOL session in the log.
+type loggedSession struct {
+	ConsoleSession
+	ep *Endpoint
+}
+
+func (s loggedSession) Close() error {
+	s.ep.log.Info("SOL session ended")
+	return s.ConsoleSession.Close()
 }
 
 // solBitRates maps a console speed to the SOL bit rate code (Table 26-5
