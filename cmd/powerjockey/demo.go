@@ -49,6 +49,7 @@ nodes:
   - name: {{.Name}}
     ipmi: {listen: "127.0.0.1:{{.Port}}", username: admin, password: password}
     mac: "{{.MAC}}"
+    console: {tcp: "127.0.0.1:{{.ConsolePort}}"}  # the simulated machine's serial port
 {{- if .WoL}}
     wol: {target: "127.0.0.1:{{$.WoL}}"}
 {{- end}}
@@ -62,13 +63,13 @@ nodes:
 
 type demoNode struct {
 	Name, MAC, PDU, Outlets string
-	Port                    int
+	Port, ConsolePort       int
 	WoL                     bool
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", "[flags]", stderr)
-	base := fs.Int("base-port", 6230, "first IPMI port; the demo uses 127.0.0.1 ports from here and 9623 (HTTP), 16161-16162 (SNMP), 19999 (WoL)")
+	base := fs.Int("base-port", 6230, "first IPMI port; the demo uses 127.0.0.1 ports from here, from here+100 (serial consoles), and 9623 (HTTP), 16161-16162 (SNMP), 19999 (WoL)")
 	stateDir := fs.String("state-dir", filepath.Join(os.TempDir(), "powerjockey-demo"), "where the demo keeps its config and state")
 	shutdownAfter := fs.Duration("self-shutdown", 0, "make simulated machines shut themselves down this long after each boot (0: never)")
 	var lf logFlags
@@ -90,6 +91,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	for i := range nodes {
 		nodes[i].Port = *base + i
+		nodes[i].ConsolePort = *base + 100 + i
 	}
 	if err := os.MkdirAll(*stateDir, 0o750); err != nil {
 		return err
@@ -140,10 +142,12 @@ try:
   ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password power on
   ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password power status
   ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password chassis bootdev pxe options=persistent,efiboot
+  ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password sensor list
+  ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password sol activate     (~. leaves)
   snmpwalk -v2c -c private 127.0.0.1:16161 1.3.6.1.4.1.318.1.1.26.9.2.3.1.5
   curl -s http://127.0.0.1:9623/api/v1/nodes
 Ctrl-C stops.
-`, len(nodes), cfgPath, nodes[0].Port, nodes[0].Port, nodes[0].Port)
+`, len(nodes), cfgPath, nodes[0].Port, nodes[0].Port, nodes[0].Port, nodes[0].Port, nodes[0].Port)
 	err = serveUntilDone(ctx, d, cfgPath)
 	<-rackDone
 	return err

@@ -52,6 +52,9 @@ type MachineConfig struct {
 	// PowerOnAfterACLoss boots the machine as soon as power returns, like the
 	// BIOS option of that name; otherwise it waits for a magic packet.
 	PowerOnAfterACLoss bool
+	// Console, if set, is the TCP address of the machine's serial port
+	// (raw, like QEMU's -serial tcp:...,server).
+	Console string
 }
 
 // Machine is one simulated machine.
@@ -60,11 +63,21 @@ type Machine struct {
 	rack *Rack
 	log  *slog.Logger
 
+	console *simConsole // nil without a serial port
+
 	mu       sync.Mutex
 	state    MachineState
 	boots    int
 	wakes    int // magic packets received
 	shutdown *time.Timer
+}
+
+// ConsoleAddr is the bound address of the machine's serial port, or "".
+func (m *Machine) ConsoleAddr() string {
+	if m.console == nil {
+		return ""
+	}
+	return m.console.ln.Addr().String()
 }
 
 // Name returns the machine's name.
@@ -164,6 +177,9 @@ func (m *Machine) bootLocked(why string) {
 	m.state = Running
 	m.boots++
 	m.log.Info("machine booted", "machine", m.cfg.Name, "why", why, "boots", m.boots)
+	if m.console != nil {
+		m.console.print(bootMessages(m.cfg.Name, m.boots))
+	}
 	if d := m.cfg.SelfShutdownAfter; d > 0 {
 		m.stopTimerLocked()
 		m.shutdown = time.AfterFunc(d, func() {
@@ -181,6 +197,9 @@ func (m *Machine) haltLocked(why string) {
 	m.stopTimerLocked()
 	m.state = Standby
 	m.log.Info("machine shut itself down", "machine", m.cfg.Name, "why", why)
+	if m.console != nil {
+		m.console.print("\r\n[sim] reboot: Power down\r\n")
+	}
 }
 
 func (m *Machine) stopTimerLocked() {

@@ -69,6 +69,14 @@ func New(cfg Config) (*Rack, error) {
 			m.state = Standby
 		}
 		r.machines[mc.Name] = m
+		if mc.Console != "" {
+			c, err := listenConsole(mc.Console)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("sim machine %s console: %w", mc.Name, err)
+			}
+			m.console = c
+		}
 		if len(mc.MAC) > 0 {
 			r.byMAC[mc.MAC.String()] = m
 		}
@@ -107,6 +115,16 @@ func (r *Rack) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			r.serveWoL(ctx, c)
+		}()
+	}
+	for _, m := range r.machines {
+		if m.console == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.console.serve(ctx, func() bool { return m.State() == Running })
 		}()
 	}
 	<-ctx.Done()
@@ -184,5 +202,10 @@ func (r *Rack) Close() {
 	}
 	for _, c := range r.wol {
 		c.Close()
+	}
+	for _, m := range r.machines {
+		if m.console != nil {
+			m.console.close()
+		}
 	}
 }
