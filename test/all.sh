@@ -18,6 +18,8 @@ echo "== fuzz targets, ${fuzztime} each"
 targets=(
   ./pkg/ipmi:FuzzEndpointDatagram
   ./pkg/ipmi:FuzzDispatch
+  ./pkg/ipmi:FuzzBMCCommands
+  ./pkg/ipmi:FuzzSOLPayload
   ./pkg/snmpagent:FuzzAgentDatagram
   ./pkg/sim:FuzzMagicPacket
   ./pkg/redfish:FuzzDecoders

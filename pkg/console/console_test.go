@@ -242,4 +242,3 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
-

@@ -111,17 +111,16 @@ func handleGetDCMICapabilities(_ context.Context, hctx *handlers.HandlerContext,
 			0x00, // temperature sampling frequency
 		)
 	case 3: // optional platform attributes
-		if !metered {
-			return nil, ccParamNotSupported, nil
-		}
-		data = []byte{bmcAddress << 1, 0x00} // power management by the BMC, channel 0, revision 0
+		// Where power management would be: the BMC itself, channel 0,
+		// revision 0. Parameter 1 says whether it is available.
+		data = []byte{bmcAddress << 1, 0x00}
 	case 4: // manageability access attributes
 		data = []byte{lanChannel, 0xFF, 0xFF} // primary LAN; no secondary LAN, no serial
 	case 5: // enhanced system power statistics attributes
-		if !metered {
-			return nil, ccParamNotSupported, nil
+		data = []byte{0} // no rolling-average period without a meter
+		if metered {
+			data = append([]byte{byte(len(dcmiRollingPeriods))}, dcmiRollingPeriods...)
 		}
-		data = append([]byte{byte(len(dcmiRollingPeriods))}, dcmiRollingPeriods...)
 	default:
 		return nil, ccParamNotSupported, nil
 	}
@@ -154,9 +153,7 @@ func handleGetDCMIPowerReading(ctx context.Context, hctx *handlers.HandlerContex
 	default:
 		return nil, ccInvalidDataField, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, sensorReadWait)
-	defer cancel()
-	r, err := ep.machine.PowerState(ctx)
+	r, err := ep.reading(ctx)
 	if err != nil {
 		return nil, completionFor(err), nil
 	}

@@ -16,10 +16,24 @@ const (
 )
 
 // sensorReadWait bounds how long a sensor read waits for the node to
-// refresh a reading older than its max age; after it, the cached reading
-// is served (if not stale). Every Get Sensor Reading of an `sdr list`
-// would otherwise wait for a dead PDU in turn.
+// refresh a reading older than its max age while the node's sensors are
+// failing; after it, the cached reading is served (if not stale). Every
+// Get Sensor Reading of an `sdr list` would otherwise wait for a dead PDU
+// in turn. While they answer, the node's own bound applies (its status
+// wait, 1.5 s by default), so that the first sensor read after a power
+// action does not serve the reading from before it.
 const sensorReadWait = 250 * time.Millisecond
+
+// reading is the node's cached reading, refreshed if older than its max
+// age (see sensorReadWait).
+func (ep *Endpoint) reading(ctx context.Context) (power.Reading, error) {
+	if ep.machine.Snapshot().ReadingErr != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, sensorReadWait)
+		defer cancel()
+	}
+	return ep.machine.PowerState(ctx)
+}
 
 // Get Sensor Reading byte 2 (Table 35-15).
 const (
@@ -37,9 +51,7 @@ type sensorState struct {
 // readSensor reads sensor d from the node's cached reading: never a PDU
 // poll of its own (the node shares one per PDU and max age).
 func (ep *Endpoint) readSensor(ctx context.Context, d sensorDef) sensorState {
-	ctx, cancel := context.WithTimeout(ctx, sensorReadWait)
-	defer cancel()
-	r, err := ep.machine.PowerState(ctx)
+	r, err := ep.reading(ctx)
 	if d.number == sensorPDUAccess {
 		// Asserted while the node's sensors do not answer, even if a
 		// cached reading is still being served.

@@ -46,8 +46,8 @@ func OpenPTY(t testing.TB) (*os.File, string) {
 type EchoConsole struct {
 	ln net.Listener
 
-	mu    sync.Mutex
-	conns []net.Conn
+	mu       sync.Mutex
+	conns    []net.Conn
 	accepted int
 }
 
