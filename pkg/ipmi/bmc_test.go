@@ -672,6 +672,14 @@ func TestSOLConsole(t *testing.T) {
 	if p, _ := e.ep.bmc.SOL.Config().GetParam(5); p[0] != 0x06 {
 		t.Errorf("SOL bit rate: % x", p)
 	}
+	// The speed is the console's, not settable over IPMI; the rest is.
+	if _, cc := e.call(netFnTransport, 0x21, 0x01, 0x06, 0x0A); cc != ccParamReadOnly {
+		t.Errorf("set SOL bit rate: %#x", cc)
+	}
+	e.ok(netFnTransport, 0x21, 0x01, 0x04, 0x05, 0x10) // retry count and interval
+	if p, _ := e.ep.bmc.SOL.Config().GetParam(4); p[0] != 0x05 || p[1] != 0x10 {
+		t.Errorf("SOL retry parameters: % x", p)
+	}
 	hal := consoleHAL{e.ep}
 	if _, err := hal.Open(context.Background()); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,8 @@ import (
 // registerBMCHandlers adds the rest of a BMC: sensors and the SDR, the
 // SEL, LAN and channel settings, global enables, the watchdog, power-on
 // hours, the restart cause and DCMI. FRU, SDR records and SOL are go-ipmi's
-// handlers on this package's HAL (storageHAL, consoleHAL).
+// handlers on this package's HAL (storageHAL, consoleHAL), but for Set SOL
+// Configuration Parameters, whose bit rates are the console's.
 func registerBMCHandlers(r *handlers.Registry) {
 	for c, h := range map[types.Command]handlers.HandlerFunc{
 		types.CommandGetSensorReading:     handleGetSensorReading,
@@ -47,6 +48,8 @@ func registerBMCHandlers(r *handlers.Registry) {
 		types.CommandGetDCMIAssetTag:                 handleGetDCMIAssetTag,
 		types.CommandGetDCMISensorInfo:               handleGetDCMISensorInfo,
 		types.CommandGetDCMIMgmtControllerIdentifier: handleGetDCMIMCIDString,
+
+		types.CommandSetSOLConfigParam: handleSetSOLConfigParam,
 	} {
 		r.Register(c, h)
 	}

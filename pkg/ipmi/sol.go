@@ -7,6 +7,8 @@ import (
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/hal"
+	"github.com/bougou/go-ipmi/pkg/handlers"
+	"github.com/bougou/go-ipmi/pkg/types"
 )
 
 // Serial over LAN is go-ipmi's: its payload commands (Activate/Deactivate
@@ -56,4 +58,20 @@ func (ep *Endpoint) setupSOL() {
 		ep.bmc.SOL.Config().SetParam(5, []byte{code})
 		ep.bmc.SOL.Config().SetParam(6, []byte{code})
 	}
+}
+
+// handleSetSOLConfigParam is go-ipmi's Set SOL Configuration Parameters
+// (§26.2) except for the bit rates (#5 non-volatile, #6 volatile): the
+// console's speed is configuration (`console.baud`), and go-ipmi would
+// store a new one without anything changing on the line, so that
+// `sol info` would then report a speed the console does not run at.
+func handleSetSOLConfigParam(_ context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+	if len(req) < 2 {
+		return nil, ccRequestDataTruncated, nil
+	}
+	switch req[1] {
+	case 5, 6:
+		return nil, ccParamReadOnly, nil
+	}
+	return nil, hctx.BMC.SOL.Config().SetParam(req[1], req[2:]), nil
 }

@@ -493,6 +493,15 @@ func TestSerialOverLAN(t *testing.T) {
 		t.Errorf("second sol activate (%v):\n%s", err, out)
 	}
 	mustIPMItool(t, p0, "Payload Channel", "sol", "info")
+	// sol set: SOL's own tuning may change; the speed is the console's.
+	if out, err := ipmitool(t, p0, "sol", "set", "retry-count", "5"); err != nil {
+		t.Errorf("sol set retry-count: %v\n%s", err, out)
+	}
+	mustIPMItool(t, p0, "Retry Count                     : 5", "sol", "info")
+	if out, err := ipmitool(t, p0, "sol", "set", "volatile-bit-rate", "9.6"); err == nil {
+		t.Errorf("sol set volatile-bit-rate succeeded:\n%s", out)
+	}
+	mustIPMItool(t, p0, "Volatile Bit Rate (kbps)        : 115.2", "sol", "info")
 	// Ironic's stop: sol deactivate from another session ends the
 	// first. ipmitool ignores the "deactivated" status the BMC sends; it
 	// learns of it when its next characters are not acknowledged.
