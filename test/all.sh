@@ -24,6 +24,7 @@ targets=(
   ./pkg/sim:FuzzMagicPacket
   ./pkg/redfish:FuzzDecoders
   ./pkg/power/pdu:FuzzSNMPResponse
+  ./pkg/snmpagent/snmprec:FuzzParse
 )
 for t in "${targets[@]}"; do
   pkg=${t%%:*} name=${t##*:}

@@ -61,7 +61,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stderr, `usage: powerjockey check --config FILE [--probe] [--strict]
 
 Validates a configuration as the daemon would (every error with file:line:col
-and key), then checks what only this host can tell: each listen address can
+and key; a secret still holding a placeholder such as CHANGE-ME is an error,
+weak IPMI cipher suites and v1.5 straight password are warnings), then checks what only this host can tell: each listen address can
 be bound (skipped while a daemon holds the state_dir), each wol.interface
 exists, each exec hook's command is on PATH. --probe asks every PDU who it is
 and what its nodes' outlets are doing; a PDU that does not answer is an error.
@@ -373,6 +374,12 @@ func (c *checker) probe(ctx context.Context) {
 				row.descr = res.SysDescr
 				row.model = res.Model
 			}
+			if errors.Is(err, pdu.ErrNotPDU) {
+				row.err = err.Error()
+				row.model = "refused"
+				c.addf(sevError, key+".model", "%v", err)
+				return
+			}
 			if err != nil {
 				row.err = err.Error()
 				c.addf(sevError, key+".address", "probe failed: %v", err)
@@ -380,10 +387,20 @@ func (c *checker) probe(ctx context.Context) {
 			}
 			if p.Model == "auto" {
 				row.model += " (detected)"
-			} else if detected, derr := pdu.Detect(row.sysObjectID); derr == nil {
-				if configured, _ := pdu.Lookup(p.Model); configured != detected {
-					c.addf(sevWarning, key+".model", "PDU %s reports sysObjectID %s, which is model %s, but %s is configured", p.Name, row.sysObjectID, detected.Name, p.Model)
+			} else if res.TableMissing != "" {
+				// The configured row does not fit: say which one would.
+				hint := "no row of the table is confirmed on it"
+				auto := p
+				auto.Model = "auto"
+				if ac, aerr := daemon.NewPDUClient(auto, nil); aerr == nil {
+					if m, derr := ac.DetectModel(pctx); derr == nil {
+						hint = "its outlet table is that of model " + m.Name
+					} else if errors.Is(derr, pdu.ErrNotPDU) {
+						hint = derr.Error()
+					}
+					ac.Close()
 				}
+				c.addf(sevWarning, key+".model", "PDU %s is configured as %s, but %s; %s", p.Name, p.Model, res.TableMissing, hint)
 			}
 			for _, o := range outlets {
 				out, ok := res.Outlets[o]

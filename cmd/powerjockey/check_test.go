@@ -166,6 +166,23 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "weak cipher suites and v1.5 straight password are warnings",
+			yaml: header + `ipmi:
+  cipher_suites: [0, 1, 3, 15, 17]
+  v15_auth_types: [md5, password]
+nodes:
+  - name: n0
+    ipmi: {listen: "127.0.0.1:{{.P0}}", username: admin, password: pw}
+`,
+			want: []string{
+				`^{file}:4:19: ipmi.cipher_suites\[0\]: warning: cipher suite 0 has no authentication: .*CVE-2013-4782.*$`,
+				`^{file}:4:22: ipmi.cipher_suites\[1\]: warning: cipher suite 1 has no integrity protection: .*$`,
+				`^{file}:4:28: ipmi.cipher_suites\[3\]: warning: cipher suite 15 has no integrity protection: .*$`,
+				`^{file}:5:25: ipmi.v15_auth_types\[1\]: warning: IPMI v1.5 straight-password authentication sends the password in clear text.*$`,
+				`^{file}: 1 node, 0 PDUs: 0 errors, 4 warnings$`,
+			},
+		},
+		{
 			name: "world-readable secret with --strict",
 			yaml: header + `nodes:
   - name: n0
@@ -315,7 +332,7 @@ nodes:
 `, data)
 	startRack(t, path, func(c *sim.Config) { c.PDUs[0].Model = "cyberpower" })
 	out, _, code := runCmd(t, "check", "--config", path, "--probe")
-	want := regexp.QuoteMeta(path) + `:6:5: pdus\[0\].model: warning: PDU rack1 reports sysObjectID 1\.3\.6\.1\.4\.1\.3808\S*, which is model cyberpower, but apc_rpdu2 is configured`
+	want := regexp.QuoteMeta(path) + `:6:5: pdus\[0\].model: warning: PDU rack1 is configured as apc_rpdu2, but no outlet status table at 1\.3\.6\.1\.4\.1\.318\.1\.1\.26\.9\.2\.3\.1\.5; its outlet table is that of model cyberpower`
 	if code != 0 || !regexp.MustCompile(want).MatchString(out) {
 		t.Errorf("exit %d, want 0 and a line matching %s:\n%s", code, want, out)
 	}

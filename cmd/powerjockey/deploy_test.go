@@ -6,11 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -153,6 +155,14 @@ func TestKubernetesManifest(t *testing.T) {
 		writeFile(t, filepath.Join(tmp, k), v, 0o440)
 	}
 	text = strings.ReplaceAll(text, secretDir+"/", tmp+"/")
+	// As shipped, every secret is a placeholder the daemon refuses.
+	_, err = config.Parse(filepath.Join(tmp, "powerjockey.yaml"), []byte(text))
+	for k := range byKind["Secret"].StringData {
+		if err == nil || !strings.Contains(err.Error(), "secret file "+filepath.Join(tmp, k)+" holds a placeholder (CHANGE-ME)") {
+			t.Errorf("the Secret's placeholder %s is not refused: %v", k, err)
+		}
+		writeFile(t, filepath.Join(tmp, k), fmt.Sprintf("Real-secret-%d", len(k)), 0o440)
+	}
 	cfg, err := config.Parse(filepath.Join(tmp, "powerjockey.yaml"), []byte(text))
 	if err != nil {
 		t.Fatalf("the ConfigMap's configuration (with the Secret's files):\n%v", err)
@@ -191,9 +201,39 @@ func TestKubernetesManifest(t *testing.T) {
 	}
 }
 
-// TestSampleEtc loads the sample /etc/powerjockey and enrolls it.
+// TestSampleEtc: check refuses the sample /etc/powerjockey as shipped,
+// naming every placeholder secret's file and key; with the placeholders
+// replaced it loads and enrolls.
 func TestSampleEtc(t *testing.T) {
-	path := filepath.Join(deployDir, "etc", "powerjockey", "powerjockey.yaml")
+	etc := filepath.Join(t.TempDir(), "powerjockey")
+	if err := os.CopyFS(etc, os.DirFS(filepath.Join(deployDir, "etc", "powerjockey"))); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(etc, "powerjockey.yaml")
+	secrets, _ := filepath.Glob(filepath.Join(etc, "*", "*.pw"))
+	more, _ := filepath.Glob(filepath.Join(etc, "*", "*.secret"))
+	secrets = append(secrets, more...)
+	if len(secrets) < 2 {
+		t.Fatalf("secret files in the sample: %v", secrets)
+	}
+	out, _, code := runCmd(t, "check", "--config", path)
+	if code != 1 {
+		t.Errorf("check accepts the sample's placeholder secrets: exit %d\n%s", code, out)
+	}
+	for _, f := range secrets {
+		key := `nodes\[\d\]\.ipmi\.password_file`
+		if strings.HasSuffix(f, ".secret") {
+			key = `pdus\[0\]\.snmp\.(auth|priv)_passphrase_file`
+		}
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(path) + `:\d+:\d+: ` + key + `: secret file ` + regexp.QuoteMeta(f) +
+			` holds a placeholder \(CHANGE-ME\), not a secret: replace its content`)
+		if !re.MatchString(out) {
+			t.Errorf("check does not name %s and its key:\n%s", f, out)
+		}
+		if err := os.WriteFile(f, []byte(fmt.Sprintf("Real-secret-%d\n", len(f))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)

@@ -216,9 +216,10 @@ func endpointHost(listen, address string) (string, int, error) {
 	return strings.Trim(address, "[]"), port, nil
 }
 
-// selfSigned reports whether the Redfish certificate is self-signed: the one
-// the daemon generates when no tls_cert is configured, or a configured one
-// that signed itself.
+// selfSigned reports whether the Redfish certificate is one no client
+// trusts by default: the one the daemon generates when no tls_cert is
+// configured (signed by its own CA, state_dir/redfish/ca.crt, which Ironic
+// does not know unless given it), or a configured one that signed itself.
 func selfSigned(certFile string) (bool, error) {
 	if certFile == "" {
 		return true, nil

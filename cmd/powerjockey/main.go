@@ -29,6 +29,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":      {"run the daemon in the foreground", runServe},
 		"check":      {"validate a configuration and this host for it (--probe: ask the PDUs too)", runCheck},
+		"discover":   {"read a PDU's outlets (names, states, watts) into a configuration skeleton, or compare a configuration with its PDUs", runDiscover},
 		"instackenv": {"write enrollment files for TripleO, Ironic or Metal3", runInstackenv},
 		"status":     {"show the running daemon's nodes, actions and manual actions waiting", runStatus},
 		"power":      {"operate a node through the running daemon (--direct when none runs)", runPower},

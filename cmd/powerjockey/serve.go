@@ -32,6 +32,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Warn(w.Error())
 	}
 
+	// Every descriptor the limit allows: the HTTP servers' connection
+	// caps are sized from it (the daemon logs how it is shared out).
+	if _, err := daemon.RaiseFileLimit(); err != nil {
+		log.Warn("file descriptor limit not raised", "err", err)
+	}
+
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	d, err := daemon.New(cfg, log)

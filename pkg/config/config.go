@@ -37,8 +37,9 @@ type Config struct {
 
 // IPMIDefaults are endpoint settings shared by all nodes unless a node overrides them.
 type IPMIDefaults struct {
-	// CipherSuites offered over RMCP+ (default 1,2,3,15,16,17). Suite 0
-	// (no authentication) is accepted only when listed here explicitly.
+	// CipherSuites offered over RMCP+ (default 3, 17). Suites 1, 2, 15
+	// and 16 (no integrity or no confidentiality) and 0 (no
+	// authentication) are offered only when listed here explicitly.
 	CipherSuites []int `yaml:"cipher_suites"`
 	// V15AuthTypes enables IPMI v1.5 sessions with these authentication
 	// types: "md5", "password" (default md5 only: straight password is
@@ -59,6 +60,13 @@ type IPMIDefaults struct {
 type HTTP struct {
 	// Listen address; default 127.0.0.1:9623. "off" disables the server.
 	Listen string `yaml:"listen"`
+	// MaxConnections and MaxConnectionsPerSource cap the connections the
+	// server holds at once, in all and from one address (default 64 and
+	// 16). The daemon lowers them, with a warning, when the file
+	// descriptor limit cannot afford them next to the IPMI endpoints,
+	// PDUs and state files.
+	MaxConnections          int `yaml:"max_connections"`
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 }
 
 // Redfish configures the Redfish service shared by all nodes.
@@ -71,6 +79,11 @@ type Redfish struct {
 	TLSKey  string `yaml:"tls_key"`
 	// InsecureHTTP serves plain HTTP instead of HTTPS; never the default.
 	InsecureHTTP bool `yaml:"insecure_http"`
+	// MaxConnections and MaxConnectionsPerSource cap the connections the
+	// service holds at once, in all and from one address (default 256 and
+	// 32), as for HTTP.
+	MaxConnections          int `yaml:"max_connections"`
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 }
 
 // PDU is one switched power distribution unit reached over SNMP.
@@ -89,6 +102,10 @@ type PDU struct {
 	// Stagger is the minimum time between two outlet switch-ons on this PDU,
 	// to spread inrush current (default 1s).
 	Stagger *Duration `yaml:"stagger"`
+	// VerifyTimeout bounds how long after a switch the outlet's status
+	// must show it (or a pending state towards it) before the switch
+	// counts as failed (default 5s).
+	VerifyTimeout Duration `yaml:"verify_timeout"`
 }
 
 // SNMP holds a PDU's SNMP transport and credentials.

@@ -89,7 +89,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if reflect.PointerTo(v.Type()).Implements(textUnmarshalerType) {
 		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, path, "want a scalar value, got a %s", kindName(n))
+			d.errorf(n, path, "want a scalar value, got a %s", d.kindName(n, path, v.Type()))
 			return
 		}
 		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
@@ -112,7 +112,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.errorf(n, path, "want a list, got a %s", kindName(n))
+			d.errorf(n, path, "want a list, got a %s", d.kindName(n, path, v.Type()))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -122,13 +122,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(s)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, path, "want a string, got a %s", kindName(n))
+			d.errorf(n, path, "want a string, got a %s", d.kindName(n, path, v.Type()))
 			return
 		}
 		v.SetString(n.Value)
 	case reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
 		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, path, "want a %s, got a %s", v.Kind(), kindName(n))
+			d.errorf(n, path, "want a %s, got a %s", v.Kind(), d.kindName(n, path, v.Type()))
 			return
 		}
 		d.decodeScalar(n, v, path)
@@ -138,25 +138,29 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
+	shown := strconv.Quote(n.Value)
+	if holdsSecret(path) {
+		shown = secretNotShown
+	}
 	switch v.Kind() {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if err != nil || (n.Tag != "!!bool") {
-			d.errorf(n, path, "want true or false, got %q", n.Value)
+			d.errorf(n, path, "want true or false, got %s", shown)
 			return
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int64:
 		i, err := strconv.ParseInt(n.Value, 0, 64)
 		if err != nil || n.Tag != "!!int" {
-			d.errorf(n, path, "want an integer, got %q", n.Value)
+			d.errorf(n, path, "want an integer, got %s", shown)
 			return
 		}
 		v.SetInt(i)
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(n.Value, 64)
 		if err != nil || (n.Tag != "!!float" && n.Tag != "!!int") {
-			d.errorf(n, path, "want a number, got %q", n.Value)
+			d.errorf(n, path, "want a number, got %s", shown)
 			return
 		}
 		v.SetFloat(f)
@@ -165,7 +169,7 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "want a mapping of keys, got a %s", kindName(n))
+		d.errorf(n, path, "want a mapping of keys, got a %s", d.kindName(n, path, v.Type()))
 		return
 	}
 	fields := yamlFields(v.Type())
@@ -175,6 +179,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		keyPath := join(path, k.Value)
 		idx, ok := fields[k.Value]
 		if !ok {
+			if isNull(val) && mayHoldSecret(v.Type()) {
+				// A bare word where keys belong ("snmp: {public}") is
+				// more likely a secret in the wrong place than a key:
+				// neither it nor a path ending in it is shown.
+				d.errorf(k, path, "a key without a value (not shown: it may be a misplaced secret)")
+				continue
+			}
 			d.errorf(k, keyPath, "unknown key %q%s", k.Value, suggest(k.Value, fields))
 			continue
 		}
@@ -189,16 +200,65 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// secretNotShown stands in an error for the value of a secret's key.
+const secretNotShown = "a value (not shown: it is a secret)"
+
 // holdsSecret reports whether the key at path holds a secret, whose value
-// must not appear in error messages (they end up in logs).
+// must not appear in error messages (they end up in logs). Keys naming a
+// secret's file (password_file) are paths, shown like any other value, but
+// only where a message about them quotes the path, never the content.
 func holdsSecret(path string) bool {
-	key := strings.ToLower(path[strings.LastIndex(path, ".")+1:])
-	for _, s := range []string{"password", "passphrase", "community", "secret"} {
+	key := path[strings.LastIndex(path, ".")+1:]
+	if i := strings.IndexByte(key, '['); i >= 0 {
+		key = key[:i] // a list of secrets: each item is one
+	}
+	return isSecretKey(key)
+}
+
+func isSecretKey(key string) bool {
+	key = strings.ToLower(key)
+	if strings.HasSuffix(key, "_file") {
+		return false
+	}
+	for _, s := range []string{"password", "passphrase", "community", "secret", "token"} {
 		if strings.Contains(key, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// mayHoldSecret reports whether a value of type t holds a secret somewhere
+// inside (snmp, a node's ipmi, wol; and so a node, the node list, the
+// whole file): a scalar written where such a mapping belongs ("snmp:
+// public") is most likely that secret, and is not echoed either.
+func mayHoldSecret(t reflect.Type) bool {
+	return secretTypes(t, map[reflect.Type]bool{})
+}
+
+func secretTypes(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return false
+	}
+	seen[t] = true
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		if isSecretKey(tag) || secretTypes(f.Type, seen) {
+			return true
+		}
+	}
+	return false
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "")
 }
 
 // yamlFields maps YAML key names to struct field indexes.
@@ -255,13 +315,21 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func kindName(n *yaml.Node) string {
+// kindName names what n is for an error about the key at path, of type t;
+// a scalar's value is quoted unless it may be a secret.
+func (d *decoder) kindName(n *yaml.Node, path string, t reflect.Type) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "mapping"
 	case yaml.SequenceNode:
 		return "list"
 	case yaml.ScalarNode:
+		if holdsSecret(path) {
+			return "scalar (not shown: it is a secret)"
+		}
+		if mayHoldSecret(t) {
+			return "scalar (not shown: it may be a misplaced secret)"
+		}
 		return fmt.Sprintf("scalar %q", n.Value)
 	default:
 		return "value"

@@ -150,7 +150,7 @@ func TestWrongTypes(t *testing.T) {
 		{"scalar for mapping", `http: 127.0.0.1:9623
 ` + minimal, `x.yaml:1:7: http: want a mapping of keys, got a scalar "127.0.0.1:9623"`},
 		{"scalar for optional mapping", minimal + `  wol: yes
-`, `x.yaml:7:8: nodes[0].wol: want a mapping of keys, got a scalar "yes"`},
+`, `x.yaml:7:8: nodes[0].wol: want a mapping of keys, got a scalar (not shown: it may be a misplaced secret)`},
 		{"mapping for list", `nodes:
   name: n1
 `, `x.yaml:2:3: nodes: want a list, got a mapping`},
@@ -400,7 +400,7 @@ func TestDocumentShape(t *testing.T) {
 		{"empty", "", []string{`x.yaml: file is empty`}},
 		{"comments only", "# nothing here\n\n", []string{`x.yaml: file is empty`}},
 		{"list", "- a\n- b\n", []string{`x.yaml:1:1: want a mapping of keys, got a list`}},
-		{"scalar", "hello\n", []string{`x.yaml:1:1: want a mapping of keys, got a scalar "hello"`}},
+		{"scalar", "hello\n", []string{`x.yaml:1:1: want a mapping of keys, got a scalar (not shown: it may be a misplaced secret)`}},
 		{"null document", "~\n", []string{`x.yaml: nodes: at least one node is required`}},
 		{"no nodes key", "state_dir: /srv\n", []string{`x.yaml: nodes: at least one node is required`}},
 		{"empty nodes", "nodes: []\n", []string{`x.yaml:1:1: nodes: at least one node is required`}},

@@ -26,6 +26,7 @@ const (
 	DefaultSNMPRetries      = 2
 	DefaultCacheTTL         = 2 * time.Second
 	DefaultStagger          = time.Second
+	DefaultVerifyTimeout    = 5 * time.Second
 	DefaultWoLTarget        = "255.255.255.255:9"
 	DefaultWoLRepeat        = 3
 	DefaultWoLInterval      = time.Second
@@ -37,12 +38,26 @@ const (
 	// DefaultSampleInterval is MeterBucket in pkg/node: one reading per
 	// bucket of the meter history.
 	DefaultSampleInterval = 15 * time.Second
-	DefaultProbeTimeout     = time.Second
+	DefaultProbeTimeout   = time.Second
+
+	// Connection caps of the TCP servers: what an operator, a Prometheus
+	// and a browser need of the HTTP API, and what a few Ironic
+	// conductors (sushy keeps up to 10 connections per conductor) need
+	// of Redfish, with room to spare.
+	DefaultHTTPMaxConnections             = 64
+	DefaultHTTPMaxConnectionsPerSource    = 16
+	DefaultRedfishMaxConnections          = 256
+	DefaultRedfishMaxConnectionsPerSource = 32
+	// MaxConnectionsLimit bounds the configurable caps.
+	MaxConnectionsLimit = 100000
 )
 
-// DefaultCipherSuites are the RMCP+ suites offered unless configured:
-// every suite with authentication (0 is never a default).
-var DefaultCipherSuites = []int{1, 2, 3, 15, 16, 17}
+// DefaultCipherSuites are the RMCP+ suites offered unless configured: the
+// two with authentication, integrity and confidentiality (HMAC-SHA1 and
+// HMAC-SHA256 with AES-CBC-128), which every client Ironic uses speaks.
+// 1 and 15 (no integrity) and 2 and 16 (no confidentiality) are offered
+// only when listed; 0 (no authentication) is never a default.
+var DefaultCipherSuites = []int{3, 17}
 
 // DefaultV15AuthTypes are the IPMI v1.5 authentication types accepted
 // unless configured. Straight password sends the password in clear text,

@@ -24,7 +24,7 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"state_dir", cfg.StateDir, DefaultStateDir},
-		{"ipmi.cipher_suites", cfg.IPMI.CipherSuites, []int{1, 2, 3, 15, 16, 17}},
+		{"ipmi.cipher_suites", cfg.IPMI.CipherSuites, []int{3, 17}},
 		{"ipmi.v15_auth_types", *cfg.IPMI.V15AuthTypes, []string{"md5"}},
 		{"ipmi.max_sessions", cfg.IPMI.MaxSessions, 32},
 		{"ipmi.session_timeout", cfg.IPMI.SessionTimeout.D(), 60 * time.Second},
@@ -67,6 +67,7 @@ func TestDefaults(t *testing.T) {
 		{"DefaultSNMPRetries", DefaultSNMPRetries, 2},
 		{"DefaultCacheTTL", DefaultCacheTTL, 2 * time.Second},
 		{"DefaultStagger", DefaultStagger, time.Second},
+		{"DefaultVerifyTimeout", DefaultVerifyTimeout, 5 * time.Second},
 		{"DefaultWoLTarget", DefaultWoLTarget, "255.255.255.255:9"},
 		{"DefaultWoLRepeat", DefaultWoLRepeat, 3},
 		{"DefaultWoLInterval", DefaultWoLInterval, time.Second},
@@ -118,6 +119,7 @@ func TestDefaultsOfOptionalSections(t *testing.T) {
 		{"pdus[0].snmp.retries", *p.SNMP.Retries, 2},
 		{"pdus[0].cache_ttl", p.CacheTTL.D(), 2 * time.Second},
 		{"pdus[0].stagger", p.Stagger.D(), time.Second},
+		{"pdus[0].verify_timeout", p.VerifyTimeout.D(), 5 * time.Second},
 	}
 	for _, c := range pduChecks {
 		if !equal(c.got, c.want) {

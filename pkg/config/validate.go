@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 )
@@ -76,6 +77,18 @@ func (v *validator) applyDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultHTTPListen
 	}
+	if c.HTTP.MaxConnections == 0 {
+		c.HTTP.MaxConnections = DefaultHTTPMaxConnections
+	}
+	if c.HTTP.MaxConnectionsPerSource == 0 {
+		c.HTTP.MaxConnectionsPerSource = min(DefaultHTTPMaxConnectionsPerSource, max(c.HTTP.MaxConnections, 1))
+	}
+	if c.Redfish.MaxConnections == 0 {
+		c.Redfish.MaxConnections = DefaultRedfishMaxConnections
+	}
+	if c.Redfish.MaxConnectionsPerSource == 0 {
+		c.Redfish.MaxConnectionsPerSource = min(DefaultRedfishMaxConnectionsPerSource, max(c.Redfish.MaxConnections, 1))
+	}
 	for i := range c.PDUs {
 		p := &c.PDUs[i]
 		if p.Model == "" {
@@ -96,6 +109,9 @@ func (v *validator) applyDefaults() {
 		}
 		if p.Stagger == nil {
 			p.Stagger = DurationPtr(DefaultStagger)
+		}
+		if p.VerifyTimeout == 0 {
+			p.VerifyTimeout = Duration(DefaultVerifyTimeout)
 		}
 	}
 	for i := range c.Nodes {
@@ -160,7 +176,10 @@ func (v *validator) validate() {
 	v.validateCipherSuites("ipmi.cipher_suites", c.IPMI.CipherSuites)
 	for i, t := range *c.IPMI.V15AuthTypes {
 		switch t {
-		case "md5", "password":
+		case "md5":
+		case "password":
+			v.warn(fmt.Sprintf("ipmi.v15_auth_types[%d]", i), "IPMI v1.5 straight-password authentication sends the password in clear text in every request: "+
+				"anyone on the provisioning network reads it; use md5, or RMCP+ (ipmitool -I lanplus) and [] here")
 		case "none":
 			v.fail(fmt.Sprintf("ipmi.v15_auth_types[%d]", i), "authentication type none is never accepted")
 		default:
@@ -187,6 +206,9 @@ func (v *validator) validate() {
 		}
 	}
 
+	v.validateConnCaps("http", c.HTTP.MaxConnections, c.HTTP.MaxConnectionsPerSource)
+	v.validateConnCaps("redfish", c.Redfish.MaxConnections, c.Redfish.MaxConnectionsPerSource)
+
 	pdus := map[string]*PDU{}
 	for i := range c.PDUs {
 		v.validatePDU(fmt.Sprintf("pdus[%d]", i), &c.PDUs[i], pdus)
@@ -202,6 +224,27 @@ func (v *validator) validate() {
 	}
 }
 
+// validateConnCaps checks a server's connection caps (0 took the default).
+func (v *validator) validateConnCaps(section string, max, perSource int) {
+	if max < 1 || max > MaxConnectionsLimit {
+		v.fail(section+".max_connections", "must be between 1 and %d, got %d", MaxConnectionsLimit, max)
+	}
+	switch {
+	case perSource < 1:
+		v.fail(section+".max_connections_per_source", "must be positive, got %d", perSource)
+	case perSource > max && max >= 1:
+		v.fail(section+".max_connections_per_source", "%d is more than max_connections (%d)", perSource, max)
+	}
+}
+
+// weakSuites are the suites that are accepted but warned about: what an
+// attacker on the provisioning network can do to a session that uses them.
+var weakSuites = map[int]string{
+	0:  "has no authentication: any password (or none) opens a session for a known user name (CVE-2013-4782)",
+	1:  "has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality)",
+	15: "has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality)",
+}
+
 func (v *validator) validateCipherSuites(path string, suites []int) {
 	for i, s := range suites {
 		switch s {
@@ -211,6 +254,9 @@ func (v *validator) validateCipherSuites(path string, suites []int) {
 		}
 		if slices.Index(suites, s) != i {
 			v.fail(fmt.Sprintf("%s[%d]", path, i), "cipher suite %d listed twice", s)
+		}
+		if w := weakSuites[s]; w != "" {
+			v.warn(fmt.Sprintf("%s[%d]", path, i), "cipher suite %d %s; offer it only for a client that cannot do 3 or 17", s, w)
 		}
 	}
 	if len(suites) == 0 {
@@ -248,6 +294,9 @@ func (v *validator) validatePDU(path string, p *PDU, seen map[string]*PDU) {
 	sp := path + ".snmp"
 	switch s.Version {
 	case "1", "2c":
+		v.noPlaceholder(sp+".community", s.Community, "")
+		v.noPlaceholder(sp+".community_read", s.CommunityRead, "")
+		v.noPlaceholder(sp+".community_write", s.CommunityWrite, "")
 		if s.CommunityRead == "" {
 			s.CommunityRead = s.Community
 		}
@@ -325,9 +374,58 @@ func (v *validator) secret(path string, value *string, file, filePath string, re
 			v.warn(filePath, "secret file %s is world-readable (mode %04o); chmod 0640 it", file, mode)
 		}
 		*value = s
+		v.noPlaceholder(filePath, s, file)
 	case required && *value == "":
 		v.fail(path, "required (or %s)", lastKey(filePath))
+	default:
+		v.noPlaceholder(path, *value, "")
 	}
+}
+
+// placeholderMarkers are what the sample files and documentation put where
+// a secret belongs, compared without case and separators ("CHANGE-ME",
+// "change_me", "ChangeMe").
+var placeholderMarkers = []struct{ normalized, shown string }{
+	{"changeme", "CHANGE-ME"},
+	{"replaceme", "REPLACE-ME"},
+	{"placeholder", "placeholder"},
+}
+
+// noPlaceholder refuses a secret that is still a placeholder: the sample
+// /etc/powerjockey ships CHANGE-ME values, and a daemon (or an enrollment
+// file) with them would accept a password anyone can read in this
+// repository. The value itself is never shown, only the marker found in
+// it; file is the secret's file, "" for an inline value.
+func (v *validator) noPlaceholder(path, secret, file string) {
+	norm := strings.Map(func(r rune) rune {
+		switch r {
+		case '-', '_', ' ', '.':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, secret)
+	marker := ""
+	for _, m := range placeholderMarkers {
+		if strings.Contains(norm, m.normalized) {
+			marker = m.shown
+			break
+		}
+	}
+	if marker == "" && len(secret) > 2 && strings.HasPrefix(secret, "<") && strings.HasSuffix(secret, ">") {
+		marker = "<...>"
+	}
+	if marker == "" {
+		return
+	}
+	if file != "" {
+		v.fail(path, "secret file %s holds a placeholder (%s), not a secret: replace its content, e.g. openssl rand -base64 12 > %s", file, marker, file)
+		return
+	}
+	hint := ""
+	if !strings.Contains(lastKey(path), "community") {
+		hint = fmt.Sprintf(" (or keep it in a file named by %s_file)", lastKey(path))
+	}
+	v.fail(path, "the value is a placeholder (%s), not a secret: set a real one%s", marker, hint)
 }
 
 // secretKey is the key a secret's value came from: path, or its *_file

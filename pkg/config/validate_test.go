@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func TestCipherSuites(t *testing.T) {
 		want []string // nil: valid
 		eff  []int    // effective global list when valid
 	}{
-		{"default", minimal, nil, []int{1, 2, 3, 15, 16, 17}},
+		{"default", minimal, nil, []int{3, 17}},
 		{"suite 0 when listed", "ipmi:\n  cipher_suites: [0, 3]\n" + minimal, nil, []int{0, 3}},
 		{"every supported suite", "ipmi:\n  cipher_suites: [0, 1, 2, 3, 15, 16, 17]\n" + minimal, nil, []int{0, 1, 2, 3, 15, 16, 17}},
 		{"unknown suite", "ipmi:\n  cipher_suites: [3, 4, 18]\n" + minimal, []string{
@@ -112,8 +113,10 @@ func TestCipherSuites(t *testing.T) {
 			}
 		})
 	}
-	if slices.Contains(DefaultCipherSuites, 0) {
-		t.Error("suite 0 (no authentication) must never be a default")
+	for _, weak := range []int{0, 1, 2, 15, 16} {
+		if slices.Contains(DefaultCipherSuites, weak) {
+			t.Errorf("suite %d (no authentication, integrity or confidentiality) must not be a default", weak)
+		}
 	}
 	// The default list is a copy: changing one config does not change the next.
 	cfg := parseOK(t, minimal)
@@ -125,6 +128,39 @@ func TestCipherSuites(t *testing.T) {
 	(*cfg.IPMI.V15AuthTypes)[0] = "changed"
 	if DefaultV15AuthTypes[0] == "changed" {
 		t.Error("applyDefaults aliased DefaultV15AuthTypes")
+	}
+}
+
+// TestWeakAuthWarnings: suites without authentication or integrity, and
+// v1.5 straight password, are accepted when listed but warned about at the
+// key that lists them (check prints warnings; serve logs them at start).
+func TestWeakAuthWarnings(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{"defaults", minimal, nil},
+		{"strong suites", "ipmi:\n  cipher_suites: [3, 17, 2, 16]\n" + minimal, nil},
+		{"suites 0, 1, 15", "ipmi:\n  cipher_suites: [0, 1, 3, 15, 17]\n" + minimal, []string{
+			`x.yaml:2:19: ipmi.cipher_suites[0]: cipher suite 0 has no authentication: any password (or none) opens a session for a known user name (CVE-2013-4782); offer it only for a client that cannot do 3 or 17`,
+			`x.yaml:2:22: ipmi.cipher_suites[1]: cipher suite 1 has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality); offer it only for a client that cannot do 3 or 17`,
+			`x.yaml:2:28: ipmi.cipher_suites[3]: cipher suite 15 has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality); offer it only for a client that cannot do 3 or 17`,
+		}},
+		{"node override", minimal + "    cipher_suites: [17, 1]\n", []string{
+			`x.yaml:7:25: nodes[0].ipmi.cipher_suites[1]: cipher suite 1 has no integrity protection: commands in its sessions can be forged or altered on the wire (and no confidentiality); offer it only for a client that cannot do 3 or 17`,
+		}},
+		{"v1.5 md5", "ipmi:\n  v15_auth_types: [md5]\n" + minimal, nil},
+		{"v1.5 password", "ipmi:\n  v15_auth_types: [md5, password]\n" + minimal, []string{
+			`x.yaml:2:25: ipmi.v15_auth_types[1]: IPMI v1.5 straight-password authentication sends the password in clear text in every request: anyone on the provisioning network reads it; use md5, or RMCP+ (ipmitool -I lanplus) and [] here`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := parseOK(t, tt.src)
+			if got := errStrings(cfg.Warnings); strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("warnings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+		})
 	}
 }
 
@@ -343,7 +379,7 @@ func TestPDURules(t *testing.T) {
 		{"port out of range", pduDoc("  address: 10.0.0.1:0", "  snmp: {community: c}"),
 			[]string{`x.yaml:3:3: pdus[0].address: invalid port "0"`}},
 		{"unknown model", pduDoc("  address: 10.0.0.1", "  model: acme", "  snmp: {community: c}"),
-			[]string{`x.yaml:4:3: pdus[0].model: unknown PDU model "acme" (known: auto, aten, apc, apc_masterswitch, apc_masterswitchplus, apc_rackpdu, apc_rpdu2, cyberpower, eatonpower, teltronix, baytech_mrp27, raritan_pdu2, servertech_sentry3, servertech_sentry4, vertivgeist_pdu)`}},
+			[]string{`x.yaml:4:3: pdus[0].model: unknown PDU model "acme" (known: auto, aten, apc, apc_masterswitch, apc_masterswitchplus, apc_rackpdu, apc_rpdu2, apc_epdu, apc_cpdu, cyberpower, cyberpower_epdu2, eatonpower, teltronix, baytech_mrp27, raritan_pdu2, servertech_sentry3, servertech_sentry4, vertivgeist_pdu)`}},
 		{"negative outlets", pduDoc("  address: 10.0.0.1", "  outlets: -1", "  snmp: {community: c}"),
 			[]string{`x.yaml:4:3: pdus[0].outlets: must be positive`}},
 		{"v2c without community", pduDoc("  address: 10.0.0.1"),
@@ -537,4 +573,73 @@ func TestProblemPosition(t *testing.T) {
 			t.Errorf("parent(%q) = %q, want %q", path, got, want)
 		}
 	}
+}
+
+// TestPlaceholderSecrets: a secret still holding the sample's placeholder
+// is an error naming the file, line and key (and the secret's file), never
+// the value.
+func TestPlaceholderSecrets(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "n.pw", "CHANGE-ME-ctl-0\n", 0o600)
+	writeFile(t, dir, "auth.secret", "change_me auth passphrase\n", 0o600)
+	writeFile(t, dir, "good.pw", "Zx9-qL2m-88aa\n", 0o600)
+	nodeWith := func(ipmi string) string {
+		return "nodes:\n  - name: n0\n    ipmi: {listen: \"127.0.0.1:6230\", username: admin, " + ipmi + "}\n"
+	}
+	for _, c := range []struct{ name, src, want string }{
+		{"password file", nodeWith("password_file: n.pw"),
+			`{dir}/x.yaml:3:55: nodes[0].ipmi.password_file: secret file {dir}/n.pw holds a placeholder (CHANGE-ME), not a secret: replace its content, e.g. openssl rand -base64 12 > {dir}/n.pw`},
+		{"inline password", nodeWith("password: ChangeMe"),
+			`{dir}/x.yaml:3:55: nodes[0].ipmi.password: the value is a placeholder (CHANGE-ME), not a secret: set a real one (or keep it in a file named by password_file)`},
+		{"angle brackets", nodeWith("password: <password>"),
+			`{dir}/x.yaml:3:55: nodes[0].ipmi.password: the value is a placeholder (<...>), not a secret: set a real one (or keep it in a file named by password_file)`},
+		{"community", "pdus:\n  - name: p\n    address: 10.0.0.1\n    snmp: {community: REPLACE_ME}\n" + nodeWith("password_file: good.pw"),
+			`{dir}/x.yaml:4:12: pdus[0].snmp.community: the value is a placeholder (REPLACE-ME), not a secret: set a real one`},
+		{"community_write", "pdus:\n  - name: p\n    address: 10.0.0.1\n    snmp: {community_read: public, community_write: placeholder}\n" + nodeWith("password_file: good.pw"),
+			`{dir}/x.yaml:4:36: pdus[0].snmp.community_write: the value is a placeholder (placeholder), not a secret: set a real one`},
+		{"v3 passphrase file", "pdus:\n  - name: p\n    address: 10.0.0.1\n    snmp: {version: \"3\", user: u, auth_protocol: SHA, auth_passphrase_file: auth.secret}\n" + nodeWith("password_file: good.pw"),
+			`{dir}/x.yaml:4:55: pdus[0].snmp.auth_passphrase_file: secret file {dir}/auth.secret holds a placeholder (CHANGE-ME)`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "x.yaml")
+			_, err := Parse(path, []byte(c.src))
+			want := strings.ReplaceAll(c.want, "{dir}", dir)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v\nwant %q", err, want)
+			}
+			for _, secret := range []string{"ctl-0", "ChangeMe", "<password>", "REPLACE_ME", "auth passphrase"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the value %q is echoed: %v", secret, err)
+				}
+			}
+		})
+	}
+	if _, err := Parse(filepath.Join(dir, "x.yaml"), []byte(nodeWith("password_file: good.pw"))); err != nil {
+		t.Errorf("a real password is refused: %v", err)
+	}
+}
+
+func TestConnectionCaps(t *testing.T) {
+	cfg := parseOK(t, minimal)
+	if cfg.HTTP.MaxConnections != 64 || cfg.HTTP.MaxConnectionsPerSource != 16 ||
+		cfg.Redfish.MaxConnections != 256 || cfg.Redfish.MaxConnectionsPerSource != 32 {
+		t.Errorf("defaults: http %d/%d, redfish %d/%d", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerSource,
+			cfg.Redfish.MaxConnections, cfg.Redfish.MaxConnectionsPerSource)
+	}
+	cfg = parseOK(t, "http: {max_connections: 8}\nredfish: {listen: \"127.0.0.1:8000\", max_connections: 1000, max_connections_per_source: 100}\n"+minimal)
+	if cfg.HTTP.MaxConnections != 8 || cfg.HTTP.MaxConnectionsPerSource != 8 ||
+		cfg.Redfish.MaxConnections != 1000 || cfg.Redfish.MaxConnectionsPerSource != 100 {
+		t.Errorf("configured: http %d/%d, redfish %d/%d", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerSource,
+			cfg.Redfish.MaxConnections, cfg.Redfish.MaxConnectionsPerSource)
+	}
+	wantExactly(t, "http:\n  max_connections: -1\n  max_connections_per_source: 0\n"+minimal,
+		`x.yaml:2:3: http.max_connections: must be between 1 and 100000, got -1`)
+	wantExactly(t, "http:\n  max_connections_per_source: -3\n"+minimal,
+		`x.yaml:2:3: http.max_connections_per_source: must be positive, got -3`)
+	wantExactly(t, "redfish:\n  max_connections: 10\n  max_connections_per_source: 11\n"+minimal,
+		`x.yaml:3:3: redfish.max_connections_per_source: 11 is more than max_connections (10)`)
+	wantExactly(t, "redfish:\n  max_connections: 100001\n"+minimal,
+		`x.yaml:2:3: redfish.max_connections: must be between 1 and 100000, got 100001`)
+	wantExactly(t, "http:\n  max_connections: many\n"+minimal,
+		`x.yaml:2:20: http.max_connections: want an integer, got "many"`)
 }

@@ -39,10 +39,11 @@ func newPDUClient(p config.PDU, log *slog.Logger, obs pdu.Observer) (*pdu.Client
 			Timeout:        s.Timeout.D(),
 			Retries:        *s.Retries,
 		},
-		CacheTTL: p.CacheTTL.D(),
-		Stagger:  p.Stagger.D(),
-		Logger:   log,
-		Observer: obs,
+		CacheTTL:      p.CacheTTL.D(),
+		Stagger:       p.Stagger.D(),
+		VerifyTimeout: p.VerifyTimeout.D(),
+		Logger:        log,
+		Observer:      obs,
 	})
 }
 

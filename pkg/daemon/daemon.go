@@ -17,6 +17,7 @@ import (
 	mwol "github.com/mdlayher/wol"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/console"
 	"github.com/powerjockey/powerjockey/pkg/ipmi"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
@@ -44,6 +45,9 @@ type Daemon struct {
 	cfg   *config.Config
 	pdus  map[string]*pdu.Client
 	nodes map[string]*nodeEntry
+	// listeners are the running TCP servers' listeners, by server name;
+	// their connection caps follow the file descriptor budget.
+	listeners map[string]*connlimit.Listener
 }
 
 type nodeEntry struct {
@@ -84,6 +88,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		cfg:        cfg,
 		pdus:       map[string]*pdu.Client{},
 		nodes:      map[string]*nodeEntry{},
+		listeners:  map[string]*connlimit.Listener{},
 	}
 	d.guard = ipmi.NewGuard(guardConfig(cfg))
 	d.ipmi = ipmi.NewManager(d.guard, m, log)
@@ -114,6 +119,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.pdus[p.Name] = c
 	}
+	if err := d.detectPDUs(ctx, d.cfg.PDUs); err != nil {
+		d.stopAllLocked()
+		return err
+	}
 	// Build every node (loading its state) before serving any, so that a
 	// bad state file stops the start before a single endpoint answered.
 	entries := make([]*nodeEntry, 0, len(d.cfg.Nodes))
@@ -143,6 +152,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// the start-up peak as resident memory for the daemon's lifetime.
 	debug.FreeOSMemory()
 	d.log.Info("powerjockey serving", "nodes", len(d.nodes), "pdus", len(d.pdus), "state_dir", d.cfg.StateDir)
+	d.applyFDBudgetLocked()
 	return nil
 }
 
@@ -216,6 +226,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		delete(d.nodes, name)
 		stopped = append(stopped, name)
 	}
+	var reloaded []config.PDU
 	for name := range changedPDUs {
 		if c := d.pdus[name]; c != nil {
 			c.Close()
@@ -227,8 +238,12 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 				return err
 			}
 			d.pdus[name] = c
+			reloaded = append(reloaded, p)
 		}
 	}
+	// A refused PDU is reported; its nodes start and fail their actions
+	// with the same error.
+	detectErr := d.detectPDUs(d.ctx, reloaded)
 	var errs []error
 	var started []string
 	for _, n := range cfg.Nodes {
@@ -246,7 +261,8 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	slices.Sort(stopped)
 	slices.Sort(started)
 	d.log.Info("configuration reloaded", "kept", len(kept), "stopped", stopped, "started", started)
-	return errors.Join(errs...)
+	d.applyFDBudgetLocked()
+	return errors.Join(append([]error{detectErr}, errs...)...)
 }
 
 // Node returns the named node, or nil.

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/audit"
+	"github.com/powerjockey/powerjockey/pkg/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/httpapi"
+	"github.com/powerjockey/powerjockey/pkg/metrics"
 )
 
 // Logger returns the daemon's logger.
@@ -44,19 +47,18 @@ func (d *Daemon) ServeHTTP(ctx context.Context) error {
 	if addr == "off" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := d.listen("http", addr)
 	if err != nil {
 		return err
 	}
+	defer d.forget("http", ln)
 	var h http.Handler = httpapi.New(d, d.log)
 	if ip := net.ParseIP(ln.Addr().(*net.TCPAddr).IP.String()); ip != nil && ip.IsLoopback() {
 		h = loopbackHostsOnly(h, d.log)
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	d.log.Info("http serving", "listen", ln.Addr().String())
+	srv := newServer(h, ln, d.log)
+	d.log.Info("http serving", "listen", ln.Addr().String(), "max_connections", ln.Stats().Max,
+		"max_connections_per_source", ln.Stats().PerSource)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -69,11 +71,108 @@ func (d *Daemon) ServeHTTP(ctx context.Context) error {
 	return nil
 }
 
+// Timeouts and sizes of the TCP servers (HTTP and Redfish). net/http
+// bounds the TLS handshake by the shortest of its timeouts, which is
+// ReadHeaderTimeout: a connection that has not completed its handshake and
+// sent a request's headers within it is closed.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	// writeTimeout counts from the request's headers, so it includes the
+	// handler: a power action waits for the PDU (its SNMP timeout ×
+	// retries) before answering.
+	writeTimeout   = 2 * time.Minute
+	idleTimeout    = 60 * time.Second
+	maxHeaderBytes = 64 << 10
+)
+
+// listen opens a TCP listener for server ("http", "redfish") with the
+// connection caps the file descriptor budget allows, and registers it for
+// the metrics and for reloads, which resize the caps.
+func (d *Daemon) listen(server, addr string) (*connlimit.Listener, error) {
+	inner, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := newFDBudget(d.cfg, fileLimit())
+	lim := b.http
+	if server == "redfish" {
+		lim = b.redfish
+	}
+	ln := connlimit.New(inner, server, lim, d.log)
+	d.listeners[server] = ln
+	d.metrics.SetListener(server, func() metrics.ListenerStats {
+		s := ln.Stats()
+		return metrics.ListenerStats{Open: s.Open, Max: s.Max, MaxPerSource: s.PerSource, Refused: s.Refused, Evicted: s.Evicted}
+	})
+	return ln, nil
+}
+
+// forget unregisters a listener whose server stopped.
+func (d *Daemon) forget(server string, ln *connlimit.Listener) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.listeners[server] == ln {
+		delete(d.listeners, server)
+		d.metrics.SetListener(server, nil)
+	}
+}
+
+// applyFDBudgetLocked logs how the file descriptor limit is shared out
+// for the configuration in effect and resizes the running listeners' caps.
+func (d *Daemon) applyFDBudgetLocked() {
+	b := newFDBudget(d.cfg, fileLimit())
+	attrs := []any{"limit", b.limit, "reserved", b.reserved, "nodes", len(d.cfg.Nodes), "pdus", len(d.cfg.PDUs)}
+	if d.cfg.HTTP.Listen != "off" {
+		attrs = append(attrs, "http_max_connections", b.http.Max)
+	}
+	if d.cfg.Redfish.Listen != "" {
+		attrs = append(attrs, "redfish_max_connections", b.redfish.Max)
+	}
+	if len(b.lowered) > 0 {
+		d.log.Warn("file descriptor limit too low for the configured connection caps: lowered so that IPMI, PDUs and state files keep theirs; raise LimitNOFILE",
+			append(attrs, "lowered", b.lowered)...)
+	} else {
+		d.log.Info("file descriptor budget", attrs...)
+	}
+	if int64(b.limit) < int64(b.reserved)+2 {
+		d.log.Error("file descriptor limit below what the nodes and PDUs need: expect \"too many open files\"; raise LimitNOFILE",
+			"limit", b.limit, "needed", b.reserved+2)
+	}
+	if ln := d.listeners["http"]; ln != nil {
+		ln.SetLimits(b.http)
+	}
+	if ln := d.listeners["redfish"]; ln != nil {
+		ln.SetLimits(b.redfish)
+	}
+}
+
+// newServer is an http.Server for a capped listener, with the timeouts
+// and header size above.
+func newServer(h http.Handler, ln *connlimit.Listener, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         ln.ConnState,
+		// TLS handshake failures of scanners and of clients that do not
+		// trust the certificate, and connections cut at a cap, are noise
+		// at the default level.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
 // loopbackHostsOnly refuses requests whose Host is not a loopback name or
 // address. A server on 127.0.0.1 is only for this machine; a Host of some
 // DNS name means a browser was led there by DNS rebinding, which would let
 // any web page read the API and press its power buttons.
 func loopbackHostsOnly(next http.Handler, log *slog.Logger) http.Handler {
+	refusals := audit.New(log, "http", audit.Options{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
@@ -84,7 +183,8 @@ func loopbackHostsOnly(next http.Handler, log *slog.Logger) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		log.Warn("http request refused: Host is not a loopback name (DNS rebinding?)", "host", r.Host, "remote", r.RemoteAddr)
+		refusals.Write(r.Context(), slog.LevelWarn, "http request refused: Host is not a loopback name (DNS rebinding?)", r.RemoteAddr, "",
+			"host", r.Host)
 		http.Error(w, "misdirected request: this server answers only loopback host names", http.StatusMisdirectedRequest)
 	})
 }

@@ -2,19 +2,10 @@ package daemon
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha1"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -23,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/redfish"
 )
@@ -54,24 +45,36 @@ func (b redfishBackend) System(name string) (redfish.Entry, bool) {
 	return e.redfishEntry(), true
 }
 
-// redfishEntry is the node with the credentials of its IPMI section: the
-// Redfish face accepts the same user as the node's BMC.
+// redfishEntry is the node with the credentials of its IPMI section (the
+// Redfish face accepts the same user as the node's BMC, with the role of
+// its IPMI privilege) and what the configuration says of its machine.
 func (e *nodeEntry) redfishEntry() redfish.Entry {
 	ipmi := e.cfg.IPMI
+	hw := redfish.Hardware{CPUs: e.cfg.CPU, MemoryMiB: e.cfg.Memory, DiskGB: e.cfg.Disk, Arch: e.cfg.Arch}
+	if len(e.cfg.MAC) > 0 {
+		hw.MACs = []net.HardwareAddr{net.HardwareAddr(e.cfg.MAC)}
+	}
+	if p := e.cfg.PDU; p != nil {
+		for _, o := range p.Outlets {
+			hw.Outlets = append(hw.Outlets, redfish.Outlet{PDU: p.Name, Outlet: o})
+		}
+	}
 	return redfish.Entry{
 		System: e.node,
 		Credentials: redfish.Credentials{
 			Username: ipmi.Username,
 			Password: ipmi.Password,
-			ReadOnly: ipmi.Privilege == "user" || ipmi.Privilege == "callback",
+			Role:     account.FromIPMIPrivilege(ipmi.Privilege),
 		},
+		Hardware: hw,
 	}
 }
 
 // ServeRedfish serves the Redfish service on redfish.listen until ctx
 // ends; it returns nil at once when Redfish is not configured. HTTPS with
-// the configured certificate, or one generated into state_dir; plain HTTP
-// only with insecure_http. The redfish section is read once: changing it
+// the configured certificate, or a leaf signed by a CA generated into
+// state_dir (certs.go), both kept current while serving; plain HTTP only
+// with insecure_http. The redfish section is read once: changing it
 // needs a restart.
 func (d *Daemon) ServeRedfish(ctx context.Context) error {
 	cfg := d.Config()
@@ -89,38 +92,32 @@ func (d *Daemon) ServeRedfish(ctx context.Context) error {
 	}
 	var tlsConfig *tls.Config
 	if !rc.InsecureHTTP {
-		cert, err := redfishCertificate(dir, rc, d.log)
+		certs, err := newCertStore(dir, rc, d.log, time.Now)
 		if err != nil {
 			return fmt.Errorf("redfish: %w", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		go certs.run(ctx)
+		tlsConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 	}
-	ln, err := net.Listen("tcp", rc.Listen)
+	ln, err := d.listen("redfish", rc.Listen)
 	if err != nil {
 		return fmt.Errorf("redfish: %w", err)
 	}
+	defer d.forget("redfish", ln)
 	svc := redfish.New(redfishBackend{d}, redfish.Options{
 		ServiceUUID:           uuid,
 		AuthFailuresPerMinute: cfg.IPMI.AuthFailuresPerMinute,
 		Logger:                d.log,
 	})
-	srv := &http.Server{
-		Handler:           svc,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		// TLS handshake failures of scanners and of clients that do not
-		// trust the certificate are noise at the default level.
-		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
-	}
+	srv := newServer(svc, ln, d.log)
+	srv.TLSConfig = tlsConfig
 	scheme := "https"
 	if tlsConfig == nil {
 		scheme = "http"
 		d.log.Warn("redfish serving plain HTTP (insecure_http): credentials cross the network in clear text")
 	}
-	d.log.Info("redfish serving", "listen", ln.Addr().String(), "scheme", scheme)
+	d.log.Info("redfish serving", "listen", ln.Addr().String(), "scheme", scheme, "max_connections", ln.Stats().Max,
+		"max_connections_per_source", ln.Stats().PerSource)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -161,164 +158,6 @@ func serviceUUID(dir string) (string, error) {
 		return "", err
 	}
 	return u, nil
-}
-
-// Files of the generated certificate, under state_dir/redfish.
-const (
-	generatedCert = "tls.crt"
-	generatedKey  = "tls.key"
-)
-
-// redfishCertificate loads the configured certificate, or the one
-// generated into dir earlier, or generates one: ECDSA P-256, self-signed,
-// usable as its own CA (Ironic's redfish_verify_ca may point at it), with
-// SANs for the listen host, localhost, 127.0.0.1 and ::1. A generated
-// certificate is kept across restarts unless it expired or no longer
-// covers the listen host.
-func redfishCertificate(dir string, rc config.Redfish, log *slog.Logger) (tls.Certificate, error) {
-	if rc.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(rc.TLSCert, rc.TLSKey)
-		if err != nil {
-			return cert, fmt.Errorf("tls_cert/tls_key: %w", err)
-		}
-		return cert, nil
-	}
-	host, _, err := net.SplitHostPort(rc.Listen)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("listen %q: %w", rc.Listen, err)
-	}
-	certPath, keyPath := filepath.Join(dir, generatedCert), filepath.Join(dir, generatedKey)
-	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
-	switch {
-	case err == nil:
-		why := reusable(cert.Leaf, host)
-		if why == "" {
-			log.Info("redfish using the generated certificate", "cert", certPath)
-			return cert, nil
-		}
-		log.Info("redfish generating a new certificate", "cert", certPath, "reason", why)
-	case errors.Is(err, fs.ErrNotExist):
-		log.Info("redfish generating a self-signed certificate", "cert", certPath)
-	default:
-		log.Warn("redfish generating a new certificate: the generated one cannot be loaded", "cert", certPath, "err", err)
-	}
-	certPEM, keyPEM, err := selfSigned(host, time.Now())
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
-		return tls.Certificate{}, err
-	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.X509KeyPair(certPEM, keyPEM)
-}
-
-// reusable returns why a generated certificate must be replaced ("" if not).
-func reusable(leaf *x509.Certificate, host string) string {
-	if leaf == nil {
-		return "unparsable"
-	}
-	if time.Now().Add(24 * time.Hour).After(leaf.NotAfter) {
-		return "expires within a day"
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() || host == "" {
-		return ""
-	}
-	if leaf.VerifyHostname(host) != nil {
-		return "does not cover listen host " + host
-	}
-	return ""
-}
-
-// selfSigned makes a certificate and key for host as PEM.
-func selfSigned(host string, now time.Time) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, nil, err
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	ski := sha1.Sum(pub)
-	dns, ips := certNames(host)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{Organization: []string{"powerjockey"}, CommonName: "powerjockey Redfish " + certCN(host)},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-		SubjectKeyId:          ski[:],
-		AuthorityKeyId:        ski[:],
-		DNSNames:              dns,
-		IPAddresses:           ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
-}
-
-func certCN(host string) string {
-	if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
-		if h, err := os.Hostname(); err == nil {
-			return h
-		}
-	}
-	return host
-}
-
-// certNames are the SANs for a listen host: the host itself, localhost,
-// 127.0.0.1 and ::1; for a wildcard listen address also the host name and
-// the addresses of the machine's interfaces.
-func certNames(host string) (dns []string, ips []net.IP) {
-	dns = []string{"localhost"}
-	ips = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-	addIP := func(ip net.IP) {
-		if !slices.ContainsFunc(ips, ip.Equal) {
-			ips = append(ips, ip)
-		}
-	}
-	addDNS := func(name string) {
-		if name != "" && !slices.Contains(dns, name) {
-			dns = append(dns, name)
-		}
-	}
-	ip := net.ParseIP(host)
-	switch {
-	case ip != nil && !ip.IsUnspecified():
-		addIP(ip)
-	case ip == nil && host != "":
-		addDNS(host)
-	default:
-		if h, err := os.Hostname(); err == nil {
-			addDNS(h)
-		}
-		if addrs, err := net.InterfaceAddrs(); err == nil {
-			for _, a := range addrs {
-				if n, ok := a.(*net.IPNet); ok && !n.IP.IsLinkLocalUnicast() {
-					addIP(n.IP)
-				}
-			}
-		}
-	}
-	return dns, ips
 }
 
 // writeFileAtomic writes data to path via a synced temporary file and a

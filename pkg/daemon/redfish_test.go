@@ -1,10 +1,7 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -22,72 +19,6 @@ import (
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-func TestRedfishCertificateGeneratedAndKept(t *testing.T) {
-	dir := t.TempDir()
-	rc := config.Redfish{Listen: "127.0.0.1:8000"}
-	c1, err := redfishCertificate(dir, rc, quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := c1.Leaf
-	if k, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
-		t.Errorf("key %T, want ECDSA P-256", leaf.PublicKey)
-	}
-	// The certificate is its own trust anchor (redfish_verify_ca may name
-	// the file) for every name a client on this host may use.
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	for _, name := range []string{"127.0.0.1", "localhost", "::1"} {
-		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: name}); err != nil {
-			t.Errorf("does not verify for %s: %v", name, err)
-		}
-	}
-	if st, err := os.Stat(filepath.Join(dir, generatedKey)); err != nil || st.Mode().Perm() != 0o600 {
-		t.Errorf("key file mode %v, %v; want 0600", st.Mode().Perm(), err)
-	}
-	// Kept across restarts.
-	c2, err := redfishCertificate(dir, rc, quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(c1.Certificate[0], c2.Certificate[0]) {
-		t.Error("the generated certificate changed on the second start")
-	}
-	// A listen host it does not cover gets a new one that does.
-	c3, err := redfishCertificate(dir, config.Redfish{Listen: "192.0.2.7:8000"}, quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Equal(c1.Certificate[0], c3.Certificate[0]) || c3.Leaf.VerifyHostname("192.0.2.7") != nil || c3.Leaf.VerifyHostname("127.0.0.1") != nil {
-		t.Errorf("listen host change: SANs %v %v", c3.Leaf.DNSNames, c3.Leaf.IPAddresses)
-	}
-	// A host name listen address becomes a DNS SAN.
-	c4, err := redfishCertificate(t.TempDir(), config.Redfish{Listen: "bmc.example.org:8000"}, quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c4.Leaf.VerifyHostname("bmc.example.org") != nil {
-		t.Errorf("DNS SANs %v", c4.Leaf.DNSNames)
-	}
-	// The wildcard address: the host's own name and addresses.
-	c5, err := redfishCertificate(t.TempDir(), config.Redfish{Listen: "0.0.0.0:8000"}, quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h, err := os.Hostname(); err == nil && c5.Leaf.VerifyHostname(h) != nil {
-		t.Errorf("wildcard listen: host name %s not in %v", h, c5.Leaf.DNSNames)
-	}
-	// A configured certificate is used as is.
-	certFile, keyFile := filepath.Join(dir, generatedCert), filepath.Join(dir, generatedKey)
-	c6, err := redfishCertificate(t.TempDir(), config.Redfish{Listen: "127.0.0.1:1", TLSCert: certFile, TLSKey: keyFile}, quietLogger())
-	if err != nil || !bytes.Equal(c6.Certificate[0], c3.Certificate[0]) {
-		t.Errorf("configured certificate not used: %v", err)
-	}
-	if _, err := redfishCertificate(dir, config.Redfish{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, quietLogger()); err == nil {
-		t.Error("a missing tls_cert is not an error")
-	}
-}
 
 func TestServiceUUIDStable(t *testing.T) {
 	dir := t.TempDir()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/powerjockey/powerjockey/pkg/audit"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
@@ -37,7 +38,7 @@ const RequestedByHeader = "X-Requested-By"
 
 // New returns the HTTP handler.
 func New(b Backend, log *slog.Logger) http.Handler {
-	s := &server{b: b, log: log}
+	s := &server{b: b, log: log, audit: audit.New(log, "http", audit.Options{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -62,7 +63,8 @@ func (s *server) guard(next http.Handler) http.Handler {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
 			if msg := crossSite(r); msg != "" {
-				s.log.Warn("refused HTTP request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "why", msg)
+				s.audit.Write(r.Context(), slog.LevelWarn, "refused HTTP request", r.RemoteAddr, "",
+					"method", r.Method, "path", r.URL.Path, "why", msg)
 				writeError(w, http.StatusForbidden, msg)
 				return
 			}
@@ -97,6 +99,9 @@ func isJSON(r *http.Request) bool {
 type server struct {
 	b   Backend
 	log *slog.Logger
+	// audit writes refused requests, rate-limited per source address
+	// (the API has no logins yet: issue 14 adds them).
+	audit *audit.Log
 }
 
 // NodeJSON is one node in /api/v1/nodes.

@@ -31,6 +31,7 @@ type Metrics struct {
 	wolSent         *prometheus.CounterVec
 	actions         *prometheus.CounterVec
 	actionDuration  *prometheus.HistogramVec
+	listeners       *listenerCollector
 }
 
 // State is read at scrape time.
@@ -43,7 +44,7 @@ type State interface {
 
 // New registers every series; state may be nil until SetState.
 func New() *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m := &Metrics{Registry: prometheus.NewRegistry(), listeners: &listenerCollector{stats: map[string]func() ListenerStats{}}}
 	m.ipmiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "powerjockey_ipmi_requests_total",
 		Help: "IPMI requests dispatched, by node, command and completion code.",
@@ -87,7 +88,7 @@ func New() *Metrics {
 		Buckets: []float64{.01, .05, .1, .5, 1, 2.5, 5, 10, 30, 60},
 	}, []string{"means"})
 	m.Registry.MustRegister(m.ipmiRequests, m.ipmiDropped, m.authFailures, m.retransmissions,
-		m.snmpRequests, m.snmpErrors, m.snmpDuration, m.wolSent, m.actions, m.actionDuration,
+		m.snmpRequests, m.snmpErrors, m.snmpDuration, m.wolSent, m.actions, m.actionDuration, m.listeners,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

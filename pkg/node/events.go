@@ -41,6 +41,9 @@ const (
 	EventBootOverride EventKind = "boot_override"
 	// EventLogCleared: the log was cleared (By); it is then the only entry.
 	EventLogCleared EventKind = "log_cleared"
+	// EventIndicator: the identify indicator was set (By); recorded only,
+	// the machine has no indicator light.
+	EventIndicator EventKind = "indicator"
 )
 
 // Severity grades an event, in Redfish's words.

@@ -186,6 +186,22 @@ func newFeed(log *journal, state power.State) *fakeFeed {
 
 func (f *fakeFeed) Name() string { return "pdu" }
 
+// Do switches like PDU outlets: once switched, they read so (an outlet
+// switched off draws nothing).
+func (f *fakeFeed) Do(ctx context.Context, act power.Action) (power.Continuation, error) {
+	cont, err := f.fakeActuator.Do(ctx, act)
+	if err == nil && (act == power.On || act == power.Off) {
+		f.fakeSensor.mu.Lock()
+		f.fakeSensor.reading.State = power.StateFor(act == power.On)
+		if act == power.Off && f.fakeSensor.reading.Watts != nil {
+			zero := 0.0
+			f.fakeSensor.reading.Watts = &zero
+		}
+		f.fakeSensor.mu.Unlock()
+	}
+	return cont, err
+}
+
 func (f *fakeFeed) Metered(context.Context) (bool, error) {
 	f.fakeSensor.mu.Lock()
 	defer f.fakeSensor.mu.Unlock()

@@ -189,17 +189,47 @@ func (n *Node) Close() {
 }
 
 // Power performs action a. It returns once the first step is confirmed
-// (an outlet SET acknowledged, a magic packet sent, a hook exited 0, or the
-// action announced for a human); delays and follow-up steps run in the
-// background. A new action cancels the background steps of the previous one.
+// (an outlet switched and read back, a magic packet sent, a hook exited 0,
+// or the action announced for a human); delays and follow-up steps run in
+// the background. A new action cancels the background steps of the
+// previous one.
+//
+// What a sensor sees decides two cases, as clients expect of a BMC: on,
+// off and soft off of a node already in that state succeed without
+// switching anything, and cycle or reset of a node that is off powers it
+// on (as freeipmi's `ipmipower --cycle --on-if-off` asks, which MAAS uses;
+// the IPMI specification's note on power cycle would rather have a BMC do
+// nothing and answer D5h). Without a sensor, or when it does not answer
+// within StatusWait, the action is performed as asked.
 func (n *Node) Power(ctx context.Context, a power.Action) error {
 	n.actMu.Lock()
 	defer n.actMu.Unlock()
+	busy := n.tail != nil
 	n.stopTailLocked()
 
 	start := time.Now()
 	by := RequesterFrom(ctx)
-	steps, means, err := n.plan(a)
+	planned := a
+	switch a {
+	case power.Off:
+		if n.outletsOff(ctx) {
+			n.already(a, power.StateOff, by, start)
+			return nil
+		}
+	case power.On, power.SoftOff:
+		if st, ok := n.sensedState(ctx); ok && st == targetState(a) {
+			n.already(a, st, by, start)
+			return nil
+		}
+	case power.Cycle, power.Reset:
+		// Not while an action of ours runs: a node off in the middle of
+		// a cycle gets its full off time again.
+		if st, ok := n.sensedState(ctx); ok && st == power.StateOff && !busy {
+			n.log.Info("power "+a.String()+" of a node that is off: powering it on", "action", a.String())
+			planned = power.On
+		}
+	}
+	steps, means, err := n.plan(planned)
 	if err != nil {
 		n.finish(a, means, by, start, err)
 		return err
@@ -216,6 +246,9 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 		return err
 	}
 	n.recordAccepted(a, means, by, start)
+	if first.boots {
+		n.consumeBoot()
+	}
 
 	rest := steps[1:]
 	if cont == nil && len(rest) == 0 {
@@ -227,7 +260,7 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 	n.tail = t
 	go func() {
 		defer close(t.done)
-		err := runTail(tctx, cont, rest)
+		err := n.runTail(tctx, cont, rest)
 		if errors.Is(err, context.Canceled) {
 			n.log.Info("power action superseded", "action", a.String(), "means", means)
 			n.finishRecord(a, means, by, start, "cancelled", nil)
@@ -246,9 +279,12 @@ type step struct {
 	actuator power.Actuator
 	action   power.Action
 	delay    time.Duration
+	// boots marks the step that powers the machine on: once it is done,
+	// the machine boots and consumes a next-boot-only override.
+	boots bool
 }
 
-func runTail(ctx context.Context, cont power.Continuation, rest []step) error {
+func (n *Node) runTail(ctx context.Context, cont power.Continuation, rest []step) error {
 	if cont != nil {
 		if err := cont(ctx); err != nil {
 			return err
@@ -270,6 +306,9 @@ func runTail(ctx context.Context, cont power.Continuation, rest []step) error {
 		c, err := s.actuator.Do(ctx, s.action)
 		if err != nil {
 			return err
+		}
+		if s.boots {
+			n.consumeBoot()
 		}
 		if c != nil {
 			if err := c(ctx); err != nil {
@@ -294,7 +333,7 @@ func (n *Node) stopTailLocked() {
 func (n *Node) plan(a power.Action) (steps []step, means string, err error) {
 	m := n.cfg.Means
 	if m.Hooks != nil && m.Hooks.Supports(a) {
-		return []step{{actuator: m.Hooks, action: a}}, m.Hooks.Name(), nil
+		return []step{{actuator: m.Hooks, action: a, boots: targetState(a) == power.StateOn}}, m.Hooks.Name(), nil
 	}
 	switch a {
 	case power.On:
@@ -331,7 +370,7 @@ func (n *Node) plan(a power.Action) (steps []step, means string, err error) {
 func (n *Node) planOn() []step {
 	m := n.cfg.Means
 	if m.Hooks != nil && m.Hooks.Supports(power.On) {
-		return []step{{actuator: m.Hooks, action: power.On}}
+		return []step{{actuator: m.Hooks, action: power.On, boots: true}}
 	}
 	var steps []step
 	if m.Feed != nil {
@@ -342,6 +381,11 @@ func (n *Node) planOn() []step {
 			steps = append(steps, step{delay: n.cfg.OnDelay})
 		}
 		steps = append(steps, step{actuator: m.Waker, action: power.On})
+	}
+	if len(steps) > 0 {
+		// The first step that can start the machine: the outlet (a
+		// machine set to power on with AC boots then), else the packet.
+		steps[0].boots = true
 	}
 	return steps
 }
@@ -376,6 +420,9 @@ func targetState(a power.Action) power.State {
 
 // manual records and announces an action for a human to perform.
 func (n *Node) manual(a power.Action, by Requester, start time.Time) error {
+	if targetState(a) == power.StateOn {
+		defer n.consumeBoot() // the human's power-on boots the machine
+	}
 	n.log.Warn(fmt.Sprintf("manual action needed: power %s %s", n.cfg.Name, upper(a)),
 		"action", a.String(), "means", "manual")
 	n.mu.Lock()
@@ -419,16 +466,6 @@ func (n *Node) recordAccepted(a power.Action, means string, by Requester, start 
 	if means != "manual" {
 		n.state.Manual = nil
 	}
-	if t := targetState(a); t == power.StateOn {
-		// The boot this action causes consumes a next-boot-only override,
-		// as a BIOS does when it reads the flags.
-		b := n.state.Boot.effective(time.Now())
-		if b.Valid && !b.Persistent {
-			b.Valid = false
-		}
-		b.ExpiresAt = time.Time{}
-		n.state.Boot = b
-	}
 	n.state.LastAction = &ActionRecord{Action: a.String(), Means: means, At: start, Result: "running", By: &by}
 	// A reading taken before the action is no longer the truth.
 	n.reading = power.Reading{}
@@ -437,6 +474,82 @@ func (n *Node) recordAccepted(a power.Action, means string, by Requester, start 
 	if err := n.persist(); err != nil {
 		n.log.Error("cannot persist node state", "err", err)
 	}
+}
+
+// consumeBoot clears a next-boot-only override: the machine was just
+// powered on, and its firmware reads the flags as it boots.
+func (n *Node) consumeBoot() {
+	n.mu.Lock()
+	b := n.state.Boot.effective(time.Now())
+	if b.Valid && !b.Persistent {
+		b.Valid = false
+	}
+	b.ExpiresAt = time.Time{}
+	changed := b != n.state.Boot
+	n.state.Boot = b
+	n.mu.Unlock()
+	if !changed {
+		return
+	}
+	n.log.Info("boot override consumed by power-on", "device", string(b.Device))
+	if err := n.persist(); err != nil {
+		n.log.Error("cannot persist node state", "err", err)
+	}
+}
+
+// sensedState is the node's power state as a sensor saw it within MaxAge,
+// reading the sensors (for at most StatusWait) when needed. ok is false
+// for a node without sensors, or when none answered in time.
+func (n *Node) sensedState(ctx context.Context) (power.State, bool) {
+	if !n.hasSensors() {
+		return power.Unknown, false
+	}
+	n.mu.Lock()
+	r := n.reading
+	if r.At.IsZero() || time.Since(r.At) >= n.cfg.MaxAge {
+		done := n.startRefreshLocked()
+		n.mu.Unlock()
+		wait := time.NewTimer(n.cfg.StatusWait)
+		select {
+		case <-done:
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+		wait.Stop()
+		n.mu.Lock()
+		r = n.reading
+	}
+	fresh := n.readingErr == nil && !r.At.IsZero() && time.Since(r.At) < n.cfg.MaxAge
+	n.mu.Unlock()
+	if !fresh || r.State == power.Unknown {
+		return power.Unknown, false
+	}
+	return r.State, true
+}
+
+// outletsOff reports whether an off request has nothing to do. With PDU
+// outlets only the outlets being off counts: a machine whose draw reads
+// as off behind live outlets (hung, or in standby) is still cut, as
+// fencing needs. Without outlets the node's sensors decide.
+func (n *Node) outletsOff(ctx context.Context) bool {
+	if n.cfg.Means.Feed == nil {
+		st, ok := n.sensedState(ctx)
+		return ok && st == power.StateOff
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.StatusWait)
+	defer cancel()
+	r, err := n.cfg.Means.Feed.Read(ctx)
+	return err == nil && r.State == power.StateOff
+}
+
+// already records a request for the state the node is in: nothing is
+// switched and no boot override is consumed.
+func (n *Node) already(a power.Action, st power.State, by Requester, start time.Time) {
+	n.mu.Lock()
+	n.state.Power = st
+	n.mu.Unlock()
+	n.log.Info("power "+a.String()+": the node is already "+st.String(), "action", a.String())
+	n.finish(a, "none", by, start, nil)
 }
 
 // persist writes the node's current state. The snapshot is taken under

@@ -604,7 +604,12 @@ func TestHooksReplaceBuiltInSequence(t *testing.T) {
 		t.Run(a.String(), func(t *testing.T) {
 			log := &journal{}
 			hooks := newActuator("exec", log, a)
-			n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOn), Waker: newActuator("wol", log, power.On), Hooks: hooks}, OnDelay: time.Hour, CycleDelay: time.Hour}, nil)
+			// A node in the state asked for would not be switched at all.
+			before := power.StateOn
+			if a == power.On {
+				before = power.StateOff
+			}
+			n := newNode(t, Config{Means: Means{Feed: newFeed(log, before), Waker: newActuator("wol", log, power.On), Hooks: hooks}, OnDelay: time.Hour, CycleDelay: time.Hour}, nil)
 			if err := n.Power(context.Background(), a); err != nil {
 				t.Fatal(err)
 			}

@@ -248,6 +248,7 @@ func (n *Node) sense(ctx context.Context) (power.Reading, error) {
 		return n.metered(r), nil
 	}
 	// auto
+	var outlets []power.OutletReading
 	if m.Feed != nil {
 		r, err := m.Feed.Read(ctx)
 		if err != nil {
@@ -262,14 +263,24 @@ func (n *Node) sense(ctx context.Context) (power.Reading, error) {
 		if m.Probe == nil && m.ExecStatus == nil {
 			return r, nil
 		}
+		outlets = r.Outlets
 	}
-	if m.Probe != nil {
-		return m.Probe.Read(ctx)
+	var r power.Reading
+	var err error
+	switch {
+	case m.Probe != nil:
+		r, err = m.Probe.Read(ctx)
+	case m.ExecStatus != nil:
+		r, err = m.ExecStatus.Read(ctx)
+	default:
+		return n.recorded(), nil
 	}
-	if m.ExecStatus != nil {
-		return m.ExecStatus.Read(ctx)
+	// The probe or hook decides the state; the outlets read on the way
+	// still say what feeds each power supply.
+	if err == nil && r.Outlets == nil {
+		r.Outlets = outlets
 	}
-	return n.recorded(), nil
+	return r, err
 }
 
 func (n *Node) metered(r power.Reading) power.Reading {

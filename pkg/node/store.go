@@ -35,6 +35,8 @@ type State struct {
 	// Firsts records when a face first served a piece of content, by key
 	// (see FirstServed).
 	Firsts map[string]First `json:"firsts,omitempty"`
+	// Indicator is the identify indicator state last set (empty: Off).
+	Indicator Indicator `json:"indicator,omitempty"`
 }
 
 // First is when content with a fingerprint was first served.
@@ -199,4 +201,12 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// ReadState reads node name's persisted state under stateDir without
+// creating anything, for read-only tools (discover --config); ok is false
+// when the node has no state file.
+func ReadState(stateDir, name string) (st State, ok bool, err error) {
+	s := &Store{dir: filepath.Join(stateDir, "nodes")}
+	return s.Load(name)
 }

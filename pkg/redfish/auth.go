@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -77,12 +78,14 @@ func (s *Service) authenticate(r *http.Request) (*principal, []Entry, *apiError)
 		if r.Header.Get("Authorization") != "" {
 			s.authFailed(r, "", "unsupported Authorization header")
 		} else {
-			s.log.Info("redfish request without credentials", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+			s.audit.Write(r.Context(), slog.LevelInfo, "redfish request without credentials", r.RemoteAddr, "",
+				"method", r.Method, "path", truncate(r.URL.Path))
 		}
 		return nil, nil, unauthorized("Authentication required: HTTP basic with a node's IPMI username and password, " +
 			"or an X-Auth-Token from POST " + sessionsPath + ".")
 	}
 	if aerr := s.limiter.check(ip); aerr != nil {
+		s.rateLimited(r, user)
 		return nil, nil, aerr
 	}
 	p := &principal{user: user, pwHash: hashSecret(pass)}
@@ -95,20 +98,20 @@ func (s *Service) authenticate(r *http.Request) (*principal, []Entry, *apiError)
 	return p, entries, nil
 }
 
-// forbidden refuses a change to a read-only user (403), and logs it: sushy
-// hides a 403 from its caller when it uses a session (it logs in again,
-// retries, and returns the second 403 without raising).
-func (s *Service) forbidden(r *http.Request, p *principal, e Entry, what string) *apiError {
-	s.log.Warn("redfish request refused: read-only credentials", "node", e.System.Name(), "user", truncate(p.user),
-		"method", r.Method, "path", truncate(r.URL.Path), "remote", r.RemoteAddr)
-	return newError(http.StatusForbidden, msg("InsufficientPrivilege")).
-		withDetail("The credentials in use may read this system but not " + what + " (IPMI privilege user or callback).")
+// authFailed writes the audit line of a refused login (401): channel
+// redfish, the source address, the user name presented (never the
+// password or a token), rate-limited per source so that a flood of bad
+// logins cannot fill the disk.
+func (s *Service) authFailed(r *http.Request, user, reason string) {
+	s.audit.Write(r.Context(), slog.LevelWarn, "redfish authentication failed", r.RemoteAddr, truncate(user),
+		"method", r.Method, "path", truncate(r.URL.Path), "reason", reason)
 }
 
-// authFailed logs a refused authentication. The password is never logged.
-func (s *Service) authFailed(r *http.Request, user, reason string) {
-	s.log.Warn("redfish authentication failed", "remote", r.RemoteAddr, "user", truncate(user),
-		"method", r.Method, "path", truncate(r.URL.Path), "reason", reason)
+// rateLimited writes the audit line of a login refused (429) because its
+// source failed too often.
+func (s *Service) rateLimited(r *http.Request, user string) {
+	s.audit.Write(r.Context(), slog.LevelWarn, "redfish authentication refused: too many failed logins from this address", r.RemoteAddr, truncate(user),
+		"method", r.Method, "path", truncate(r.URL.Path))
 }
 
 func remoteIP(r *http.Request) string {

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/powerjockey/powerjockey/pkg/node"
 )
 
 // maxBody bounds every request body: the largest legitimate one (a boot
@@ -117,21 +119,68 @@ func truncate(s string) string {
 	return s[:cut] + "…"
 }
 
-// bootPatch is a decoded PATCH of a ComputerSystem: the Boot properties to
-// change (nil: unchanged), as Redfish enumeration values.
+// bootPatch is the Boot part of a decoded PATCH of a ComputerSystem: the
+// properties to change (nil: unchanged), as Redfish enumeration values.
 type bootPatch struct {
 	Target, Enabled, Mode *string
 }
 
+// indicatorPatch is the indicator part of a decoded PATCH of a System or
+// Chassis (nil: unchanged). Both forms may be given if they agree.
+type indicatorPatch struct {
+	// LED is IndicatorLED: Lit, Blinking or Off.
+	LED *string
+	// Locate is LocationIndicatorActive.
+	Locate *bool
+}
+
 // empty reports whether the patch changes nothing.
-func (p bootPatch) empty() bool { return p.Target == nil && p.Enabled == nil && p.Mode == nil }
+func (p indicatorPatch) empty() bool { return p.LED == nil && p.Locate == nil }
+
+// resolve is the indicator state the patch asks for, given the current
+// one; ok is false when it asks for nothing. LocationIndicatorActive true
+// keeps a lit or blinking indicator as it is and makes an off one blink.
+func (p indicatorPatch) resolve(cur node.Indicator) (node.Indicator, bool) {
+	switch {
+	case p.LED != nil:
+		return node.Indicator(*p.LED), true
+	case p.Locate == nil:
+		return cur, false
+	case !*p.Locate:
+		return node.IndicatorOff, true
+	case cur == node.IndicatorOff:
+		return node.IndicatorBlinking, true
+	}
+	return cur, true
+}
+
+// systemPatch is a decoded PATCH of a ComputerSystem.
+type systemPatch struct {
+	bootPatch
+	indicatorPatch
+}
+
+// changesBoot reports whether the patch names a Boot property.
+func (p bootPatch) changesBoot() bool { return p.Target != nil || p.Enabled != nil || p.Mode != nil }
+
+// empty reports whether the patch changes nothing.
+func (p systemPatch) empty() bool { return !p.changesBoot() && p.indicatorPatch.empty() }
 
 // systemReadOnly are ComputerSystem properties this service reports and a
 // PATCH may not set.
 var systemReadOnly = map[string]bool{
-	"@odata.id": true, "@odata.type": true, "@odata.etag": true, "@odata.context": true,
 	"Id": true, "Name": true, "Description": true, "UUID": true, "SystemType": true,
 	"PowerState": true, "Status": true, "Actions": true, "Links": true,
+	"EthernetInterfaces": true, "LogServices": true, "Processors": true, "SimpleStorage": true,
+	"MemorySummary": true, "ProcessorSummary": true, "IndicatorLED@Redfish.AllowableValues": true,
+}
+
+// chassisReadOnly are the Chassis properties this service reports and a
+// PATCH may not set.
+var chassisReadOnly = map[string]bool{
+	"Id": true, "Name": true, "Description": true, "UUID": true, "ChassisType": true,
+	"PowerState": true, "Status": true, "Links": true, "Power": true,
+	"IndicatorLED@Redfish.AllowableValues": true,
 }
 
 // bootWritable maps the writable Boot properties to their allowable values.
@@ -141,12 +190,13 @@ var bootWritable = map[string][]string{
 	"BootSourceOverrideMode":    modeValues,
 }
 
-// decodeSystemPatch decodes a PATCH of a ComputerSystem strictly: only
-// Boot's three override properties, each a string among its allowable
-// values; every other property is an error. All problems are reported
-// together; nothing is applied unless there are none.
-func decodeSystemPatch(data []byte) (bootPatch, *apiError) {
-	var p bootPatch
+// decodeSystemPatch decodes a PATCH of a ComputerSystem strictly: Boot's
+// three override properties and the indicator (IndicatorLED,
+// LocationIndicatorActive), each of the right type and among its
+// allowable values; every other property is an error. All problems are
+// reported together; nothing is applied unless there are none.
+func decodeSystemPatch(data []byte) (systemPatch, *apiError) {
+	var p systemPatch
 	members, err := objectMembers(data)
 	if err != nil {
 		return p, malformed(err)
@@ -163,21 +213,121 @@ func decodeSystemPatch(data []byte) (bootPatch, *apiError) {
 		}
 		seen[m.name] = true
 		switch {
+		case strings.HasPrefix(m.name, "@odata."):
+			// OData annotations (a resource sent back whole) are not
+			// properties to change: ignored, so that a body of nothing
+			// else is NoOperation, as DSP0266 asks.
 		case m.name == "Boot":
-			errs = append(errs, decodeBoot(m.raw, &p)...)
+			errs = append(errs, decodeBoot(m.raw, &p.bootPatch)...)
+		case m.name == "IndicatorLED" || m.name == "LocationIndicatorActive":
+			errs = append(errs, decodeIndicator(m, &p.indicatorPatch)...)
 		case systemReadOnly[m.name]:
 			errs = append(errs, msg("PropertyNotWritable", m.name).related("#/"+m.name))
 		default:
 			errs = append(errs, msg("PropertyUnknown", truncate(m.name)).related("#/"+truncate(m.name)))
 		}
 	}
+	errs = append(errs, p.indicatorPatch.conflict()...)
 	if len(errs) == 0 && p.empty() {
 		errs = append(errs, msg("NoOperation"))
 	}
 	if len(errs) > 0 {
-		return bootPatch{}, newError(http.StatusBadRequest, errs...)
+		return systemPatch{}, newError(http.StatusBadRequest, errs...)
 	}
 	return p, nil
+}
+
+// decodeChassisPatch decodes a PATCH of a Chassis strictly: only the
+// indicator may be set.
+func decodeChassisPatch(data []byte) (indicatorPatch, *apiError) {
+	var p indicatorPatch
+	members, err := objectMembers(data)
+	if err != nil {
+		return p, malformed(err)
+	}
+	if len(members) == 0 {
+		return p, newError(http.StatusBadRequest, msg("EmptyJSON"))
+	}
+	var errs []message
+	seen := map[string]bool{}
+	for _, m := range members {
+		if seen[m.name] {
+			errs = append(errs, msg("PropertyDuplicate", truncate(m.name)).related("#/"+truncate(m.name)))
+			continue
+		}
+		seen[m.name] = true
+		switch {
+		case strings.HasPrefix(m.name, "@odata."):
+		case m.name == "IndicatorLED" || m.name == "LocationIndicatorActive":
+			errs = append(errs, decodeIndicator(m, &p)...)
+		case chassisReadOnly[m.name]:
+			errs = append(errs, msg("PropertyNotWritable", m.name).related("#/"+m.name))
+		default:
+			errs = append(errs, msg("PropertyUnknown", truncate(m.name)).related("#/"+truncate(m.name)))
+		}
+	}
+	errs = append(errs, p.conflict()...)
+	if len(errs) == 0 && p.empty() {
+		errs = append(errs, msg("NoOperation"))
+	}
+	if len(errs) > 0 {
+		return indicatorPatch{}, newError(http.StatusBadRequest, errs...)
+	}
+	return p, nil
+}
+
+// decodeIndicator decodes IndicatorLED (a string among indicatorValues) or
+// LocationIndicatorActive (a boolean).
+func decodeIndicator(m member, p *indicatorPatch) []message {
+	ptr := "#/" + m.name
+	if m.name == "LocationIndicatorActive" {
+		var b bool
+		if string(m.raw) != "true" && string(m.raw) != "false" {
+			return []message{msg("PropertyValueTypeError", argValue(m.raw), m.name).related(ptr)}
+		}
+		b = string(m.raw) == "true"
+		p.Locate = &b
+		return nil
+	}
+	v, ok := jsonString(m.raw)
+	if !ok {
+		return []message{msg("PropertyValueTypeError", argValue(m.raw), m.name).related(ptr)}
+	}
+	if !contains(indicatorValues, v) {
+		return []message{msg("PropertyValueNotInList", truncate(v), m.name).related(ptr)}
+	}
+	p.LED = &v
+	return nil
+}
+
+// conflict reports IndicatorLED and LocationIndicatorActive asking for
+// different things.
+func (p indicatorPatch) conflict() []message {
+	if p.LED == nil || p.Locate == nil || (*p.LED != "Off") == *p.Locate {
+		return nil
+	}
+	return []message{msg("PropertyValueConflict", "LocationIndicatorActive", "IndicatorLED").
+		related("#/LocationIndicatorActive", "#/IndicatorLED")}
+}
+
+// decodeClearLog decodes the body of LogService.ClearLog: no body, or an
+// empty object (the action takes no parameter this service supports).
+func decodeClearLog(data []byte) *apiError {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	members, err := objectMembers(data)
+	if err != nil {
+		return malformed(err)
+	}
+	var errs []message
+	for _, m := range members {
+		errs = append(errs, msg("ActionParameterUnknown", clearLogAction, truncate(m.name)).related("#/"+truncate(m.name)))
+	}
+	if len(errs) > 0 {
+		return newError(http.StatusBadRequest, errs...)
+	}
+	return nil
 }
 
 func decodeBoot(raw json.RawMessage, p *bootPatch) []message {

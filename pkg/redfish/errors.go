@@ -20,6 +20,8 @@ type registryEntry struct {
 // baseRegistry holds the Base 1.16.0 messages this service sends. It is
 // read-only.
 var baseRegistry = map[string]registryEntry{
+	"AccountNotModified": {"The account modification request failed.", "Warning",
+		"The modification may have failed due to permission issues or issues with the request body."},
 	"ActionParameterDuplicate": {"The action %1 was submitted with more than one value for the parameter %2.", "Warning",
 		"Resubmit the action with only one instance of the action parameter in the request body if the operation failed."},
 	"ActionParameterMissing": {"The action %1 requires the parameter %2 to be present in the request body.", "Critical",
@@ -64,10 +66,24 @@ var baseRegistry = map[string]registryEntry{
 		"Remove the property from the request body and resubmit the request if the operation failed."},
 	"PropertyUnknown": {"The property %1 is not in the list of valid properties for the resource.", "Warning",
 		"Remove the unknown property from the request body and resubmit the request if the operation failed."},
+	"PropertyNotUpdated": {"The property %1 was not updated due to an internal service error.  The service is still operational.", "Critical",
+		"Resubmit the request.  If the problem persists, check for additional messages and consider resetting the service."},
+	"PropertyValueConflict": {"The property '%1' could not be written because its value would conflict with the value of the '%2' property.", "Warning",
+		"No resolution is required."},
 	"PropertyValueNotInList": {"The value '%1' for the property %2 is not in the list of acceptable values.", "Warning",
 		"Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed."},
 	"PropertyValueTypeError": {"The value '%1' for the property %2 is of a different type than the property can accept.", "Warning",
 		"Correct the value for the property in the request body and resubmit the request if the operation failed."},
+	"QueryCombinationInvalid": {"Two or more query parameters in the request cannot be used together.", "Warning",
+		"Remove one or more of the query parameters and resubmit the request if the operation failed."},
+	"QueryNotSupportedOnOperation": {"Querying is not supported with the requested operation.", "Warning",
+		"Remove the query parameters and resubmit the request if the operation failed."},
+	"QueryNotSupportedOnResource": {"Querying is not supported on the requested resource.", "Warning",
+		"Remove the query parameters and resubmit the request if the operation failed."},
+	"QueryParameterUnsupported": {"Query parameter '%1' is not supported.", "Warning",
+		"Correct or remove the query parameter and resubmit the request."},
+	"QueryParameterValueFormatError": {"The value '%1' for the parameter %2 is of a different format than the parameter can accept.", "Warning",
+		"Correct the value for the query parameter in the request and resubmit the request if the operation failed."},
 	"ResourceNotFound": {"The requested resource of type %1 named '%2' was not found.", "Critical",
 		"Provide a valid resource identifier and resubmit the request."},
 	"ServiceTemporarilyUnavailable": {"The service is temporarily unavailable.  Retry in %1 seconds.", "Critical",
@@ -203,4 +219,13 @@ func invalidURI(path string) *apiError {
 
 func methodNotAllowed(allow string) *apiError {
 	return newError(http.StatusMethodNotAllowed, msg("OperationNotAllowed")).withHeader("Allow", allow)
+}
+
+// accountsReadOnly is the 405 of a write to the AccountService, its
+// accounts or roles: the configuration file is their only source.
+func accountsReadOnly(allow string) *apiError {
+	return newError(http.StatusMethodNotAllowed, msg("OperationNotAllowed"), msg("AccountNotModified")).
+		withDetail("Accounts and roles are read-only here: they come from the configuration file (each node's ipmi "+
+			"username, password and privilege). Change the file and reload the daemon (SIGHUP).").
+		withHeader("Allow", allow)
 }

@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// FuzzDecoders feeds arbitrary bytes to the three request decoders (PATCH
-// of a System, ComputerSystem.Reset, session login). None may panic; each
+// FuzzDecoders feeds arbitrary bytes to the request decoders (PATCH of a
+// System and of a Chassis, ComputerSystem.Reset, LogService.ClearLog,
+// session login, and the query string). None may panic; each
 // either accepts or answers 400 with at least one well-formed message; an
 // accepted body re-encoded decodes to the same result; and a refused login
 // never echoes what was given as the password.
@@ -21,6 +22,10 @@ func FuzzDecoders(f *testing.F) {
 		`{"ResetType": "On", "x": [1, {"y": null}]}`,
 		`{"UserName": "admin", "Password": "password"}`,
 		`{"UserName": "admin", "Password": {"p": "secret"}}`,
+		`{"IndicatorLED": "Blinking", "LocationIndicatorActive": true}`,
+		`{"IndicatorLED": "Off", "LocationIndicatorActive": true}`,
+		`{"LocationIndicatorActive": "yes"}`,
+		`only`, `$expand=*&only`, `only=1`, `%24top=1`, `a=%zz&only`,
 		`{}`, `[]`, `"x"`, `{"a":1} {"b":2}`, "{\"\xff\": 1}", `{"Boot": {`, ``,
 	} {
 		f.Add([]byte(s))
@@ -43,7 +48,7 @@ func FuzzDecoders(f *testing.F) {
 		if p, aerr := decodeSystemPatch(data); aerr != nil {
 			checkRefusal("patch", aerr)
 		} else {
-			if p.empty() {
+			if p.empty() || len(p.conflict()) > 0 {
 				t.Fatal("accepted a PATCH that changes nothing")
 			}
 			boot := map[string]string{}
@@ -55,10 +60,50 @@ func FuzzDecoders(f *testing.F) {
 					boot[k] = *v
 				}
 			}
-			again, _ := json.Marshal(map[string]any{"Boot": boot})
+			doc := map[string]any{}
+			if len(boot) > 0 {
+				doc["Boot"] = boot
+			}
+			if p.LED != nil {
+				if !contains(indicatorValues, *p.LED) {
+					t.Fatalf("accepted IndicatorLED %q", *p.LED)
+				}
+				doc["IndicatorLED"] = *p.LED
+			}
+			if p.Locate != nil {
+				doc["LocationIndicatorActive"] = *p.Locate
+			}
+			again, _ := json.Marshal(doc)
 			p2, aerr := decodeSystemPatch(again)
 			if aerr != nil || !samePatch(p, p2) {
 				t.Fatalf("re-encoded patch %s decodes differently: %v", again, aerr)
+			}
+		}
+
+		if p, aerr := decodeChassisPatch(data); aerr != nil {
+			checkRefusal("chassis patch", aerr)
+		} else if p.empty() || (p.LED != nil && !contains(indicatorValues, *p.LED)) || len(p.conflict()) > 0 {
+			t.Fatalf("accepted chassis patch %+v", p)
+		}
+
+		if aerr := decodeClearLog(data); aerr != nil {
+			checkRefusal("clear log", aerr)
+		}
+
+		// The same bytes as a query string.
+		for _, rt := range []*route{{collection: true}, {}} {
+			q, aerr := parseQuery(string(data), rt, http.MethodGet)
+			if aerr == nil {
+				if q.only && !rt.collection {
+					t.Fatalf("only accepted on a resource: %q", data)
+				}
+				continue
+			}
+			if (aerr.status != http.StatusBadRequest && aerr.status != http.StatusNotImplemented) || len(aerr.msgs) == 0 {
+				t.Fatalf("query %q: refusal %d with %d messages", data, aerr.status, len(aerr.msgs))
+			}
+			if _, err := json.Marshal(aerr.body()); err != nil {
+				t.Fatalf("query refusal does not encode: %v", err)
 			}
 		}
 
@@ -88,7 +133,9 @@ func FuzzDecoders(f *testing.F) {
 	})
 }
 
-func samePatch(a, b bootPatch) bool {
+func samePatch(a, b systemPatch) bool {
 	eq := func(x, y *string) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	return eq(a.Target, b.Target) && eq(a.Enabled, b.Enabled) && eq(a.Mode, b.Mode)
+	beq := func(x, y *bool) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return eq(a.Target, b.Target) && eq(a.Enabled, b.Enabled) && eq(a.Mode, b.Mode) &&
+		eq(a.LED, b.LED) && beq(a.Locate, b.Locate)
 }

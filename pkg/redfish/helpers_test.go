@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -35,6 +38,12 @@ type fakeSystem struct {
 	// beforeUpdate runs inside UpdateBoot before fn, on the boot fn gets:
 	// another client's change racing this one.
 	beforeUpdate func(*node.Boot)
+	// snapErr is the Snapshot's ReadingErr: the last refresh failed.
+	snapErr   error
+	indicator node.Indicator
+	events    []node.Event
+	cleared   int
+	samples   []node.MeterSample
 }
 
 func newFakeSystem(name string) *fakeSystem {
@@ -87,6 +96,62 @@ func (f *fakeSystem) UpdateBoot(_ context.Context, fn func(*node.Boot), validFor
 	f.boot, f.validFor = b, validFor
 	f.updates++
 	return nil
+}
+
+func (f *fakeSystem) Snapshot() node.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return node.Snapshot{Name: f.name, State: node.State{GUID: f.guid, Boot: f.boot, Indicator: f.indicator},
+		Reading: f.reading, ReadingErr: f.snapErr}
+}
+
+func (f *fakeSystem) Indicator() node.Indicator {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.indicator == "" {
+		return node.IndicatorOff
+	}
+	return f.indicator
+}
+
+func (f *fakeSystem) SetIndicator(_ context.Context, i node.Indicator) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !i.Valid() {
+		return errors.New("invalid indicator")
+	}
+	f.indicator = i
+	return nil
+}
+
+func (f *fakeSystem) Events() ([]node.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]node.Event(nil), f.events...), nil
+}
+
+func (f *fakeSystem) EventLogSize() int { return node.DefaultEventLogSize }
+
+func (f *fakeSystem) ClearEvents(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cleared++
+	by := node.RequesterFrom(ctx)
+	f.events = []node.Event{{ID: 1000 + uint32(f.cleared), At: time.Now(), Kind: node.EventLogCleared, Severity: node.SeverityOK,
+		Message: "Event log cleared by " + by.User + ".", By: &by}}
+	return nil
+}
+
+func (f *fakeSystem) MeterSamples(since time.Time) []node.MeterSample {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []node.MeterSample
+	for _, s := range f.samples {
+		if !s.At.Before(since) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (f *fakeSystem) set(fn func(f *fakeSystem)) {
@@ -182,15 +247,20 @@ func newFixture(t *testing.T, opt Options) *fixture {
 		clock: &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	for _, n := range []struct {
 		name, user, pw string
-		ro             bool
+		role           account.Role
+		hw             Hardware
 	}{
-		{"compute-0", "admin", "password", false},
-		{"compute-1", "admin", "password", false},
-		{"other-0", "viewer", "viewer-secret", true},
+		{"compute-0", "admin", "password", account.Administrator, Hardware{
+			MACs:    []net.HardwareAddr{{0x52, 0x54, 0, 0xcc, 0, 1}},
+			Outlets: []Outlet{{"rack1", 3}, {"rack1", 4}},
+			CPUs:    8, MemoryMiB: 16384, DiskGB: 100, Arch: "x86_64"}},
+		{"compute-1", "admin", "password", account.Administrator, Hardware{}},
+		{"other-0", "viewer", "viewer-secret", account.ReadOnly, Hardware{MACs: []net.HardwareAddr{{0x52, 0x54, 0, 0xcc, 0, 2}}}},
 	} {
 		s := newFakeSystem(n.name)
 		f.sys[n.name] = s
-		f.backend.entries = append(f.backend.entries, Entry{System: s, Credentials: Credentials{Username: n.user, Password: n.pw, ReadOnly: n.ro}})
+		f.backend.entries = append(f.backend.entries, Entry{System: s, Credentials: Credentials{Username: n.user, Password: n.pw, Role: n.role},
+			Hardware: n.hw})
 	}
 	opt.Logger = slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opt.now = f.clock.Now
@@ -207,6 +277,7 @@ type req struct {
 	user, pw           string // basic auth when user != ""
 	token              string
 	header             map[string]string
+	remote             string // the client's address (httptest's default when "")
 }
 
 func (f *fixture) do(t *testing.T, r req) *httptest.ResponseRecorder {
@@ -221,6 +292,9 @@ func (f *fixture) do(t *testing.T, r req) *httptest.ResponseRecorder {
 		body = strings.NewReader("")
 	}
 	hr := httptest.NewRequest(r.method, r.path, body)
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
+	}
 	if r.user != "" {
 		hr.SetBasicAuth(r.user, r.pw)
 	}

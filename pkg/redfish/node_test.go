@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/node"
 )
 
@@ -28,8 +29,8 @@ func TestWithRealNodes(t *testing.T) {
 	}
 	manual, strict := newNode("manual-0", node.FallbackManual), newNode("strict-0", node.FallbackError)
 	b := &fakeBackend{entries: []Entry{
-		{System: manual, Credentials: Credentials{Username: "admin", Password: "password"}},
-		{System: strict, Credentials: Credentials{Username: "admin", Password: "password"}},
+		{System: manual, Credentials: Credentials{Username: "admin", Password: "password", Role: account.Administrator}},
+		{System: strict, Credentials: Credentials{Username: "admin", Password: "password", Role: account.Administrator}},
 	}}
 	f := &fixture{svc: New(b, Options{}), log: &logBuffer{}}
 

@@ -1,26 +1,36 @@
 // Package redfish is powerjockey's Redfish face: one DMTF Redfish service
 // for all nodes, shaped as sushy (the library behind Ironic's redfish
-// hardware type and Metal3's redfish:// addresses) expects. It serves the
-// service root, one ComputerSystem, Manager and Chassis per node, and a
-// SessionService; it maps ComputerSystem.Reset to node power actions and
-// the Boot override to the same node.Boot the IPMI face shows.
+// hardware type and Metal3's redfish:// addresses) expects and following
+// DSP0266's protocol rules. Per node it serves a ComputerSystem (power
+// through ComputerSystem.Reset, the boot override that IPMI also shows,
+// the recorded indicator, the MAC of its NIC, its event log, the
+// configured inventory), a Manager (its emulated BMC) and a Chassis (its
+// PDU power); service-wide, a SessionService and a read-only
+// AccountService with the three predefined roles.
 //
 // A caller authenticates with a node's IPMI username and password (HTTP
-// basic, or a session created with them) and sees exactly the nodes those
-// credentials are configured on. The node list and credentials are read
+// basic, or a session created with them), sees exactly the nodes those
+// credentials are configured on, and acts on each with the role of its
+// IPMI privilege (pkg/account). The node list and credentials are read
 // from the Backend on every request, so a configuration reload needs
-// nothing from this package.
+// nothing from this package. routes.go lists every URI served.
 package redfish
 
 import (
 	"context"
 	"encoding/json"
+	"hash/fnv"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
-	"strings"
+	"runtime/debug"
+	"strconv"
+	"sync"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/account"
+	"github.com/powerjockey/powerjockey/pkg/audit"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -38,24 +48,70 @@ type System interface {
 	Boot() node.Boot
 	// UpdateBoot changes the boot override; ctx carries the requester.
 	UpdateBoot(ctx context.Context, fn func(*node.Boot), validFor time.Duration) error
+	// Snapshot returns the node's state and its last reading (and the
+	// last refresh error) without touching any device.
+	Snapshot() node.Snapshot
+	// Indicator and SetIndicator are the recorded identify indicator
+	// (there is no light); ctx carries the requester.
+	Indicator() node.Indicator
+	SetIndicator(ctx context.Context, i node.Indicator) error
+	// Events is the node's event log, oldest first: what the LogService
+	// serves (and the IPMI SEL shows).
+	Events() ([]node.Event, error)
+	EventLogSize() int
+	// ClearEvents empties the event log; ctx carries the requester.
+	ClearEvents(ctx context.Context) error
+	// MeterSamples is the metered draw since a time, oldest first; none
+	// without a meter.
+	MeterSamples(since time.Time) []node.MeterSample
 }
 
 var _ System = (*node.Node)(nil)
 
-// Credentials are the user a node's BMC accepts: its IPMI username and
-// password.
+// Credentials are the user a node's BMC accepts (its IPMI username and
+// password) and the role they hold on it (from its IPMI privilege).
 type Credentials struct {
 	Username string
 	Password string
-	// ReadOnly refuses power actions and boot changes with 403
-	// (IPMI privilege user or callback).
-	ReadOnly bool
+	// Role decides what the credentials may do on the node; an empty or
+	// unknown role may only read.
+	Role account.Role
+}
+
+// role is the effective role: an unset one only reads.
+func (c Credentials) role() account.Role {
+	if c.Role.Valid() {
+		return c.Role
+	}
+	return account.ReadOnly
+}
+
+// Outlet is a PDU outlet feeding the node: one power supply.
+type Outlet struct {
+	PDU    string
+	Outlet int
+}
+
+// Hardware is what the configuration says about a node's machine. Zero
+// values mean "not configured" and the matching resources are left out.
+type Hardware struct {
+	// MACs are the node's network interfaces (its Wake-on-LAN MAC).
+	MACs []net.HardwareAddr
+	// Outlets are the PDU outlets feeding it, one per power supply.
+	Outlets []Outlet
+	// CPUs, MemoryMiB, DiskGB and Arch are the enrollment properties
+	// (instackenv.json's cpu, memory, disk, arch), served as inventory.
+	CPUs      int
+	MemoryMiB int
+	DiskGB    int
+	Arch      string
 }
 
 // Entry is one node as the service serves it.
 type Entry struct {
 	System      System
 	Credentials Credentials
+	Hardware    Hardware
 }
 
 // Backend is what the service reads from the daemon, on every request.
@@ -78,7 +134,10 @@ type Options struct {
 	// in this many times within a minute, until the minute is over
 	// (default 30; -1 disables).
 	AuthFailuresPerMinute int
-	Logger                *slog.Logger
+	// FirmwareVersion is the Managers' FirmwareVersion (default: the
+	// module version the binary was built from).
+	FirmwareVersion string
+	Logger          *slog.Logger
 	// now is the clock; tests replace it.
 	now func() time.Time
 }
@@ -88,8 +147,16 @@ type Service struct {
 	b        Backend
 	log      *slog.Logger
 	uuid     string
+	firmware string
+	now      func() time.Time
 	sessions *sessionTable
 	limiter  *failureLimiter
+	// audit writes refusals, rate-limited per source address.
+	audit  *audit.Log
+	routes []*route
+	// patchMu serialises changes to one node's resources (striped by
+	// name), so that an If-Match checked is still current when applied.
+	patchMu [64]sync.Mutex
 }
 
 // New returns the service for b.
@@ -115,23 +182,51 @@ func New(b Backend, opt Options) *Service {
 	if opt.ServiceUUID == "" {
 		opt.ServiceUUID = node.NewGUID().String()
 	}
-	return &Service{
+	if opt.FirmwareVersion == "" {
+		opt.FirmwareVersion = buildVersion()
+	}
+	s := &Service{
 		b:        b,
 		log:      opt.Logger,
 		uuid:     opt.ServiceUUID,
+		firmware: opt.FirmwareVersion,
+		now:      opt.now,
 		sessions: newSessionTable(opt.SessionTimeout, opt.MaxSessions, opt.now),
 		limiter:  &failureLimiter{perMinute: opt.AuthFailuresPerMinute, now: opt.now, m: map[string]*failWindow{}},
+		audit:    audit.New(opt.Logger, "redfish", audit.Options{Now: opt.now}),
 	}
+	s.routes = s.routeTable()
+	return s
+}
+
+// buildVersion is the version of the module the binary was built from.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// nodeLock is the lock serialising changes to the named node's resources.
+func (s *Service) nodeLock(name string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return &s.patchMu[h.Sum32()%uint32(len(s.patchMu))]
 }
 
 // Resource paths.
 const (
 	rootPath           = "/redfish/v1/"
+	odataPath          = "/redfish/v1/odata"
+	metadataPath       = "/redfish/v1/$metadata"
 	systemsPath        = "/redfish/v1/Systems"
 	managersPath       = "/redfish/v1/Managers"
 	chassisCollPath    = "/redfish/v1/Chassis"
 	sessionServicePath = "/redfish/v1/SessionService"
 	sessionsPath       = "/redfish/v1/SessionService/Sessions"
+	accountServicePath = "/redfish/v1/AccountService"
+	accountsPath       = "/redfish/v1/AccountService/Accounts"
+	rolesPath          = "/redfish/v1/AccountService/Roles"
 )
 
 // SystemPath is the path of a node's ComputerSystem, the redfish_system_id
@@ -178,177 +273,32 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for k, v := range aerr.header {
 			sw.Header()[k] = v
 		}
-		writeJSON(sw, aerr.status, aerr.body())
+		writeJSON(sw, r, aerr.status, aerr.body())
 	}
 	s.log.Debug("redfish request", "method", r.Method, "path", truncate(r.URL.Path), "status", sw.status,
 		"user", truncate(user), "remote", r.RemoteAddr, "duration", time.Since(start).Round(time.Microsecond))
 }
 
-func (s *Service) serve(w http.ResponseWriter, r *http.Request, user *string) *apiError {
-	if v := r.Header.Get("OData-Version"); v != "" && v != "4.0" {
-		return newError(http.StatusPreconditionFailed, msg("HeaderInvalid", "OData-Version")).
-			withDetail("OData-Version " + truncate(v) + " is not supported; this service speaks 4.0.")
-	}
-	method := r.Method
-	if method == http.MethodHead {
-		method = http.MethodGet
-	}
-	path := r.URL.Path
-	if path == "/redfish" || path == "/redfish/" {
-		if method != http.MethodGet {
-			return methodNotAllowed("GET, HEAD")
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"v1": rootPath})
-		return nil
-	}
-	rest, ok := strings.CutPrefix(path, "/redfish/v1")
-	if !ok || (rest != "" && rest[0] != '/') {
-		return invalidURI(truncate(path))
-	}
-	rest = strings.Trim(rest, "/")
-	var seg []string
-	if rest != "" {
-		seg = strings.Split(rest, "/")
-	}
-
-	// What DSP0266 requires to be reachable without credentials.
-	switch {
-	case len(seg) == 0:
-		if method != http.MethodGet {
-			return methodNotAllowed("GET, HEAD")
-		}
-		writeJSON(w, http.StatusOK, s.root())
-		return nil
-	case rest == "odata":
-		if method != http.MethodGet {
-			return methodNotAllowed("GET, HEAD")
-		}
-		writeJSON(w, http.StatusOK, odataDocument())
-		return nil
-	case rest == "$metadata":
-		if method != http.MethodGet {
-			return methodNotAllowed("GET, HEAD")
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		_, _ = w.Write([]byte(metadataXML))
-		return nil
-	case rest == "SessionService/Sessions" && method == http.MethodPost:
-		return s.login(w, r)
-	}
-
-	p, entries, aerr := s.authenticate(r)
-	if aerr != nil {
-		return aerr
-	}
-	*user = p.user
-	r = r.WithContext(node.WithRequester(r.Context(), node.Requester{Channel: "redfish", Source: r.RemoteAddr, User: p.user}))
-
-	switch {
-	case len(seg) == 1 && seg[0] == "Systems":
-		return getOnly(method, w, collection("#ComputerSystemCollection.ComputerSystemCollection", systemsPath,
-			"Computer System Collection", names(entries), SystemPath))
-	case len(seg) == 2 && seg[0] == "Systems":
-		e, aerr := s.find(r, p, entries, "ComputerSystem", seg[1])
-		if aerr != nil {
-			return aerr
-		}
-		switch method {
-		case http.MethodGet:
-			s.getSystem(w, r, e)
-			return nil
-		case http.MethodPatch:
-			return s.patchSystem(w, r, p, e)
-		default:
-			return methodNotAllowed(systemAllow)
-		}
-	case len(seg) == 4 && seg[0] == "Systems" && seg[2] == "Actions" && seg[3] == "ComputerSystem.Reset":
-		e, aerr := s.find(r, p, entries, "ComputerSystem", seg[1])
-		if aerr != nil {
-			return aerr
-		}
-		if method != http.MethodPost {
-			return methodNotAllowed("POST")
-		}
-		return s.resetSystem(w, r, p, e)
-	case len(seg) == 1 && seg[0] == "Managers":
-		return getOnly(method, w, collection("#ManagerCollection.ManagerCollection", managersPath,
-			"Manager Collection", names(entries), managerPath))
-	case len(seg) == 2 && seg[0] == "Managers":
-		e, aerr := s.find(r, p, entries, "Manager", seg[1])
-		if aerr != nil {
-			return aerr
-		}
-		return getOnly(method, w, managerResource(e.System.Name()))
-	case len(seg) == 1 && seg[0] == "Chassis":
-		return getOnly(method, w, collection("#ChassisCollection.ChassisCollection", chassisCollPath,
-			"Chassis Collection", names(entries), chassisPath))
-	case len(seg) == 2 && seg[0] == "Chassis":
-		e, aerr := s.find(r, p, entries, "Chassis", seg[1])
-		if aerr != nil {
-			return aerr
-		}
-		return getOnly(method, w, chassisResource(e.System.Name()))
-	case rest == "SessionService":
-		return getOnly(method, w, s.sessionService())
-	case rest == "SessionService/Sessions":
-		if method != http.MethodGet {
-			return methodNotAllowed("GET, HEAD, POST")
-		}
-		var ids []string
-		for _, sess := range s.sessions.list(p) {
-			ids = append(ids, sess.id)
-		}
-		writeJSON(w, http.StatusOK, collection("#SessionCollection.SessionCollection", sessionsPath,
-			"Session Collection", ids, sessionPath))
-		return nil
-	case len(seg) == 3 && seg[0] == "SessionService" && seg[1] == "Sessions":
-		return s.sessionMember(w, r, method, p, seg[2])
-	}
-	return invalidURI(truncate(path))
-}
-
-// find returns the entry named id among those the caller may see. A node
-// the caller's credentials do not own is not found, as if it did not
-// exist; the refusal is logged for the operator.
-func (s *Service) find(r *http.Request, p *principal, entries []Entry, typ, id string) (Entry, *apiError) {
-	for _, e := range entries {
-		if e.System.Name() == id {
-			return e, nil
-		}
-	}
-	if _, exists := s.b.System(id); exists {
-		s.log.Warn("redfish access refused: the credentials are not this node's", "node", id,
-			"user", truncate(p.user), "remote", r.RemoteAddr, "path", truncate(r.URL.Path))
-	}
-	return Entry{}, notFound(typ, truncate(id))
-}
-
-func names(entries []Entry) []string {
-	out := make([]string, len(entries))
-	for i, e := range entries {
-		out[i] = e.System.Name()
-	}
-	return out
-}
-
-func getOnly(method string, w http.ResponseWriter, body map[string]any) *apiError {
-	if method != http.MethodGet {
-		return methodNotAllowed("GET, HEAD")
-	}
-	writeJSON(w, http.StatusOK, body)
-	return nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON sends v as the response. A HEAD request gets the headers of
+// the GET, Content-Length included, and no body.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		// Only our own maps are encoded; this cannot happen.
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(newError(status, msg("InternalError")).body())
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	b = append(b, '\n')
+	writeBody(w, r, status, "application/json; charset=utf-8", b)
+}
+
+func writeBody(w http.ResponseWriter, r *http.Request, status int, contentType string, b []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
+	}
 }
 
 func odataID(path string) map[string]any { return map[string]any{"@odata.id": path} }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -156,7 +157,7 @@ func TestSystemResource(t *testing.T) {
 			[]string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart", "PowerCycle"}},
 		{"sensor error: null", power.Reading{}, node.ErrStale, nil, nil, "Warning",
 			[]string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart", "PowerCycle"}},
-		{"unknown: null", power.Reading{State: power.Unknown}, nil, nil, nil, "OK",
+		{"unknown: null", power.Reading{State: power.Unknown}, nil, nil, nil, "Warning",
 			[]string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart", "PowerCycle"}},
 		{"manual counts, nmi with a diag hook", power.Reading{State: power.StateOn}, nil,
 			map[power.Action]node.Support{power.SoftOff: node.ByHand, power.Diag: node.ByMeans}, "On", "OK",
@@ -194,7 +195,7 @@ func TestSystemResource(t *testing.T) {
 	}
 	m := decodeJSON(t, f.do(t, admin(http.MethodGet, "/redfish/v1/Systems/compute-0", "")))
 	for k, want := range map[string]any{
-		"@odata.id": "/redfish/v1/Systems/compute-0", "@odata.type": "#ComputerSystem.v1_10_0.ComputerSystem",
+		"@odata.id": "/redfish/v1/Systems/compute-0", "@odata.type": typeSystem,
 		"Id": "compute-0", "Name": "compute-0", "UUID": sys.GUID().String(),
 	} {
 		if m[k] != want {
@@ -321,8 +322,8 @@ func TestPatchBoot(t *testing.T) {
 				t.Errorf("validFor %v: a Redfish override must not lapse", validFor)
 			}
 			m := decodeJSON(t, w)
-			if w.Header().Get("ETag") != m["@odata.etag"] || w.Header().Get("ETag") != etag(toRedfish(tt.want)) {
-				t.Errorf("ETag %q, body %v, want %s", w.Header().Get("ETag"), m["@odata.etag"], etag(toRedfish(tt.want)))
+			if w.Header().Get("ETag") != m["@odata.etag"] || w.Header().Get("ETag") != systemETag(toRedfish(tt.want), node.IndicatorOff) {
+				t.Errorf("ETag %q, body %v, want %s", w.Header().Get("ETag"), m["@odata.etag"], systemETag(toRedfish(tt.want), node.IndicatorOff))
 			}
 		})
 	}
@@ -342,7 +343,7 @@ func TestPatchMessagesNameTheProperty(t *testing.T) {
 
 func TestPatchIfMatch(t *testing.T) {
 	body := `{"Boot": {"BootSourceOverrideTarget": "Pxe", "BootSourceOverrideEnabled": "Once"}}`
-	current := etag(toRedfish(node.Boot{Device: node.BootNone}))
+	current := systemETag(toRedfish(node.Boot{Device: node.BootNone}), node.IndicatorOff)
 	tests := []struct {
 		name    string
 		ifMatch string
@@ -739,5 +740,77 @@ func TestSessionsPerUserBounded(t *testing.T) {
 	// Another user is not affected.
 	if w := f.do(t, req{method: http.MethodPost, path: "/redfish/v1/SessionService/Sessions", body: `{"UserName": "viewer", "Password": "viewer-secret"}`}); w.Code != http.StatusCreated {
 		t.Errorf("viewer login: %d", w.Code)
+	}
+}
+
+// TestRefusedLoginAudit: every refused login (basic, session login, token)
+// writes an audit line with channel redfish, the source address and the
+// user name, never the password; a flood from one address writes a
+// bounded number of lines per minute (the next line after the minute says
+// how many were suppressed), and does not silence other addresses.
+func TestRefusedLoginAudit(t *testing.T) {
+	f := newFixture(t, Options{})
+	const attacker, other = "192.0.2.20", "192.0.2.30"
+	w := f.do(t, req{path: "/redfish/v1/Systems", user: "root", pw: "hunter2-secret", remote: "192.0.2.10:5555"})
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("status %d", w.Code)
+	}
+	w = f.do(t, req{method: http.MethodPost, path: "/redfish/v1/SessionService/Sessions", remote: "192.0.2.11:6666",
+		body: `{"UserName": "admin", "Password": "hunter3-secret"}`})
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("session login status %d", w.Code)
+	}
+	f.do(t, req{path: "/redfish/v1/Systems", token: "0123456789abcdef", remote: "192.0.2.12:7777"})
+	logs := f.log.String()
+	for _, want := range []string{
+		`msg="redfish authentication failed" audit=true channel=redfish source=192.0.2.10:5555 user=root method=GET path=/redfish/v1/Systems reason="no node has this username and password"`,
+		`msg="redfish authentication failed" audit=true channel=redfish source=192.0.2.11:6666 user=admin method=POST path=/redfish/v1/SessionService/Sessions reason="session login: no node has this username and password"`,
+		`msg="redfish authentication failed" audit=true channel=redfish source=192.0.2.12:7777 user="" method=GET path=/redfish/v1/Systems reason="invalid or expired session token"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no audit line %s in:\n%s", want, logs)
+		}
+	}
+	for _, secret := range []string{"hunter2", "hunter3", "0123456789abcdef"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("%q reached the log", secret)
+		}
+	}
+
+	// A flood of bad logins from one address: 30 answered 401, the rest
+	// 429; at most audit.DefaultPerSource lines of each of the two kinds.
+	// The debug-level access log writes a line per request; what reaches
+	// a log at the default level (info) is bounded.
+	infoLines := func() int {
+		n := 0
+		for _, l := range strings.Split(f.log.String(), "\n") {
+			if l != "" && !strings.Contains(l, "level=DEBUG") {
+				n++
+			}
+		}
+		return n
+	}
+	before := infoLines()
+	codes := map[int]int{}
+	for i := range 500 {
+		w := f.do(t, req{path: "/redfish/v1/Systems", user: "root", pw: fmt.Sprint("guess-", i), remote: fmt.Sprintf("%s:%d", attacker, 10000+i)})
+		codes[w.Code]++
+	}
+	if codes[http.StatusUnauthorized] != 30 || codes[http.StatusTooManyRequests] != 470 {
+		t.Errorf("flood answers %v, want 30 × 401 and 470 × 429", codes)
+	}
+	if added := infoLines() - before; added > 20 {
+		t.Errorf("500 refused logins wrote %d log lines at info and above, want at most 20", added)
+	}
+	// Another address is still audited.
+	f.do(t, req{path: "/redfish/v1/Systems", user: "mallory", pw: "x", remote: other + ":1"})
+	if !strings.Contains(f.log.String(), "source="+other+":1 user=mallory") {
+		t.Error("a refused login from another address was not audited during the flood")
+	}
+	// After the minute: the next line reports what was suppressed.
+	f.clock.advance(time.Minute)
+	f.do(t, req{path: "/redfish/v1/Systems", user: "root", pw: "again", remote: attacker + ":2"})
+	if !regexp.MustCompile(`source=192\.0\.2\.20:2 user=root .* suppressed=20`).MatchString(f.log.String()) {
+		t.Errorf("the suppressed count is not reported:\n%s", f.log.String())
 	}
 }

@@ -98,13 +98,23 @@ func (p bootPatch) apply(b *node.Boot) {
 	}
 }
 
-// etag is the System's weak ETag. It versions what a PATCH can change (the
-// boot override as Redfish shows it), so that a power state changing
-// underneath does not fail a client's If-Match. Only letters and digits
-// appear between the quotes: sushy's weak-to-strong retry expects that.
-func etag(rb redfishBoot) string {
-	h := sha256.Sum256([]byte(rb.target + "\x00" + rb.enabled + "\x00" + rb.mode))
-	return `W/"` + hex.EncodeToString(h[:8]) + `"`
+// systemETag is the System's weak ETag. It versions what a PATCH can
+// change (the boot override as Redfish shows it, and the indicator), so
+// that a power state changing underneath does not fail a client's
+// If-Match. Only letters and digits appear between the quotes: sushy's
+// weak-to-strong retry expects that.
+func systemETag(rb redfishBoot, ind node.Indicator) string {
+	return weakTag(rb.target, rb.enabled, rb.mode, string(ind))
+}
+
+// weakTag is a weak ETag over the given values.
+func weakTag(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return `W/"` + hex.EncodeToString(h.Sum(nil)[:8]) + `"`
 }
 
 // ifMatch reports whether the If-Match header values (absent: true) match
@@ -175,42 +185,39 @@ const statusTimeout = 3 * time.Second
 // what sushy waits (60 s).
 const actionTimeout = 55 * time.Second
 
+// indicatorValues are the IndicatorLED values a client may set.
+var indicatorValues = []string{"Lit", "Blinking", "Off"}
+
 // systemResource renders a node as a ComputerSystem and returns its ETag.
-func systemResource(ctx context.Context, e Entry) (map[string]any, string) {
+func (c *call) systemResource(ctx context.Context) (map[string]any, string) {
+	e := c.entry
 	sys := e.System
 	name := sys.Name()
 	path := SystemPath(name)
-	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
-	defer cancel()
-	// The truth from the sensors. When they cannot tell, PowerState is
-	// null: sushy maps it to None and Ironic to "no power state", never to
-	// a guess, while the rest of the resource (boot override, reset)
-	// stays usable. A 5xx here would make sushy retry the GET ten times,
-	// three seconds apart, and fail the boot-device calls too.
-	var powerState any
-	health := "OK"
-	r, err := sys.PowerState(ctx)
-	switch {
-	case err != nil:
-		health = "Warning"
-	case r.State == power.StateOn:
-		powerState = "On"
-	case r.State == power.StateOff:
-		powerState = "Off"
-	}
+	ph := assessPower(ctx, sys)
 	rb := toRedfish(sys.Boot())
-	tag := etag(rb)
+	ind := sys.Indicator()
+	tag := systemETag(rb, ind)
 	body := map[string]any{
-		"@odata.type": "#ComputerSystem.v1_10_0.ComputerSystem",
+		"@odata.type": typeSystem,
 		"@odata.id":   path,
-		"@odata.etag": tag,
 		"Id":          name,
 		"Name":        name,
 		"Description": "Machine " + name + ", its power managed by powerjockey",
 		"SystemType":  "Physical",
 		"UUID":        sys.GUID().String(),
-		"PowerState":  powerState,
-		"Status":      map[string]any{"State": "Enabled", "Health": health},
+		// The truth from the sensors. When they cannot tell, PowerState
+		// is null: sushy maps it to None and Ironic to "no power state",
+		// never to a guess, while the rest of the resource (boot
+		// override, reset) stays usable. A 5xx here would make sushy
+		// retry the GET ten times, three seconds apart, and fail the
+		// boot-device calls too.
+		"PowerState": ph.powerState(),
+		"Status":     ph.status(),
+		// There is no indicator light: the state is recorded and logged.
+		"IndicatorLED":                         string(ind),
+		"IndicatorLED@Redfish.AllowableValues": indicatorValues,
+		"LocationIndicatorActive":              ind != node.IndicatorOff,
 		"Boot": map[string]any{
 			"BootSourceOverrideTarget":                          rb.target,
 			"BootSourceOverrideTarget@Redfish.AllowableValues":  targetValues,
@@ -219,6 +226,8 @@ func systemResource(ctx context.Context, e Entry) (map[string]any, string) {
 			"BootSourceOverrideMode":                            rb.mode,
 			"BootSourceOverrideMode@Redfish.AllowableValues":    modeValues,
 		},
+		"EthernetInterfaces": odataID(path + "/EthernetInterfaces"),
+		"LogServices":        odataID(path + "/LogServices"),
 		"Actions": map[string]any{
 			resetAction: map[string]any{
 				"target":                            path + "/Actions/ComputerSystem.Reset",
@@ -230,27 +239,21 @@ func systemResource(ctx context.Context, e Entry) (map[string]any, string) {
 			"Chassis":   []any{odataID(chassisPath(name))},
 		},
 	}
+	addInventory(body, path, e.Hardware)
 	return body, tag
 }
 
-// systemAllow is the Allow header of a ComputerSystem.
-const systemAllow = "GET, HEAD, PATCH"
-
-func (s *Service) getSystem(w http.ResponseWriter, r *http.Request, e Entry) {
-	body, tag := systemResource(r.Context(), e)
-	w.Header().Set("ETag", tag)
-	w.Header().Set("Allow", systemAllow)
-	writeJSON(w, http.StatusOK, body)
+func serveSystem(c *call) *apiError {
+	body, tag := c.systemResource(c.r.Context())
+	return c.resource(http.StatusOK, body, tag)
 }
 
-// patchSystem changes the boot override: read-modify-write through
-// node.UpdateBoot, after the whole body was validated. A Redfish "Once"
-// override does not lapse after IPMI's 60 seconds.
-func (s *Service) patchSystem(w http.ResponseWriter, r *http.Request, p *principal, e Entry) *apiError {
-	if e.Credentials.ReadOnly {
-		return s.forbidden(r, p, e, "change its boot override")
-	}
-	data, aerr := readBody(w, r)
+// patchSystem changes the boot override and the indicator, after the
+// whole body was validated and If-Match checked; nothing is applied
+// unless everything can be. A Redfish "Once" override does not lapse
+// after IPMI's 60 seconds.
+func patchSystem(c *call) *apiError {
+	data, aerr := readBody(c.w, c.r)
 	if aerr != nil {
 		return aerr
 	}
@@ -258,47 +261,68 @@ func (s *Service) patchSystem(w http.ResponseWriter, r *http.Request, p *princip
 	if aerr != nil {
 		return aerr
 	}
-	sys := e.System
-	conditions := r.Header.Values("If-Match")
-	before := sys.Boot()
-	if !ifMatch(conditions, etag(toRedfish(before))) {
-		return preconditionFailed(etag(toRedfish(before)))
+	sys := c.entry.System
+	mu := c.s.nodeLock(sys.Name())
+	mu.Lock()
+	defer mu.Unlock()
+	conditions := c.r.Header.Values("If-Match")
+	before, ind := sys.Boot(), sys.Indicator()
+	if cur := systemETag(toRedfish(before), ind); !ifMatch(conditions, cur) {
+		return preconditionFailed(cur)
 	}
-	// A PATCH of the mode alone leaves an IPMI-armed next-boot override
-	// its remaining lapse; any other change arms it without one.
-	var validFor time.Duration
-	if patch.Target == nil && patch.Enabled == nil && !before.ExpiresAt.IsZero() {
-		validFor = max(time.Until(before.ExpiresAt), time.Millisecond)
-	}
-	mismatch := false
-	err := sys.UpdateBoot(r.Context(), func(b *node.Boot) {
-		// Check again under the node's lock: an IPMI client may have
-		// changed the override since the check above.
-		if !ifMatch(conditions, etag(toRedfish(*b))) {
-			mismatch = true
-			return
+	if patch.changesBoot() {
+		// A PATCH of the mode alone leaves an IPMI-armed next-boot
+		// override its remaining lapse; any other change arms it without
+		// one.
+		var validFor time.Duration
+		if patch.Target == nil && patch.Enabled == nil && !before.ExpiresAt.IsZero() {
+			validFor = max(time.Until(before.ExpiresAt), time.Millisecond)
 		}
-		patch.apply(b)
-	}, validFor)
-	if mismatch {
-		return preconditionFailed(etag(toRedfish(sys.Boot())))
+		mismatch := false
+		err := sys.UpdateBoot(c.r.Context(), func(b *node.Boot) {
+			// Check again under the node's lock: an IPMI client may have
+			// changed the override since the check above.
+			if !ifMatch(conditions, systemETag(toRedfish(*b), ind)) {
+				mismatch = true
+				return
+			}
+			patch.apply(b)
+		}, validFor)
+		if mismatch {
+			return preconditionFailed(systemETag(toRedfish(sys.Boot()), ind))
+		}
+		if err != nil {
+			c.s.log.Error("redfish boot override not saved", "node", sys.Name(), "err", err)
+			return newError(http.StatusInternalServerError, msg("PropertyNotUpdated", "Boot")).
+				withDetail("The boot override could not be saved: " + err.Error())
+		}
 	}
-	if err != nil {
-		s.log.Error("redfish boot override not saved", "node", sys.Name(), "err", err)
-		return newError(http.StatusInternalServerError, msg("InternalError")).
-			withDetail("The boot override could not be saved: " + err.Error())
+	if aerr := c.setIndicator(patch.indicatorPatch); aerr != nil {
+		return aerr
 	}
-	s.log.Debug("redfish boot override patched", "node", sys.Name(), "user", p.user, "remote", r.RemoteAddr)
-	body, tag := systemResource(r.Context(), e)
-	w.Header().Set("ETag", tag)
-	w.Header().Set("Allow", systemAllow)
-	writeJSON(w, http.StatusOK, body)
+	c.s.log.Debug("redfish system patched", "node", sys.Name(), "user", c.p.user, "remote", c.r.RemoteAddr)
+	body, tag := c.systemResource(c.r.Context())
+	return c.resource(http.StatusOK, body, tag)
+}
+
+// setIndicator applies the indicator part of a PATCH, if any.
+func (c *call) setIndicator(p indicatorPatch) *apiError {
+	sys := c.entry.System
+	want, ok := p.resolve(sys.Indicator())
+	if !ok {
+		return nil
+	}
+	if err := sys.SetIndicator(c.r.Context(), want); err != nil {
+		c.s.log.Error("redfish indicator not saved", "node", sys.Name(), "err", err)
+		return newError(http.StatusInternalServerError, msg("PropertyNotUpdated", "IndicatorLED")).
+			withDetail("The indicator state could not be saved: " + err.Error())
+	}
 	return nil
 }
 
 func preconditionFailed(current string) *apiError {
 	return newError(http.StatusPreconditionFailed, msg("PreconditionFailed")).
-		withDetail("The If-Match ETag does not match the System's current ETag "+current+"; GET the System and retry.").
+		withDetail("The If-Match ETag does not match the resource's current ETag "+current+"; GET it and retry.").
 		withHeader("ETag", current)
 }
 
@@ -306,11 +330,8 @@ func preconditionFailed(current string) *apiError {
 // confirmed the action's first step (the outlet switched, the magic packet
 // sent, the hook exited 0, or the manual action announced), and an error
 // whenever the node did not: never a success it cannot vouch for.
-func (s *Service) resetSystem(w http.ResponseWriter, r *http.Request, p *principal, e Entry) *apiError {
-	if e.Credentials.ReadOnly {
-		return s.forbidden(r, p, e, "change its power")
-	}
-	data, aerr := readBody(w, r)
+func resetSystem(c *call) *apiError {
+	data, aerr := readBody(c.w, c.r)
 	if aerr != nil {
 		return aerr
 	}
@@ -318,7 +339,7 @@ func (s *Service) resetSystem(w http.ResponseWriter, r *http.Request, p *princip
 	if aerr != nil {
 		return aerr
 	}
-	sys := e.System
+	sys := c.entry.System
 	allowed := allowedResets(sys)
 	a, known := resetActionFor(rt)
 	if !known {
@@ -331,14 +352,13 @@ func (s *Service) resetSystem(w http.ResponseWriter, r *http.Request, p *princip
 	if !sys.Supports(a).Honoured() {
 		return unsupported(sys.Name(), rt, allowed, nil)
 	}
-	s.log.Debug("redfish reset", "node", sys.Name(), "reset_type", rt, "action", a.String(), "user", p.user, "remote", r.RemoteAddr)
-	ctx, cancel := context.WithTimeout(r.Context(), actionTimeout)
+	c.s.log.Debug("redfish reset", "node", sys.Name(), "reset_type", rt, "action", a.String(), "user", c.p.user, "remote", c.r.RemoteAddr)
+	ctx, cancel := context.WithTimeout(c.r.Context(), actionTimeout)
 	defer cancel()
 	if err := sys.Power(ctx, a); err != nil {
 		return powerError(sys.Name(), rt, allowed, err)
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return c.noContent()
 }
 
 func unsupported(name, rt string, allowed []string, err error) *apiError {

@@ -62,6 +62,7 @@ func FromConfig(c *config.Config, opt Options) (Config, error) {
 		default:
 			pc.ReadCommunity, pc.WriteCommunity = p.SNMP.CommunityRead, p.SNMP.CommunityWrite
 		}
+		pc.OutletNames = outletNames(c, p.Name)
 		out.PDUs = append(out.PDUs, pc)
 	}
 	targets := map[string]bool{}
@@ -97,4 +98,23 @@ func requireLoopback(hostport string) error {
 		return fmt.Errorf("the simulation only binds loopback addresses, got %s", ap.Addr())
 	}
 	return nil
+}
+
+// outletNames names the outlets of PDU pdu after the nodes they feed, as
+// labs name them: the node's name, with "-PSU1", "-PSU2"... for a node on
+// several outlets.
+func outletNames(c *config.Config, pdu string) map[int]string {
+	names := map[int]string{}
+	for _, n := range c.Nodes {
+		if n.PDU == nil || n.PDU.Name != pdu {
+			continue
+		}
+		for i, o := range n.PDU.Outlets {
+			names[o] = n.Name
+			if len(n.PDU.Outlets) > 1 {
+				names[o] = fmt.Sprintf("%s-PSU%d", n.Name, i+1)
+			}
+		}
+	}
+	return names
 }

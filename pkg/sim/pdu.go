@@ -28,6 +28,10 @@ type PDUConfig struct {
 	Users []snmpagent.USMUser
 	// InitialOn powers every outlet at start.
 	InitialOn bool
+	// OutletNames are the outlets' user-defined names, served where the
+	// model has a name column (unnamed outlets read "Outlet N", as many
+	// PDUs' factory names do).
+	OutletNames map[int]string
 }
 
 // PDU is one simulated switched PDU.
@@ -155,6 +159,13 @@ func (p *PDU) mib() (*snmpagent.Tree, error) {
 				byValue[toInt(v)]()
 				return gosnmp.NoError
 			}
+		}
+		if m.OutletName != "" {
+			name := p.cfg.OutletNames[o]
+			if name == "" {
+				name = fmt.Sprintf("Outlet %d", o)
+			}
+			objs[m.OID(m.OutletName, o)] = &snmpagent.Object{Type: gosnmp.OctetString, Value: []byte(name)}
 		}
 		if m.Power != nil {
 			scale := m.Power.Scale

@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -580,5 +581,51 @@ func TestEngineID(t *testing.T) {
 	defer a.Close()
 	if a.EngineID() != "\x80\x00\x1f\x88\x04sim" {
 		t.Errorf("configured engine ID not used: %x", a.EngineID())
+	}
+}
+
+// TestSetAnswer checks that an object's Answer replaces the echo of a
+// successful SET: the agent then behaves like the misbehaving agents a
+// manager must not trust (noError with an exception varbind, or another
+// value than the one written).
+func TestSetAnswer(t *testing.T) {
+	tree := NewTree()
+	var written atomic.Int32 // set by the agent's goroutine
+	for oid, answer := range map[string]func(any) Variable{
+		"1.3.6.1.4.1.99.1": func(any) Variable { return Variable{Type: gosnmp.NoSuchInstance} },
+		"1.3.6.1.4.1.99.2": func(any) Variable { return Variable{Type: gosnmp.Integer, Value: 7} },
+		"1.3.6.1.4.1.99.3": nil,
+	} {
+		if err := tree.Register(oid, Object{Type: gosnmp.Integer, Value: 0, Answer: answer,
+			Set: func(any) gosnmp.SNMPError { written.Add(1); return gosnmp.NoError }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := startAgent(t, testConfig, tree)
+	c := newClient(t, a, gosnmp.Version2c, "private")
+	tests := []struct {
+		oid  string
+		typ  gosnmp.Asn1BER
+		want any
+	}{
+		{"1.3.6.1.4.1.99.1", gosnmp.NoSuchInstance, nil},
+		{"1.3.6.1.4.1.99.2", gosnmp.Integer, 7},
+		{"1.3.6.1.4.1.99.3", gosnmp.Integer, 2},
+	}
+	for _, tt := range tests {
+		res, err := c.Set([]gosnmp.SnmpPDU{{Name: tt.oid, Type: gosnmp.Integer, Value: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Error != gosnmp.NoError || len(res.Variables) != 1 {
+			t.Fatalf("%s: error %v, %d varbinds", tt.oid, res.Error, len(res.Variables))
+		}
+		v := res.Variables[0]
+		if v.Type != tt.typ || (tt.want != nil && v.Value != tt.want) {
+			t.Errorf("%s answered %v %v, want %v %v", tt.oid, v.Type, v.Value, tt.typ, tt.want)
+		}
+	}
+	if n := written.Load(); n != 3 {
+		t.Errorf("Set ran %d times, want 3 (the answer does not undo the write)", n)
 	}
 }

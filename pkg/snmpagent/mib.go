@@ -50,6 +50,14 @@ type MIB interface {
 	Set(oid string, v Variable) gosnmp.SNMPError
 }
 
+// SetAnswerer is implemented by a MIB that chooses the varbinds a
+// successful SET is answered with. Without it the agent echoes the values
+// written, as RFC 3416 §4.2.5 requires; a MIB implements it to imitate
+// agents that do not.
+type SetAnswerer interface {
+	SetAnswer(oid string, written Variable) Variable
+}
+
 // Object is one OID served by a Tree.
 type Object struct {
 	// Type is the object's syntax. SETs with another type fail with wrongType.
@@ -66,6 +74,12 @@ type Object struct {
 	// Check, when set, validates a value before any varbind of a SET is
 	// applied, e.g. returning gosnmp.WrongValue for an unknown outlet command.
 	Check func(v any) gosnmp.SNMPError
+	// Answer, when set, chooses the varbind a successful SET of this object
+	// is answered with instead of the value written. It imitates agents
+	// that acknowledge a SET with error-status noError but an exception
+	// (noSuchInstance) or another value, so that managers can be tested
+	// against them.
+	Answer func(written any) Variable
 }
 
 // Tree is a MIB held as a sorted list of objects. It is safe for concurrent
@@ -82,7 +96,10 @@ type treeEntry struct {
 	obj  Object
 }
 
-var _ MIB = (*Tree)(nil)
+var (
+	_ MIB         = (*Tree)(nil)
+	_ SetAnswerer = (*Tree)(nil)
+)
 
 // NewTree returns an empty Tree.
 func NewTree() *Tree { return &Tree{} }
@@ -190,6 +207,16 @@ func (t *Tree) Next(oid string) (string, Variable, bool) {
 func (t *Tree) CheckSet(oid string, v Variable) gosnmp.SNMPError {
 	e, ok := t.lookup(oid)
 	return e.checkSet(ok, v)
+}
+
+// SetAnswer implements SetAnswerer: the object's Answer, or the value
+// written.
+func (t *Tree) SetAnswer(oid string, written Variable) Variable {
+	e, ok := t.lookup(oid)
+	if !ok || e.obj.Answer == nil {
+		return written
+	}
+	return e.obj.Answer(written.Value)
 }
 
 // Set implements MIB.

@@ -232,7 +232,18 @@ func (a *Agent) set(vars []gosnmp.SnmpPDU, v1 bool, canWrite bool) response {
 			return failure(snmpStatus(failed, v1), i, vars)
 		}
 	}
-	return response{vars: echo(vars)}
+	out := echo(vars)
+	if ans, ok := a.mib.(SetAnswerer); ok {
+		for i, vb := range vars {
+			v, err := normalize(ans.SetAnswer(vb.Name, values[i]))
+			if err != nil {
+				a.log.Warn("snmpagent: MIB answered a SET with a bad value", "oid", vb.Name, "err", err)
+				return failure(snmpStatus(gosnmp.GenErr, v1), i, vars)
+			}
+			out[i] = varbind(vb.Name, v)
+		}
+	}
+	return response{vars: out}
 }
 
 // snmpStatus translates a MIB's error status for the request's version:

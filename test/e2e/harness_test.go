@@ -7,25 +7,17 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/harness"
 )
 
 var binary string
@@ -36,11 +28,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "powerjockey")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/powerjockey")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build powerjockey:", err)
+	binary, err = harness.Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -48,87 +38,41 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireTool skips (or, under CI, fails) when a peer tool is missing.
-func requireTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, name := range names {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is required under CI but missing: %v", name, err)
-			}
-			t.Skipf("%s not installed", name)
-		}
-	}
-}
+// The shared helpers under the names this package's tests use.
+var (
+	requireTool = harness.RequireTool
+	freePort    = harness.FreePort
+	run         = harness.Run
+	eventually  = harness.Eventually
+	withoutEnv  = harness.WithoutEnv
+)
 
-// portAllocator hands out loopback ports that were free a moment ago.
-var portMu sync.Mutex
-var usedPorts = map[int]bool{}
-
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for i := 0; i < 50; i++ {
-		var port int
-		switch network {
-		case "udp":
-			c, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			port = c.LocalAddr().(*net.UDPAddr).Port
-			c.Close()
-		default:
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			port = l.Addr().(*net.TCPAddr).Port
-			l.Close()
-		}
-		if !usedPorts[port] {
-			usedPorts[port] = true
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// env is one test's world: a config, a daemon process and maybe a rack.
+// env is one test's world: a config, a daemon process and maybe a rack
+// (harness.Env under this package's names).
 type env struct {
+	*harness.Env
 	t        *testing.T
 	dir      string
 	cfgPath  string
 	httpPort int
-	cmd      *exec.Cmd
-	logMu    sync.Mutex
-	log      bytes.Buffer
-	exited   chan error
 	rack     *sim.Rack
-	cancel   context.CancelFunc
+	// cmd is the running daemon's command (for its PID and signals).
+	cmd *exec.Cmd
+	// bin, when set, is the daemon binary to run instead of the one built
+	// for the tests; attr, when set, how (another user, capabilities).
+	bin  string
+	attr *syscall.SysProcAttr
+	// wrap, when set, prefixes the daemon's command line (a shell that
+	// lowers a resource limit, say).
+	wrap []string
 }
 
-// writeConfig renders tmpl (text/template over data plus .Dir and .HTTP)
-// into the test's directory.
+// newEnv renders tmpl (text/template over data plus .Dir and .HTTP) into
+// the test's directory.
 func newEnv(t *testing.T, tmpl string, data map[string]any) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), httpPort: freePort(t, "tcp")}
-	if data == nil {
-		data = map[string]any{}
-	}
-	data["Dir"] = e.dir
-	data["HTTP"] = e.httpPort
-	var b strings.Builder
-	if err := template.Must(template.New("cfg").Parse(tmpl)).Execute(&b, data); err != nil {
-		t.Fatal(err)
-	}
-	e.cfgPath = filepath.Join(e.dir, "powerjockey.yaml")
-	if err := os.WriteFile(e.cfgPath, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	h := harness.NewEnv(t, binary, tmpl, data)
+	return &env{Env: h, t: t, dir: h.Dir, cfgPath: h.CfgPath, httpPort: h.HTTPPort}
 }
 
 func loadConfig(t *testing.T, path string) *config.Config {
@@ -140,128 +84,31 @@ func loadConfig(t *testing.T, path string) *config.Config {
 	return cfg
 }
 
-// startRack simulates the hardware of the env's configuration in-process.
 func (e *env) startRack(opt sim.Options) *sim.Rack {
 	e.t.Helper()
-	rc, err := sim.FromConfig(loadConfig(e.t, e.cfgPath), opt)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rack, err := sim.New(rc)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.runRack(rack)
-	return rack
+	e.rack = e.StartRack(opt)
+	return e.rack
 }
 
-// runRack serves rack until the test ends.
-func (e *env) runRack(rack *sim.Rack) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rack.Run(ctx); close(done) }()
-	e.t.Cleanup(func() { cancel(); <-done })
-	e.rack = rack
-}
-
-// start runs the daemon and waits until it serves HTTP.
+func (e *env) runRack(rack *sim.Rack) { e.RunRack(rack); e.rack = rack }
 func (e *env) start() {
 	e.t.Helper()
-	e.cmd = exec.Command(binary, "serve", "--config", e.cfgPath, "--log-level", "debug")
-	e.cmd.Stdout = &lockedWriter{e: e}
-	e.cmd.Stderr = &lockedWriter{e: e}
-	if err := e.cmd.Start(); err != nil {
-		e.t.Fatal(err)
+	e.Binary = binary
+	if e.bin != "" {
+		e.Binary = e.bin
 	}
-	e.exited = make(chan error, 1)
-	go func() { e.exited <- e.cmd.Wait() }()
-	e.t.Cleanup(e.stop)
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-e.exited:
-			e.exited <- err
-			e.t.Fatalf("daemon exited: %v\n%s", err, e.logs())
-		default:
-		}
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", e.httpPort))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	e.t.Fatalf("daemon did not become ready\n%s", e.logs())
+	e.Wrap, e.SysProcAttr = e.wrap, e.attr
+	e.Start()
+	e.cmd = e.Proc.Cmd()
 }
-
-// stop sends SIGTERM and requires a clean exit.
-func (e *env) stop() {
-	if e.cmd == nil || e.cmd.Process == nil {
-		return
-	}
-	select {
-	case err := <-e.exited:
-		e.exited <- err
-		return // already gone (killed by the test)
-	default:
-	}
-	e.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-e.exited:
-		e.exited <- err
-		if err != nil {
-			e.t.Errorf("daemon did not exit cleanly on SIGTERM: %v\n%s", err, e.logs())
-		}
-	case <-time.After(10 * time.Second):
-		e.cmd.Process.Kill()
-		e.t.Errorf("daemon ignored SIGTERM for 10s\n%s", e.logs())
-	}
-}
-
-// kill SIGKILLs the daemon (no chance to flush anything).
-func (e *env) kill() {
-	e.cmd.Process.Kill()
-	<-e.exited
-	e.exited <- nil
-	e.cmd = nil
-}
-
-type lockedWriter struct{ e *env }
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.e.logMu.Lock()
-	defer w.e.logMu.Unlock()
-	return w.e.log.Write(p)
-}
-
-func (e *env) logs() string {
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	return e.log.String()
-}
-
-// logLines returns log lines containing s.
+func (e *env) stop()        { e.Stop() }
+func (e *env) kill()        { e.Kill() }
+func (e *env) logs() string { return e.Logs() }
 func (e *env) logLines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(e.logs()))
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), s) {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
+	return e.Log.Lines(s)
 }
-
-// run runs a tool with a timeout and returns its combined output.
-func run(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
-}
+func (e *env) httpGet(path string) string  { e.t.Helper(); return e.HTTPGet(path) }
+func (e *env) metric(prefix string) string { return e.Metric(prefix) }
 
 // ipmitool runs ipmitool against 127.0.0.1:port as admin/password.
 func ipmitool(t *testing.T, port int, args ...string) (string, error) {
@@ -278,41 +125,4 @@ func mustIPMItool(t *testing.T, port int, want string, args ...string) string {
 		t.Fatalf("ipmitool %v: err=%v, want %q in:\n%s", args, err, want, out)
 	}
 	return out
-}
-
-// eventually polls cond until it holds or the time is up.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (e *env) httpGet(path string) string {
-	e.t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", e.httpPort, path))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
-// metric returns the value of a Prometheus series line that starts with prefix.
-func (e *env) metric(prefix string) string {
-	for _, line := range strings.Split(e.httpGet("/metrics"), "\n") {
-		if strings.HasPrefix(line, prefix) {
-			f := strings.Fields(line)
-			return f[len(f)-1]
-		}
-	}
-	return ""
 }

@@ -20,8 +20,11 @@ state_dir: {{.Dir}}/state
 http: {listen: "127.0.0.1:{{.HTTP}}"}
 ipmi:
   v15_auth_types: [md5, password]
+  # Every suite is exercised: 1, 2, 15 and 16 are opt-in (defaults 3, 17).
   {{- if .CS0}}
   cipher_suites: [0, 1, 2, 3, 15, 16, 17]
+  {{- else}}
+  cipher_suites: [1, 2, 3, 15, 16, 17]
   {{- end}}
 nodes:
   - name: compute-0
@@ -310,5 +313,55 @@ func TestConfigErrorRefusesToStart(t *testing.T) {
 	want := cfg + `:5:7: nodes[0].ipmi.listn: unknown key "listn" (did you mean "listen"?)`
 	if !strings.Contains(out, want) {
 		t.Fatalf("want %q in:\n%s", want, out)
+	}
+}
+
+// TestDefaultCipherSuites: without ipmi.cipher_suites an endpoint offers
+// 3 and 17 only. ipmitool logs in with those and is refused the suites
+// without integrity (1, 15) or confidentiality (2, 16), and Get Channel
+// Cipher Suites lists exactly 3 and 17. A configuration that lists the
+// weak suites gets a warning in the start-up log.
+func TestDefaultCipherSuites(t *testing.T) {
+	requireTool(t, "ipmitool")
+	port := freePort(t, "udp")
+	e := newEnv(t, `
+state_dir: {{.Dir}}/state
+http: {listen: "127.0.0.1:{{.HTTP}}"}
+nodes:
+  - name: n0
+    ipmi: {listen: "127.0.0.1:{{.P}}", username: admin, password: password}
+`, map[string]any{"P": port})
+	e.start()
+	for _, suite := range []int{3, 17} {
+		mustIPMItool(t, port, "Chassis Power is", "-C", fmt.Sprint(suite), "power", "status")
+	}
+	for _, suite := range []int{0, 1, 2, 15, 16} {
+		out, err := run(t, 30*time.Second, "ipmitool", "-I", "lanplus", "-H", "127.0.0.1", "-p", fmt.Sprint(port),
+			"-U", "admin", "-P", "password", "-R", "1", "-N", "1", "-C", fmt.Sprint(suite), "power", "status")
+		if err == nil || strings.Contains(out, "Chassis Power is") {
+			t.Errorf("cipher suite %d is not configured but ipmitool logged in:\n%s", suite, out)
+		}
+	}
+	out := mustIPMItool(t, port, "ID", "channel", "getciphers", "ipmi")
+	var ids []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] != "ID" {
+			ids = append(ids, f[0])
+		}
+	}
+	if strings.Join(ids, ",") != "3,17" {
+		t.Errorf("Get Channel Cipher Suites lists %v, want [3 17]:\n%s", ids, out)
+	}
+	if w := e.logLines("no integrity protection"); len(w) != 0 {
+		t.Errorf("default suites warned about: %q", w)
+	}
+
+	// The fixture that opts in to every suite is warned about at start.
+	m, _, _, _ := manualEnv(t, false)
+	for _, want := range []string{"cipher suite 1 has no integrity protection", "cipher suite 15 has no integrity protection",
+		"straight-password authentication sends the password in clear text"} {
+		if len(m.logLines(want)) == 0 {
+			t.Errorf("start-up log lacks a warning %q:\n%s", want, m.logs())
+		}
 	}
 }

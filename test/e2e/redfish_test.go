@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/harness"
 )
 
-// redfishRack: one metered PDU node with Wake-on-LAN, one manual node of
-// the same user, a read-only user's node, and a node on a PDU that never
-// answers, all behind one Redfish endpoint with a generated certificate.
+// redfishRack: one metered PDU node with Wake-on-LAN and inventory, one
+// manual node of the same user, a read-only user's node on an outlet, and
+// a node on a PDU that never answers, all behind one Redfish endpoint with
+// a generated certificate.
 const redfishRack = `
 state_dir: {{.Dir}}/state
 http: {listen: "127.0.0.1:{{.HTTP}}"}
@@ -37,6 +39,10 @@ nodes:
   - name: metered-0
     ipmi: {listen: "127.0.0.1:{{.P0}}", username: admin, password: password}
     mac: "52:54:00:cc:00:01"
+    cpu: 4
+    memory: 8192
+    disk: 40
+    arch: x86_64
     wol: {target: "127.0.0.1:{{.WoL}}", interval: 100ms}
     pdu: {name: rack1, outlets: [1]}
     on_delay: 200ms
@@ -45,6 +51,7 @@ nodes:
     ipmi: {listen: "127.0.0.1:{{.P1}}", username: admin, password: password}
   - name: viewer-0
     ipmi: {listen: "127.0.0.1:{{.P2}}", username: viewer, password: viewer-secret, privilege: user}
+    pdu: {name: rack1, outlets: [3]}
   - name: dead-0
     ipmi: {listen: "127.0.0.1:{{.P3}}", username: dead, password: dead-secret}
     pdu: {name: dead, outlets: [1]}
@@ -73,13 +80,13 @@ func newRedfishEnv(t *testing.T) *redfishEnv {
 	rack.PDU("dead").Agent().SetDropAll(true)
 	e.start()
 	r := &redfishEnv{env: e, ports: ports, url: fmt.Sprintf("https://127.0.0.1:%d", ports["RF"]),
-		ca: filepath.Join(e.dir, "state", "redfish", "tls.crt")}
+		ca: filepath.Join(e.dir, "state", "redfish", "ca.crt")}
 	r.waitRedfish()
 	return r
 }
 
 // waitRedfish waits until the Redfish endpoint answers over TLS verified
-// with the generated certificate.
+// against the generated CA (ca.crt), as a client is told to.
 func (r *redfishEnv) waitRedfish() {
 	r.t.Helper()
 	eventually(r.t, 10*time.Second, "the Redfish endpoint to serve", func() bool {
@@ -95,13 +102,7 @@ func (r *redfishEnv) waitRedfish() {
 // is importable by /usr/bin/python3.
 func requireSushy(t *testing.T) {
 	t.Helper()
-	requireTool(t, "/usr/bin/python3")
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import sushy").CombinedOutput(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("python3-sushy is required under CI: %v\n%s", err, out)
-		}
-		t.Skipf("python3-sushy not installed: %s", out)
-	}
+	harness.RequirePython(t, "python3-sushy", "sushy")
 }
 
 // sushyStep is one line of the driver's output.
@@ -124,6 +125,17 @@ type sushyStep struct {
 	Managers []string `json:"managers"`
 	Chassis  []string `json:"chassis"`
 	Waited   float64  `json:"waited"`
+	// inspect
+	MACs      map[string]string `json:"macs"`
+	MemoryGiB *float64          `json:"memory_gib"`
+	CPUs      *int              `json:"cpus"`
+	Arch      string            `json:"arch"`
+	Disks     []int64           `json:"disks"`
+	// indicator
+	Indicator        string `json:"indicator"`
+	ChassisIndicator string `json:"chassis_indicator"`
+	// power
+	Supplies []struct{ ID, Name, State, Health string } `json:"supplies"`
 }
 
 func (s sushyStep) power() string {
@@ -147,7 +159,7 @@ func (r *redfishEnv) sushyAuth(auth, user, password string, steps ...map[string]
 	plan, _ := json.Marshal(steps)
 	cmd := exec.Command("/usr/bin/python3", "testdata/sushy_driver.py", r.url, r.ca, user, password, string(plan), auth)
 	// requests lets these override an explicit verify= (requests#3829):
-	// the test must verify against the generated certificate only.
+	// the test must verify against the generated CA only.
 	cmd.Env = withoutEnv(os.Environ(), "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -174,23 +186,7 @@ func (r *redfishEnv) sushyAuth(auth, user, password string, steps ...map[string]
 	return res
 }
 
-func withoutEnv(env []string, names ...string) []string {
-	var out []string
-	for _, kv := range env {
-		drop := false
-		for _, n := range names {
-			if strings.HasPrefix(kv, n+"=") {
-				drop = true
-			}
-		}
-		if !drop {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-// curl runs curl against the endpoint, verifying the generated certificate,
+// curl runs curl against the endpoint, verifying against the generated CA,
 // and returns the status, the response headers and the body.
 func (r *redfishEnv) curl(path string, args ...string) (int, string, string) {
 	r.t.Helper()
@@ -557,18 +553,21 @@ func TestRedfishCurl(t *testing.T) {
 	}
 }
 
-// TestRedfishCertificateKeptAcrossRestarts: the generated certificate and
-// the service UUID survive a restart.
+// TestRedfishCertificateKeptAcrossRestarts: the generated CA and
+// certificate and the service UUID survive a restart.
 func TestRedfishCertificateKeptAcrossRestarts(t *testing.T) {
 	requireTool(t, "curl")
 	r := newRedfishEnv(t)
 	fingerprint := func() string {
-		b, err := os.ReadFile(r.ca)
-		if err != nil {
-			t.Fatal(err)
+		h := sha256.New()
+		for _, f := range []string{r.ca, filepath.Join(filepath.Dir(r.ca), "tls.crt")} {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Write(b)
 		}
-		h := sha256.Sum256(b)
-		return hex.EncodeToString(h[:])
+		return hex.EncodeToString(h.Sum(nil))
 	}
 	uuid := func() string {
 		_, _, body := r.curl("/redfish/v1/")

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/test/harness"
 )
 
 // TestSIGHUPReload: a valid new config takes effect without a restart; an
@@ -38,7 +40,7 @@ nodes:
 	if err := os.WriteFile(e.cfgPath, []byte(added), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.cmd.Process.Signal(syscall.SIGHUP)
+	e.Proc.Signal(syscall.SIGHUP)
 	eventually(t, 10*time.Second, "n1 serving after SIGHUP", func() bool {
 		out, err := ipmitool(t, p1, "power", "status")
 		return err == nil && strings.Contains(out, "Chassis Power is")
@@ -47,7 +49,7 @@ nodes:
 	if err := os.WriteFile(e.cfgPath, []byte(added+"    bogus: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.cmd.Process.Signal(syscall.SIGHUP)
+	e.Proc.Signal(syscall.SIGHUP)
 	eventually(t, 10*time.Second, "the invalid config reported", func() bool {
 		return len(e.logLines("reload refused")) > 0 && strings.Contains(e.logs(), "nodes[1].bogus: unknown key")
 	})
@@ -66,13 +68,7 @@ nodes:
   - name: n0
     ipmi: {listen: "127.0.0.1:{{.P}}", username: admin, password: password}
 `, map[string]any{"P": port})
-	e.cmd = exec.Command(binary, "serve", "--config", e.cfgPath)
-	e.cmd.Stderr = &lockedWriter{e: e}
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.exited = make(chan error, 1)
-	go func() { e.exited <- e.cmd.Wait() }()
+	e.Proc = harness.Start(t, &e.Log, exec.Command(binary, "serve", "--config", e.cfgPath))
 	eventually(t, 10*time.Second, "serving", func() bool {
 		out, err := ipmitool(t, port, "power", "status")
 		return err == nil && strings.Contains(out, "Chassis Power is")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/harness"
 )
 
 // envInt reads a positive integer from the environment.
@@ -27,17 +28,8 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func requireTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is required under CI: %v", n, err)
-			}
-			t.Skipf("%s not installed", n)
-		}
-	}
-}
+// requireTool is the shared helper under this package's name.
+var requireTool = harness.RequireTool
 
 func build(t *testing.T, dir, pkg string) string {
 	t.Helper()

@@ -1,7 +1,8 @@
 // Package exechook runs operator-supplied commands as a power means: an
 // `ssh root@host poweroff` for a soft off, a smart plug's HTTP API through
 // curl, anything a shell can do. Each command gets a timeout and learns the
-// node and action from its environment; its output is logged.
+// node and action from its environment; its output is logged. A command
+// never inherits the daemon's capabilities (see startUnprivileged).
 package exechook
 
 import (
@@ -102,7 +103,10 @@ func (h *Hooks) run(ctx context.Context, action, command string) (int, error) {
 	c.WaitDelay = time.Second
 	var out limitedBuffer
 	c.Stdout, c.Stderr = &out, &out
-	err := c.Run()
+	err := startUnprivileged(c)
+	if err == nil {
+		err = c.Wait()
+	}
 	code := c.ProcessState.ExitCode()
 	log := h.cfg.Logger.With("node", h.cfg.Node, "hook", action, "duration", time.Since(start).Round(time.Millisecond))
 	if text := strings.TrimSpace(out.String()); text != "" {

@@ -42,7 +42,13 @@ type Config struct {
 	CacheTTL time.Duration
 	// Stagger is the minimum spacing between two switch-ons.
 	Stagger time.Duration
-	Logger  *slog.Logger
+	// VerifyTimeout bounds how long after a SET the outlet's status may
+	// take to show the switch (default 5s).
+	VerifyTimeout time.Duration
+	// VerifyInterval is the spacing of the status reads that wait for a
+	// switch (default 250ms).
+	VerifyInterval time.Duration
+	Logger         *slog.Logger
 	// Observer, if set, is told about every SNMP request (metrics).
 	Observer Observer
 }
@@ -67,11 +73,24 @@ type Observer interface {
 
 // Outlet is one outlet's last observed state.
 type Outlet struct {
-	// State is on, off or unknown (an unexpected status value).
+	// State is on, off or unknown (an unexpected status value). A pending
+	// switch reads as the state the outlet is still in.
 	State power.State
+	// Pending is the state a switch the PDU accepted and has not finished
+	// goes to (Eaton pendingOn/pendingOff, Sentry onWait/offWait); Unknown
+	// when none is pending.
+	Pending power.State
+	// Status is the raw status value read, for logs; HasStatus is false
+	// when the PDU reported none.
+	Status    int64
+	HasStatus bool
 	// Watts is the metered draw, nil when the model has no metering.
 	Watts *float64
 }
+
+// ErrNotSwitched means a PDU acknowledged a switch it did not perform, or
+// answered the SET with something other than the value written.
+var ErrNotSwitched = errors.New("outlet not switched")
 
 // Client talks to one PDU.
 type Client struct {
@@ -85,17 +104,32 @@ type Client struct {
 	// guarded by reqMu.
 	lastOnAt time.Time
 
-	mu       sync.Mutex
-	model    *Model
-	watched  []int // outlets some node reads; the poll set
-	cache    map[int]Outlet
-	cachedAt time.Time
-	polling  chan struct{} // closed when the poll in flight ends
-	pollErr  error
-	// switched holds the outlets switched while a poll was in flight, so
-	// that the poll's possibly older reading does not undo them.
-	switched map[int]bool
+	// detectMu keeps one model detection in flight.
+	detectMu sync.Mutex
+
+	mu      sync.Mutex
+	model   *Model
+	refusal *refusal // a recent detection that found no PDU
+	watched []int    // outlets some node reads; the poll set
+	cache   map[int]Outlet
+	// cachedAt is when the cached poll ended, cacheStart when it began:
+	// a poll that began before a SET describes the outlets before it.
+	cachedAt, cacheStart time.Time
+	polling              *pollRun // the poll in flight
+	// setAt is when the last SET was sent: no poll begun before it
+	// answers reads.
+	setAt time.Time
 }
+
+// refusal is a cached detection failure, so that nodes polling a device
+// that is not a PDU do not walk it on every read.
+type refusal struct {
+	err error
+	at  time.Time
+}
+
+// refusalTTL is how long a refused detection is answered from memory.
+const refusalTTL = 30 * time.Second
 
 // New returns a client for cfg. It does not contact the PDU.
 func New(cfg Config) (*Client, error) {
@@ -109,6 +143,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.VerifyTimeout <= 0 {
+		cfg.VerifyTimeout = 5 * time.Second
+	}
+	if cfg.VerifyInterval <= 0 {
+		cfg.VerifyInterval = 250 * time.Millisecond
 	}
 	g := &gosnmp.GoSNMP{
 		Target:             host,
@@ -214,45 +254,52 @@ func (c *Client) Unwatch(outlets ...int) {
 	c.watched = slices.DeleteFunc(c.watched, func(o int) bool { return slices.Contains(outlets, o) })
 }
 
-// Model returns the PDU's model, detecting it once when configured as "auto".
+// Model returns the PDU's model. A configured row is used as is; "auto"
+// detects the family once, confirming it by reading its outlet table (see
+// DetectModel), and remembers it. A device found not to be a switched PDU is
+// refused with a *DetectError, remembered for a while so that polls do not
+// walk it again on every read; a device that does not answer is retried.
 func (c *Client) Model(ctx context.Context) (*Model, error) {
+	if m, err, ok := c.knownModel(); ok {
+		return m, err
+	}
+	c.detectMu.Lock()
+	defer c.detectMu.Unlock()
+	if m, err, ok := c.knownModel(); ok {
+		return m, err
+	}
+	m, err := c.DetectModel(ctx)
 	c.mu.Lock()
-	m := c.model
+	switch {
+	case err == nil:
+		c.model, c.refusal = m, nil
+	case errors.Is(err, ErrNotPDU):
+		c.refusal = &refusal{err: err, at: time.Now()}
+	}
 	c.mu.Unlock()
-	if m != nil {
-		return m, nil
-	}
-	id, err := c.sysObjectID(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("pdu %s: detect model: %w", c.cfg.Name, err)
-	}
-	m, err = Detect(id)
-	if err != nil {
-		return nil, fmt.Errorf("pdu %s: %w", c.cfg.Name, err)
-	}
-	c.log.Info("detected PDU model", "model", m.Name, "sysObjectID", id)
-	c.mu.Lock()
-	c.model = m
-	c.mu.Unlock()
-	return m, nil
+	return m, err
 }
 
-func (c *Client) sysObjectID(ctx context.Context) (string, error) {
-	pkt, err := c.request(ctx, "get", false, func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) {
-		return g.Get([]string{sysObjectIDOID})
-	})
-	if err != nil {
-		return "", err
+// knownModel returns the configured or detected model, or a recent
+// refusal; ok is false when detection must run.
+func (c *Client) knownModel() (*Model, error, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.model != nil {
+		return c.model, nil, true
 	}
-	if len(pkt.Variables) != 1 || pkt.Variables[0].Type != gosnmp.ObjectIdentifier {
-		return "", errors.New("agent returned no sysObjectID")
+	if r := c.refusal; r != nil && time.Since(r.at) < refusalTTL {
+		return nil, r.err, true
 	}
-	id, _ := pkt.Variables[0].Value.(string)
-	return id, nil
+	return nil, nil, false
 }
 
-// SetOutlets switches outlets on or off, one SET each, in order. Switch-ons
-// honour the stagger. It returns when every SET was acknowledged.
+// SetOutlets switches outlets on or off, one SET each, in order, and
+// returns once the PDU's outlet status shows every switch done (or pending
+// on a PDU that sequences its outlets). Switch-ons honour the stagger.
+// A SET answered with an exception or another value than written, and a
+// switch the status does not show within VerifyTimeout, are errors
+// wrapping ErrNotSwitched, logged with the OID.
 func (c *Client) SetOutlets(ctx context.Context, outlets []int, on bool) error {
 	m, err := c.Model(ctx)
 	if err != nil {
@@ -262,92 +309,169 @@ func (c *Client) SetOutlets(ctx context.Context, outlets []int, on bool) error {
 	if on {
 		cmd = m.On
 	}
+	// The read-back reads the outlets through the poll.
+	c.Watch(outlets...)
 	for _, o := range outlets {
 		oid := m.OID(cmd.OID, o)
-		_, err := c.requestStaggered(ctx, "set", true, on, func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) {
+		pkt, err := c.requestStaggered(ctx, "set", true, on, func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) {
 			return g.Set([]gosnmp.SnmpPDU{{Name: oid, Type: gosnmp.Integer, Value: cmd.Value}})
 		})
+		// Whatever the answer, the PDU may have acted: no poll begun
+		// before now tells the outlet's state any more.
+		c.mu.Lock()
+		c.setAt = time.Now()
+		c.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("pdu %s outlet %d: switch %s: %w", c.cfg.Name, o, onOff(on), err)
 		}
-		c.log.Info("outlet switched", "outlet", o, "state", onOff(on))
-		c.noteSwitched(o, on)
+		if err := setAnswer(pkt, oid, cmd.Value); err != nil {
+			c.log.Error("PDU did not take the switch", "outlet", o, "state", onOff(on), "oid", oid, "value", cmd.Value, "err", err)
+			return fmt.Errorf("pdu %s outlet %d: switch %s: SET %s = %d: %w", c.cfg.Name, o, onOff(on), oid, cmd.Value, err)
+		}
+		c.log.Info("outlet switch acknowledged", "outlet", o, "state", onOff(on), "oid", oid)
+	}
+	return c.verify(ctx, m, outlets, on)
+}
+
+// setAnswer checks the varbinds of a SET's response: RFC 3416 answers a
+// successful SET with the varbinds written. An exception (noSuchObject,
+// noSuchInstance, endOfMibView) or another value means the agent did not
+// write what was asked, whatever its error-status says.
+func setAnswer(pkt *gosnmp.SnmpPacket, oid string, value int) error {
+	if pkt == nil || len(pkt.Variables) != 1 {
+		n := 0
+		if pkt != nil {
+			n = len(pkt.Variables)
+		}
+		return fmt.Errorf("%w: the answer holds %d varbinds, want 1", ErrNotSwitched, n)
+	}
+	v := pkt.Variables[0]
+	if name := trimDot(v.Name); name != oid {
+		return fmt.Errorf("%w: the answer names %s", ErrNotSwitched, name)
+	}
+	switch v.Type {
+	case gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView:
+		return fmt.Errorf("%w: the agent answered %s", ErrNotSwitched, v.Type)
+	}
+	got, ok := intValue(v)
+	if !ok {
+		return fmt.Errorf("%w: the agent answered a %s", ErrNotSwitched, v.Type)
+	}
+	if got != int64(value) {
+		return fmt.Errorf("%w: the agent answered %d", ErrNotSwitched, got)
 	}
 	return nil
 }
 
-// noteSwitched updates the cache after an acknowledged SET, so a status
-// read right after a switch-off does not report the stale "on".
-func (c *Client) noteSwitched(outlet int, on bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.polling != nil {
-		if c.switched == nil {
-			c.switched = map[int]bool{}
+// verify reads the outlets back through the shared poll until each shows
+// the switch (or a pending state towards it), for at most VerifyTimeout.
+func (c *Client) verify(ctx context.Context, m *Model, outlets []int, on bool) error {
+	want := power.StateFor(on)
+	deadline := time.Now().Add(c.cfg.VerifyTimeout)
+	var notBefore time.Time // read applies the last SET's time anyway
+	for {
+		outs, began, err := c.read(ctx, outlets, notBefore)
+		if err != nil {
+			return fmt.Errorf("pdu %s: read back after switch %s: %w", c.cfg.Name, onOff(on), err)
 		}
-		c.switched[outlet] = on
+		var left, pending []int
+		for _, o := range outlets {
+			switch out := outs[o]; {
+			case out.Pending == want:
+				pending = append(pending, o)
+			case out.State == want && out.Pending == power.Unknown:
+			default:
+				// Not switched, or switched but about to go back.
+				left = append(left, o)
+			}
+		}
+		if len(left) == 0 {
+			if len(pending) > 0 {
+				c.log.Info("outlet switch pending on the PDU", "outlets", pending, "state", onOff(on))
+			}
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			var errs []error
+			for _, o := range left {
+				out := outs[o]
+				oid := m.OID(m.Status.OID, o)
+				status := "absent"
+				if out.HasStatus {
+					status = strconv.FormatInt(out.Status, 10)
+				}
+				c.log.Error("outlet did not switch", "outlet", o, "want", onOff(on), "status_oid", oid,
+					"status", status, "state", out.State.String(), "waited", c.cfg.VerifyTimeout)
+				errs = append(errs, fmt.Errorf("pdu %s outlet %d: %w %s: status %s is %s (%s) after %s",
+					c.cfg.Name, o, ErrNotSwitched, onOff(on), oid, status, out.State, c.cfg.VerifyTimeout))
+			}
+			return errors.Join(errs...)
+		}
+		if err := power.Sleep(ctx, min(c.cfg.VerifyInterval, time.Until(deadline))); err != nil {
+			return err
+		}
+		notBefore = began.Add(time.Nanosecond)
 	}
-	if c.cache == nil {
-		return
-	}
-	c.cache[outlet] = switchedOutlet(c.cache[outlet], on)
-}
-
-// switchedOutlet is o after an acknowledged switch: an outlet switched off
-// draws nothing.
-func switchedOutlet(o Outlet, on bool) Outlet {
-	o.State = power.StateFor(on)
-	if !on && o.Watts != nil {
-		zero := 0.0
-		o.Watts = &zero
-	}
-	return o
 }
 
 // Read returns the state of outlets from the shared poll, polling when the
-// cache is older than CacheTTL. Concurrent readers share one poll.
+// cache is older than CacheTTL or began before the last switch. Concurrent
+// readers share one poll.
 func (c *Client) Read(ctx context.Context, outlets []int) (map[int]Outlet, error) {
+	out, _, err := c.read(ctx, outlets, time.Time{})
+	return out, err
+}
+
+// pollRun is one poll of the watched outlets.
+type pollRun struct {
+	done  chan struct{} // closed when the poll ended; then:
+	start time.Time
+	cache map[int]Outlet
+	err   error
+}
+
+// read is Read from a poll begun no earlier than notBefore (nor than the
+// last SET); it also returns when that poll began.
+func (c *Client) read(ctx context.Context, outlets []int, notBefore time.Time) (map[int]Outlet, time.Time, error) {
 	for {
 		c.mu.Lock()
-		if c.cache != nil && time.Since(c.cachedAt) < c.cfg.CacheTTL && hasAll(c.cache, outlets) {
-			out := pick(c.cache, outlets)
+		floor := notBefore
+		if c.setAt.After(floor) {
+			floor = c.setAt
+		}
+		if c.cache != nil && !c.cacheStart.Before(floor) && time.Since(c.cachedAt) < c.cfg.CacheTTL && hasAll(c.cache, outlets) {
+			out, began := pick(c.cache, outlets), c.cacheStart
 			c.mu.Unlock()
-			return out, nil
+			return out, began, nil
 		}
 		// Only watched outlets are polled: waiting for others would poll
 		// forever.
 		for _, o := range outlets {
 			if !slices.Contains(c.watched, o) {
 				c.mu.Unlock()
-				return nil, fmt.Errorf("pdu %s: outlet %d is not watched", c.cfg.Name, o)
+				return nil, time.Time{}, fmt.Errorf("pdu %s: outlet %d is not watched", c.cfg.Name, o)
 			}
 		}
-		if c.polling == nil {
-			c.polling = make(chan struct{})
-			go c.poll(c.polling)
+		run := c.polling
+		if run == nil {
+			run = &pollRun{done: make(chan struct{}), start: time.Now()}
+			c.polling = run
+			go c.poll(run)
 		}
-		done := c.polling
 		c.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-done:
+			return nil, time.Time{}, ctx.Err()
+		case <-run.done:
 		}
-		c.mu.Lock()
-		err := c.pollErr
-		ok := c.cache != nil && hasAll(c.cache, outlets)
-		var out map[int]Outlet
-		if ok {
-			out = pick(c.cache, outlets)
+		if run.err != nil {
+			return nil, time.Time{}, run.err
 		}
-		c.mu.Unlock()
-		if err != nil {
-			return nil, err
+		if !run.start.Before(floor) && hasAll(run.cache, outlets) {
+			return pick(run.cache, outlets), run.start, nil
 		}
-		if ok {
-			return out, nil
-		}
-		// The poll raced with a Watch that added our outlets: poll again.
+		// The poll began before a switch, or raced with a Watch that added
+		// our outlets: poll again.
 	}
 }
 
@@ -370,33 +494,24 @@ func pick(cache map[int]Outlet, outlets []int) map[int]Outlet {
 
 // poll reads every watched outlet's status (and power, when metered) with
 // as few GETs as the agent's message size allows, then publishes the result.
-func (c *Client) poll(done chan struct{}) {
+func (c *Client) poll(run *pollRun) {
 	// The poll outlives any one reader's context: it is bounded by the
 	// SNMP timeout and retries instead.
 	ctx := context.Background()
-	start := time.Now()
 	cache, err := c.pollOnce(ctx)
 	if c.cfg.Observer != nil {
-		c.cfg.Observer.SNMPRequest(c.cfg.Name, "poll", time.Since(start), err)
+		c.cfg.Observer.SNMPRequest(c.cfg.Name, "poll", time.Since(run.start), err)
 	}
 	c.mu.Lock()
-	c.pollErr = err
+	run.cache, run.err = cache, err
 	if err == nil {
-		// A switch acknowledged while the poll ran is newer than what the
-		// poll may have read before it.
-		for o, on := range c.switched {
-			if out, ok := cache[o]; ok {
-				cache[o] = switchedOutlet(out, on)
-			}
-		}
-		c.cache, c.cachedAt = cache, time.Now()
+		c.cache, c.cachedAt, c.cacheStart = cache, time.Now(), run.start
 	} else {
 		c.log.Warn("outlet poll failed", "err", err)
 	}
-	c.switched = nil
 	c.polling = nil
 	c.mu.Unlock()
-	close(done)
+	close(run.done)
 }
 
 func (c *Client) pollOnce(ctx context.Context) (map[int]Outlet, error) {
@@ -443,8 +558,14 @@ func outletReadings(m *Model, outlets []int, values map[string]gosnmp.SnmpPDU) (
 	for _, o := range outlets {
 		var out Outlet
 		if v, ok := intValue(values[m.OID(m.Status.OID, o)]); ok {
-			if on, known := m.Status.StateOf(int(v)); known {
-				out.State = power.StateFor(on)
+			out.Status, out.HasStatus = v, true
+			if v == int64(int(v)) {
+				if on, known := m.Status.StateOf(int(v)); known {
+					out.State = power.StateFor(on)
+				}
+				if toward, pending := m.Status.Pending(int(v)); pending {
+					out.Pending = power.StateFor(toward)
+				}
 			}
 		} else {
 			missing = append(missing, o)
@@ -527,9 +648,19 @@ func (c *Client) exchange(g *gosnmp.GoSNMP, fn func(*gosnmp.GoSNMP) (*gosnmp.Snm
 		return nil, fmt.Errorf("%s: %w", c.cfg.Address, err)
 	}
 	if pkt.Error != gosnmp.NoError {
-		return nil, fmt.Errorf("%s: agent answered %s (index %d)", c.cfg.Address, pkt.Error, pkt.ErrorIndex)
+		return nil, fmt.Errorf("%s: %w", c.cfg.Address, &AgentError{Status: pkt.Error, Index: pkt.ErrorIndex})
 	}
 	return pkt, nil
+}
+
+// AgentError is an SNMP error-status the agent answered a request with.
+type AgentError struct {
+	Status gosnmp.SNMPError
+	Index  uint8
+}
+
+func (e *AgentError) Error() string {
+	return fmt.Sprintf("agent answered %s (index %d)", e.Status, e.Index)
 }
 
 func isTimeout(err error) bool {
@@ -558,33 +689,30 @@ type ProbeResult struct {
 	SysObjectID string
 	SysDescr    string
 	Model       string
-	Outlets     map[int]Outlet
+	// TableMissing, for a model configured by name, says why the PDU's
+	// outlet status table does not fit the row ("" when it does).
+	TableMissing string
+	Outlets      map[int]Outlet
 }
 
-// Probe asks the PDU who it is and reads outlets.
+// Probe asks the PDU who it is, confirms its model's outlet table and
+// reads outlets. It never writes.
 func (c *Client) Probe(ctx context.Context, outlets []int) (*ProbeResult, error) {
-	pkt, err := c.request(ctx, "get", false, func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) {
-		return g.Get([]string{sysObjectIDOID, sysDescrOID})
-	})
+	id, descr, err := c.identity(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pdu %s: %w", c.cfg.Name, err)
 	}
-	res := &ProbeResult{}
-	for _, v := range pkt.Variables {
-		switch trimDot(v.Name) {
-		case sysObjectIDOID:
-			res.SysObjectID, _ = v.Value.(string)
-		case sysDescrOID:
-			if b, ok := v.Value.([]byte); ok {
-				res.SysDescr = string(b)
-			}
-		}
-	}
+	res := &ProbeResult{SysObjectID: id, SysDescr: descr}
 	m, err := c.Model(ctx)
 	if err != nil {
 		return res, err
 	}
 	res.Model = m.Name
+	if c.cfg.Model != "auto" && c.cfg.Model != "" {
+		if res.TableMissing, err = c.Confirm(ctx, m); err != nil {
+			return res, fmt.Errorf("pdu %s: %w", c.cfg.Name, err)
+		}
+	}
 	c.Watch(outlets...)
 	res.Outlets, err = c.Read(ctx, outlets)
 	return res, err

@@ -251,7 +251,7 @@ func TestAutoDetect(t *testing.T) {
 				if err == nil {
 					t.Fatalf("auto detected %s for a row without sysObjectID", got.Name)
 				}
-				if !strings.Contains(err.Error(), "no PDU model matches") {
+				if !errors.Is(err, pdu.ErrNotPDU) || !strings.Contains(err.Error(), "no row's sysObjectID prefix matches") {
 					t.Errorf("error %q does not say no model matched", err)
 				}
 				if err := c.SetOutlets(ctx, []int{1}, true); err == nil {
@@ -291,7 +291,8 @@ func TestAutoDetect(t *testing.T) {
 	}
 }
 
-// TestAutoDetectOnce: detection costs one GET, after which the model is kept.
+// TestAutoDetectOnce: detection costs the identity GET and one GETNEXT into
+// the outlet table, after which the model is kept.
 func TestAutoDetectOnce(t *testing.T) {
 	rack := startRack(t, sim.Config{PDUs: []sim.PDUConfig{simPDU("cyberpower")}})
 	a := rack.PDU("p").Agent()
@@ -303,8 +304,8 @@ func TestAutoDetectOnce(t *testing.T) {
 			t.Fatalf("Model = %v, %v", m, err)
 		}
 	}
-	if n := a.Stats().Requests; n != 1 {
-		t.Errorf("detection took %d requests, want 1", n)
+	if n := a.Stats().Requests; n != 2 {
+		t.Errorf("detection took %d requests, want 2", n)
 	}
 }
 
@@ -358,6 +359,9 @@ func TestSNMPVersions(t *testing.T) {
 		readErr string // "" = the read succeeds
 		setErr  string // "" = the switch succeeds
 		timeout bool   // the failures wrap power.ErrTimeout
+		// switched: the SET is performed although SetOutlets fails (its
+		// read-back does).
+		switched bool
 	}{
 		{name: "v1", snmp: community("1", readCommunity, writeCommunity)},
 		{name: "v2c", snmp: community("2c", readCommunity, writeCommunity)},
@@ -368,7 +372,7 @@ func TestSNMPVersions(t *testing.T) {
 		// Reads use the read community only: a wrong write community
 		// leaves reads working and makes SETs go unanswered.
 		{name: "v2c wrong write community", snmp: short(community("2c", readCommunity, "nope")), setErr: "timeout", timeout: true},
-		{name: "v2c wrong read community", snmp: short(community("2c", "nope", writeCommunity)), readErr: "timeout", timeout: true},
+		{name: "v2c wrong read community", snmp: short(community("2c", "nope", writeCommunity)), readErr: "timeout", setErr: "read back", timeout: true, switched: true},
 		{name: "v3 noAuthNoPriv", snmp: v3("noauth", "", "")},
 		{name: "v3 authNoPriv MD5", snmp: v3("md5", "MD5", "")},
 		{name: "v3 authNoPriv SHA", snmp: v3("sha", "SHA", "")},
@@ -436,7 +440,7 @@ func TestSNMPVersions(t *testing.T) {
 			}
 			err = c.SetOutlets(ctx, []int{1}, true)
 			expectErr("SetOutlets", err, tt.setErr)
-			if sp.Outlet(1) != (tt.setErr == "") {
+			if sp.Outlet(1) != (tt.setErr == "" || tt.switched) {
 				t.Errorf("sim outlet 1 on=%v after SetOutlets", sp.Outlet(1))
 			}
 			if tt.setErr != "" || tt.readErr != "" {
@@ -597,42 +601,40 @@ func TestCache(t *testing.T) {
 		t.Errorf("%d requests for cached reads, want none", n-base)
 	}
 
-	// A switch through the client shows at once, at the cost of its SET only.
+	// A switch through the client is read back by a poll of every watched
+	// outlet, which also sees the hand switch; reads after it are cached.
 	if err := c.SetOutlets(ctx, []int{2}, true); err != nil {
 		t.Fatal(err)
 	}
-	if s := read(2).State; s != power.StateOn {
-		t.Errorf("outlet 2 %v right after switch-on, want on", s)
+	polled = time.Now()
+	base = a.Stats().Requests
+	if rec.count("poll") != 2 {
+		t.Errorf("%d polls after a switch, want 2 (its read-back)", rec.count("poll"))
 	}
-	if err := c.SetOutlets(ctx, []int{1}, true); err != nil {
-		t.Fatal(err)
+	if o := read(2); o.State != power.StateOn || o.Watts == nil || *o.Watts != 12 {
+		t.Errorf("outlet 2 %v %s W after switch-on, want on 12 W", o.State, fmtWatts(o.Watts))
 	}
-	if err := c.SetOutlets(ctx, []int{1}, false); err != nil {
-		t.Fatal(err)
+	if s := read(3).State; s != power.StateOn {
+		t.Errorf("outlet 3 %v after the read-back poll, want on (switched by hand)", s)
 	}
-	if o := read(1); o.State != power.StateOff || o.Watts == nil || *o.Watts != 0 {
-		t.Errorf("outlet 1 %v %s W right after switch-off, want off 0 W", o.State, fmtWatts(o.Watts))
+	sp.SetOutlet(3, false)
+	if s := read(3).State; s != power.StateOn {
+		t.Errorf("outlet 3 %v within the TTL, want the cached on", s)
 	}
 	if time.Since(polled) >= ttl {
 		t.Skip("too slow: the cache expired before the checks ran")
 	}
-	if n := a.Stats().Requests; n != base+3 {
-		t.Errorf("%d requests after 3 switches on a fresh cache, want 3", n-base)
-	}
-	if n := rec.count("poll"); n != 1 {
-		t.Errorf("%d polls within the TTL, want 1", n)
+	if n := a.Stats().Requests; n != base {
+		t.Errorf("%d requests for cached reads after the read-back, want none", n-base)
 	}
 
 	// Once the TTL has passed, a read polls and sees the hand switch.
 	time.Sleep(time.Until(polled.Add(ttl + 10*time.Millisecond)))
-	if s := read(3).State; s != power.StateOn {
-		t.Errorf("outlet 3 %v after the TTL, want on", s)
+	if s := read(3).State; s != power.StateOff {
+		t.Errorf("outlet 3 %v after the TTL, want off", s)
 	}
-	if o := read(2); o.State != power.StateOn || o.Watts == nil || *o.Watts != 12 {
-		t.Errorf("outlet 2 %v %s W, want on 12 W", o.State, fmtWatts(o.Watts))
-	}
-	if n := rec.count("poll"); n != 2 {
-		t.Errorf("%d polls, want 2", n)
+	if n := rec.count("poll"); n != 3 {
+		t.Errorf("%d polls, want 3", n)
 	}
 }
 
@@ -1222,14 +1224,17 @@ func TestObserver(t *testing.T) {
 	if _, err := c.Read(ctx, []int{1}); err != nil {
 		t.Fatal(err)
 	}
-	for op, want := range map[string]int{"set": 2, "poll": 1} {
+	// One poll reads both outlets back after the SETs, one answers Read
+	// (CacheTTL 0).
+	for op, want := range map[string]int{"set": 2, "poll": 2} {
 		if got := rec.count(op); got != want {
 			t.Errorf("observer: %d %q requests, want %d", got, op, want)
 		}
 	}
-	// The detection is the only GET: a poll's GETs are reported as the poll.
-	if got := rec.count("get"); got != 1 {
-		t.Errorf("observer: %d gets, want 1 (the detection)", got)
+	// The detection (identity, then the outlet table) is the only GET: a
+	// poll's GETs are reported as the poll.
+	if got := rec.count("get"); got != 2 {
+		t.Errorf("observer: %d gets, want 2 (the detection)", got)
 	}
 	var ops []string
 	for op := range rec.ops {

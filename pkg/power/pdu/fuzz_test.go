@@ -10,7 +10,8 @@ import (
 // pretending to be one) could answer, through the decoding the client relies
 // on: gosnmp's packet decoder for v1, v2c and v3 (authPriv, so the USM and
 // privacy code runs too) and powerjockey's interpretation of the values for
-// every model row.
+// every model row: outlet readings, the check of a SET's answer and model
+// detection's reading of identity and outlet tables.
 func FuzzSNMPResponse(f *testing.F) {
 	resp := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: "private", PDUType: gosnmp.GetResponse, RequestID: 7,
 		Variables: []gosnmp.SnmpPDU{
@@ -49,8 +50,16 @@ func FuzzSNMPResponse(f *testing.F) {
 				values[trimDot(v.Name)] = v
 			}
 			for i := range Models {
-				outletReadings(&Models[i], outlets, values)
+				m := &Models[i]
+				outletReadings(m, outlets, values)
+				// The answer to a SET, to detection's GETs and GETNEXTs.
+				_ = setAnswer(pkt, m.OID(m.On.OID, 1), m.On.Value)
+				for _, v := range pkt.Variables {
+					_ = statusReason(m, m.OID(m.Status.OID, 1), v)
+					m.OutletOf(m.Status.OID, v.Name)
+				}
 			}
+			identityOf(pkt.Variables)
 		}
 	})
 }

@@ -191,6 +191,9 @@ type fakePDU struct {
 	power  map[int]int
 	sets   []setEvent
 	setErr gosnmp.SNMPError
+	// afterSet, when set, gives the status a SET leaves (ok=false: the
+	// row's own on/off value), as a PDU that sequences its outlets.
+	afterSet func(oid string, value int) (status int, ok bool)
 }
 
 // startFake serves model's MIB for outlets 1..outlets with all outlets off
@@ -266,6 +269,12 @@ func startFake(t *testing.T, model string, outlets int, cfg snmpagent.Config) *f
 				f.mu.Lock()
 				defer f.mu.Unlock()
 				f.sets = append(f.sets, setEvent{oid: oid, value: v.(int), at: time.Now()})
+				if f.afterSet != nil {
+					if r, ok := f.afterSet(oid, v.(int)); ok {
+						f.status[o] = r
+						return gosnmp.NoError
+					}
+				}
 				if r := byValue[v.(int)]; r >= 0 {
 					f.status[o] = r
 				}
@@ -312,6 +321,12 @@ func (f *fakePDU) setPower(outlet, raw int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.power[outlet] = raw
+}
+
+func (f *fakePDU) onSet(fn func(oid string, value int) (status int, ok bool)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.afterSet = fn
 }
 
 func (f *fakePDU) failSets(status gosnmp.SNMPError) {

@@ -106,6 +106,8 @@ var Models = []Model{
 	//   The tables are indexed by a row index over all chained PDUs (rPDU2Outlet*Index, with
 	//   *Module = PDU id and *Number = outlet number); on a single PDU the row index is the outlet number.
 	//   sysObjectID: masterSwitchrPDU2 ::= { masterSwitch 6 } = 318.1.3.4.6.
+	//   rPDU2OutletSwitchedControlName ::= { rPDU2OutletSwitchedControlEntry 3 } (PowerNet-MIB as
+	//     compiled in DotZero24/pysnmp-mibs pysnmp_mibs/PowerNet-MIB.py, 1edca37f): the outlet's name.
 	{
 		Name:        "apc_rpdu2",
 		Description: "APC Rack PDU 2 (PowerNet-MIB rPDU2OutletSwitched/rPDU2OutletMetered)",
@@ -115,7 +117,56 @@ var Models = []Model{
 		Reboot:      Command{OID: "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5.{outlet}", Value: 3},
 		Status:      StatusColumn{OID: "1.3.6.1.4.1.318.1.1.26.9.2.3.1.5.{outlet}", On: []int{2}, Off: []int{1}},
 		Power:       &MeterColumn{OID: "1.3.6.1.4.1.318.1.1.26.9.4.3.1.7.{outlet}", Scale: 1},
-		Source:      "PowerNet-MIB rPDU2OutletSwitchedControlCommand, rPDU2OutletSwitchedStatusState, rPDU2OutletMeteredStatusPower (librenms/librenms and DanielleHuisman/observium-community-edition mibs/apc/PowerNet-MIB); sysObjectID masterSwitchrPDU2",
+		OutletName:  "1.3.6.1.4.1.318.1.1.26.9.2.4.1.3.{outlet}",
+		Source:      "PowerNet-MIB rPDU2OutletSwitchedControlCommand, rPDU2OutletSwitchedStatusState, rPDU2OutletMeteredStatusPower (librenms/librenms and DanielleHuisman/observium-community-edition mibs/apc/PowerNet-MIB), rPDU2OutletSwitchedControlName (DotZero24/pysnmp-mibs PowerNet-MIB.py); sysObjectID masterSwitchrPDU2",
+	},
+
+	// APC Easy PDU (EPDU1xxx, PowerNet-MIB ePDU tables). Not an Ironic driver.
+	// PowerNet-MIB as compiled in DotZero24/pysnmp-mibs pysnmp_mibs/PowerNet-MIB.py
+	// (1edca37f8382511f4a05409eea0251866e83c942): ePDU ::= { hardware 30 } = 318.1.1.30,
+	//   ePDUOutlet ::= { ePDU 6 }; ePDUOutletStatusTable { ePDUOutlet 1 }, ePDUOutletControlTable
+	//   { ePDUOutlet 2 }, each indexed by a row index with *Module and *Number columns (one PDU:
+	//   the row index is the outlet number, as for rPDU2).
+	//   ePDUOutletStatusState (status col 4): off(1) on(2) (also Network UPS Tools
+	//     drivers/apc-epdu-mib.c, networkupstools/nut 1bc7b068).
+	//   ePDUOutletControlCommand (control col 4): immediateOn(1) immediateOff(2) outletUnknown(3);
+	//     no reboot. No per-outlet metering in the ePDU tables.
+	//   sysObjectID 318.1.3.4.9: NUT apc-epdu-mib.c APC_EPDU_MIB_SYSOID, LibreNMS os apc-epdu, and the
+	//     recording of an EPDU1116S (librenms tests/snmpsim/apc-epdu.snmprec). Before this row the
+	//     generic apc row claimed these PDUs and would have written sPDUOutletCtl, which they lack.
+	{
+		Name:        "apc_epdu",
+		Description: "APC Easy PDU (PowerNet-MIB ePDUOutletControlTable)",
+		SysObjectID: "1.3.6.1.4.1.318.1.3.4.9",
+		On:          Command{OID: "1.3.6.1.4.1.318.1.1.30.6.2.1.4.{outlet}", Value: 1},
+		Off:         Command{OID: "1.3.6.1.4.1.318.1.1.30.6.2.1.4.{outlet}", Value: 2},
+		Status:      StatusColumn{OID: "1.3.6.1.4.1.318.1.1.30.6.1.1.4.{outlet}", On: []int{2}, Off: []int{1}},
+		Source:      "PowerNet-MIB ePDUOutletControlCommand, ePDUOutletStatusState (DotZero24/pysnmp-mibs pysnmp_mibs/PowerNet-MIB.py); networkupstools/nut drivers/apc-epdu-mib.c; sysObjectID from NUT and librenms tests/snmpsim/apc-epdu.snmprec",
+	},
+
+	// APC NetShelter Advanced Rack PDU (APDU10xxx, NMC3 "cPDU"). Not an Ironic driver.
+	// CPDU-MIB (DanielleHuisman/observium-community-edition mibs/apc/CPDU-MIB,
+	// 7e57dbc8f5679da52cc9fe8c615895bf8fec365b): cPDU ::= { hardware 32 } = 318.1.1.32,
+	//   pduOutlet ::= { cPDU 5 }; tables indexed { unit index, outlet index }: unit 1 written literally.
+	//   pduOutletSwitchedControlCommand ::= { pduOutletSwitchedControlEntry 4 } (table { pduOutlet 5 }):
+	//     immediateOff(1) immediateOn(2) delayedOff(3) delayedOn(4) immediateReboot(5) ...
+	//   pduOutletSwitchedStatusState ::= { pduOutletSwitchedStatusEntry 4 } (table { pduOutlet 4 }):
+	//     off(0) on(1); pduOutletSwitchedStatusName (col 3) is the outlet's name.
+	//   pduOutletMeteredStatusActivePower ::= { pduOutletMeteredStatusEntry 6 } (table { pduOutlet 9 }):
+	//     "the power draw, in Watts(W)".
+	//   sysObjectID: the MIB's comment on sysObjectID names 318.1.1.32; the recording of an
+	//     APDU10150SM (librenms tests/snmpsim/apc-cpdu.snmprec) reports 318.1.1.32.1.
+	{
+		Name:        "apc_cpdu",
+		Description: "APC NetShelter Advanced Rack PDU (CPDU-MIB pduOutletSwitchedControlTable)",
+		SysObjectID: "1.3.6.1.4.1.318.1.1.32",
+		On:          Command{OID: "1.3.6.1.4.1.318.1.1.32.5.5.1.4.1.{outlet}", Value: 2},
+		Off:         Command{OID: "1.3.6.1.4.1.318.1.1.32.5.5.1.4.1.{outlet}", Value: 1},
+		Reboot:      Command{OID: "1.3.6.1.4.1.318.1.1.32.5.5.1.4.1.{outlet}", Value: 5},
+		Status:      StatusColumn{OID: "1.3.6.1.4.1.318.1.1.32.5.4.1.4.1.{outlet}", On: []int{1}, Off: []int{0}},
+		Power:       &MeterColumn{OID: "1.3.6.1.4.1.318.1.1.32.5.9.1.6.1.{outlet}", Scale: 1},
+		OutletName:  "1.3.6.1.4.1.318.1.1.32.5.4.1.3.1.{outlet}",
+		Source:      "CPDU-MIB pduOutletSwitchedControlCommand, pduOutletSwitchedStatusState, pduOutletSwitchedStatusName, pduOutletMeteredStatusActivePower (DanielleHuisman/observium-community-edition mibs/apc/CPDU-MIB); recording librenms tests/snmpsim/apc-cpdu.snmprec",
 	},
 
 	// CyberPower switched ePDU.
@@ -124,6 +175,7 @@ var Models = []Model{
 	//   ePDUOutletControlOutletCommand ::= { ePDUOutletControlEntry 4 }: immediateOn(1) immediateOff(2)
 	//     immediateReboot(3); a GET returns 1 (on) or 2 (off): control OID is the status OID.
 	//   ePDUOutletStatusActivePower ::= { ePDUOutletStatusEntry 8 }: "in watts" (outlet-monitored models).
+	//   ePDUOutletControlOutletName ::= { ePDUOutletControlEntry 2 }: the outlet's name.
 	//   sysObjectID prefix: cps ::= { enterprises 3808 } (Ironic system_id (3808,)).
 	{
 		Name:        "cyberpower",
@@ -134,7 +186,35 @@ var Models = []Model{
 		Reboot:      Command{OID: "1.3.6.1.4.1.3808.1.1.3.3.3.1.1.4.{outlet}", Value: 3},
 		Status:      StatusColumn{OID: "1.3.6.1.4.1.3808.1.1.3.3.3.1.1.4.{outlet}", On: []int{1}, Off: []int{2}},
 		Power:       &MeterColumn{OID: "1.3.6.1.4.1.3808.1.1.3.3.5.1.1.8.{outlet}", Scale: 1},
-		Source:      "CPS-MIB ePDUOutletControlOutletCommand, ePDUOutletStatusActivePower (librenms/librenms mibs/cyberpower/CPS-MIB); Ironic SNMPDriverCyberPower",
+		OutletName:  "1.3.6.1.4.1.3808.1.1.3.3.3.1.1.2.{outlet}",
+		Source:      "CPS-MIB ePDUOutletControlOutletCommand, ePDUOutletControlOutletName, ePDUOutletStatusActivePower (librenms/librenms mibs/cyberpower/CPS-MIB); Ironic SNMPDriverCyberPower",
+	},
+
+	// CyberPower switched ePDU, second-generation tables (ePDU2; e.g. PDU81005). Not an Ironic driver.
+	// CPS-MIB as compiled in DotZero24/pysnmp-mibs pysnmp_mibs/CPS-MIB.py
+	// (1edca37f8382511f4a05409eea0251866e83c942): ePDU2 ::= { hardware 6 } = 3808.1.1.6,
+	//   ePDU2Outlet ::= { ePDU2 6 }; tables indexed by a row index over chained PDUs with a
+	//   *ModuleIndex column (one PDU: the row index is the outlet number).
+	//   ePDU2OutletSwitchedControlCommand (3808.1.1.6.6.1.5.1.5): immediateOn(1) immediateOff(2)
+	//     immediateReboot(3) delayedOn(4) ...
+	//   ePDU2OutletSwitchedStatusState (3808.1.1.6.6.1.4.1.5): outletStatusOn(1) outletStatusOff(2);
+	//     ePDU2OutletSwitchedStatusName (col 4) is the outlet's name.
+	//   ePDU2OutletMeteredStatusActivePower (3808.1.1.6.6.2.4.1.7, Gauge32): watts, by the same
+	//     unit as the first-generation ePDUOutletStatusActivePower ("in watts"); the recording
+	//     below confirms it: its outlets' sum (220) matches the PDU's ePDULoadStatusActivePower (216 W).
+	//   sysObjectID 3808.1.1.6: the recording of a PDU81005 (librenms tests/snmpsim/cyberpower_pdu81005.snmprec),
+	//     which serves the ePDU2 tables (LibreNMS PR #20074 reads them there).
+	{
+		Name:        "cyberpower_epdu2",
+		Description: "CyberPower switched ePDU, ePDU2 tables (CPS-MIB ePDU2OutletSwitchedControlCommand)",
+		SysObjectID: "1.3.6.1.4.1.3808.1.1.6",
+		On:          Command{OID: "1.3.6.1.4.1.3808.1.1.6.6.1.5.1.5.{outlet}", Value: 1},
+		Off:         Command{OID: "1.3.6.1.4.1.3808.1.1.6.6.1.5.1.5.{outlet}", Value: 2},
+		Reboot:      Command{OID: "1.3.6.1.4.1.3808.1.1.6.6.1.5.1.5.{outlet}", Value: 3},
+		Status:      StatusColumn{OID: "1.3.6.1.4.1.3808.1.1.6.6.1.4.1.5.{outlet}", On: []int{1}, Off: []int{2}},
+		Power:       &MeterColumn{OID: "1.3.6.1.4.1.3808.1.1.6.6.2.4.1.7.{outlet}", Scale: 1},
+		OutletName:  "1.3.6.1.4.1.3808.1.1.6.6.1.4.1.4.{outlet}",
+		Source:      "CPS-MIB ePDU2OutletSwitchedControlCommand, ePDU2OutletSwitchedStatusState, ePDU2OutletSwitchedStatusName, ePDU2OutletMeteredStatusActivePower (DotZero24/pysnmp-mibs pysnmp_mibs/CPS-MIB.py); recording librenms tests/snmpsim/cyberpower_pdu81005.snmprec",
 	},
 
 	// Eaton ePDU (G2/G3 "Marlin").
@@ -143,21 +223,24 @@ var Models = []Model{
 	//   both INDEX { strappingIndex, outletIndex }. strappingIndex is "always '0'" for units without
 	//   strapping; the first (master) unit 0 is written literally.
 	//   outletControlStatus (col 2): off(0) on(1) pendingOff(2) pendingOn(3); pending states read as
-	//     the current physical state (pendingOff = still on, pendingOn = still off), as in Ironic.
+	//     the current physical state (pendingOff = still on, pendingOn = still off), as in Ironic,
+	//     and after a SET as a switch the PDU accepted (its outlet sequencing delays it).
 	//   outletControlOffCmd (col 3), outletControlOnCmd (col 4), outletControlRebootCmd (col 5):
 	//     write 0 = act immediately (0-n seconds of delay, -1 cancels).
 	//   outletWatts (outletPowerEntry 3): "Units are Watts"; negative = not available.
 	//   Ironic's SNMPDriverEatonPower documents off = .3 / on = .4 but its code sets oid_poweron = (3,)
 	//   and oid_poweroff = (4,), and it omits strappingIndex; both contradict the MIB, which is followed.
-	//   sysObjectID prefix: eaton ::= { enterprises 534 } (Ironic system_id (534,)).
+	//   sysObjectID prefix: eatonEpdu 534.6.6.7, which the recording of an ePDU MA reports
+	//   (librenms tests/snmpsim/eatonpdu.snmprec). Ironic's system_id (534,) also covers Eaton's
+	//   UPSes (XUPS-MIB 534.1): they would now be refused, not driven as PDUs.
 	{
 		Name:        "eatonpower",
 		Description: "Eaton ePDU (EATON-EPDU-MIB outletControlTable)",
-		SysObjectID: "1.3.6.1.4.1.534",
+		SysObjectID: "1.3.6.1.4.1.534.6.6.7",
 		On:          Command{OID: "1.3.6.1.4.1.534.6.6.7.6.6.1.4.0.{outlet}", Value: 0},
 		Off:         Command{OID: "1.3.6.1.4.1.534.6.6.7.6.6.1.3.0.{outlet}", Value: 0},
 		Reboot:      Command{OID: "1.3.6.1.4.1.534.6.6.7.6.6.1.5.0.{outlet}", Value: 0},
-		Status:      StatusColumn{OID: "1.3.6.1.4.1.534.6.6.7.6.6.1.2.0.{outlet}", On: []int{1, 2}, Off: []int{0, 3}},
+		Status:      StatusColumn{OID: "1.3.6.1.4.1.534.6.6.7.6.6.1.2.0.{outlet}", On: []int{1}, Off: []int{0}, PendingOff: []int{2}, PendingOn: []int{3}},
 		Power:       &MeterColumn{OID: "1.3.6.1.4.1.534.6.6.7.6.5.1.3.0.{outlet}", Scale: 1},
 		Source:      "EATON-EPDU-MIB outletControlStatus, outletControlOnCmd, outletControlOffCmd, outletControlRebootCmd, outletWatts (librenms/librenms mibs/eaton/EATON-EPDU-MIB); Ironic SNMPDriverEatonPower (on/off OIDs swapped there)",
 	},
@@ -196,16 +279,24 @@ var Models = []Model{
 	//   outletSwitchControlTable ::= { outletControl 2 }, INDEX { pduId, outletId }.
 	//   pduId: "For PX2, PX3 and PX3TS, pduId is always 1" -> written literally.
 	//   switchingOperation (col 2), OutletSwitchingOperationsEnumeration: off(0) on(1) cycle(2).
-	//   outletSwitchingState (col 3), SensorStateEnumeration: on(7) off(8).
+	//   outletSwitchingState (col 3), SensorStateEnumeration: on(7) off(8). The row reads the
+	//     outlet's onOff sensor instead (same enumeration): measurementsOutletSensorState
+	//     ::= { outletSensorMeasurementsEntry 3 }, sensorType onOff(14), in the table the meter is
+	//     read from, which is what the recording of a PX3-5493U-K2 (librenms
+	//     tests/snmpsim/raritan-pdu_px3.snmprec) holds: .3.1.N.14 = on(7) for its 24 outlets.
+	//   outletName ::= { outletConfigurationEntry 3 } = 13742.6.3.5.3.1.3.{pduId}.{outlet} (the
+	//     recording holds the operator's names there, outletLabel "1".."24" in column 2).
 	//   measurementsOutletSensorValue ::= { outletSensorMeasurementsEntry 4 },
 	//     outletSensorMeasurementsTable ::= { measurementsOutlet 3 }, measurementsOutlet ::= { measurements 4 },
 	//     measurements ::= { pdu2 5 }; INDEX { pduId, outletId, sensorType }; activePower = 5.
 	//     The value "should be scaled by outletSensorDecimalDigits" (a per-sensor value the PDU reports);
 	//     Raritan's SNMP MIB User Guide (2019) shows activePower sensors with unit watt(3) and 0 decimal
-	//     digits, so Scale 1 assumes 0 decimal digits.
+	//     digits, and the PX3 recording's outletSensorDecimalDigits (13742.6.3.5.4.1.7.1.N.5) is 0 for
+	//     every outlet: Scale 1. Its outlets' activePower sums to 1671 W against the inlet's 1665 W.
 	//   sysObjectID: the pdu2 subtree 13742.6 (PX1 PDU-MIB devices sit under 13742.4 and do not speak
 	//   PDU2-MIB; LibreNMS raritan-pdu detection matches 13742.[4|6]).
-	//   Ironic SNMPDriverRaritanPDU2 uses the same control/status OIDs and values, with no system_id.
+	//   Ironic SNMPDriverRaritanPDU2 uses the same control OID and values and reads outletSwitchingState,
+	//   with no system_id.
 	{
 		Name:        "raritan_pdu2",
 		Description: "Raritan PX2/PX3 (PDU2-MIB outletSwitchControlTable)",
@@ -213,9 +304,10 @@ var Models = []Model{
 		On:          Command{OID: "1.3.6.1.4.1.13742.6.4.1.2.1.2.1.{outlet}", Value: 1},
 		Off:         Command{OID: "1.3.6.1.4.1.13742.6.4.1.2.1.2.1.{outlet}", Value: 0},
 		Reboot:      Command{OID: "1.3.6.1.4.1.13742.6.4.1.2.1.2.1.{outlet}", Value: 2},
-		Status:      StatusColumn{OID: "1.3.6.1.4.1.13742.6.4.1.2.1.3.1.{outlet}", On: []int{7}, Off: []int{8}},
+		Status:      StatusColumn{OID: "1.3.6.1.4.1.13742.6.5.4.3.1.3.1.{outlet}.14", On: []int{7}, Off: []int{8}},
 		Power:       &MeterColumn{OID: "1.3.6.1.4.1.13742.6.5.4.3.1.4.1.{outlet}.5", Scale: 1},
-		Source:      "PDU2-MIB switchingOperation, outletSwitchingState, measurementsOutletSensorValue.pduId.outletId.activePower(5) (librenms/librenms mibs/raritan/PDU2-MIB); Raritan SNMP MIB User Guide 2019 (decimal digits); Ironic SNMPDriverRaritanPDU2",
+		OutletName:  "1.3.6.1.4.1.13742.6.3.5.3.1.3.1.{outlet}",
+		Source:      "PDU2-MIB switchingOperation, measurementsOutletSensorState.pduId.outletId.onOff(14), measurementsOutletSensorValue.pduId.outletId.activePower(5), outletName (librenms/librenms mibs/raritan/PDU2-MIB); Raritan SNMP MIB User Guide 2019 (decimal digits); recording librenms tests/snmpsim/raritan-pdu_px3.snmprec; Ironic SNMPDriverRaritanPDU2",
 	},
 
 	// ServerTech Sentry3 (Switched CDU).
@@ -235,7 +327,7 @@ var Models = []Model{
 		On:          Command{OID: "1.3.6.1.4.1.1718.3.2.3.1.11.1.1.{outlet}", Value: 1},
 		Off:         Command{OID: "1.3.6.1.4.1.1718.3.2.3.1.11.1.1.{outlet}", Value: 2},
 		Reboot:      Command{OID: "1.3.6.1.4.1.1718.3.2.3.1.11.1.1.{outlet}", Value: 3},
-		Status:      StatusColumn{OID: "1.3.6.1.4.1.1718.3.2.3.1.5.1.1.{outlet}", On: []int{1, 2}, Off: []int{0, 3}},
+		Status:      StatusColumn{OID: "1.3.6.1.4.1.1718.3.2.3.1.5.1.1.{outlet}", On: []int{1}, Off: []int{0}, PendingOff: []int{2}, PendingOn: []int{3}},
 		Power:       &MeterColumn{OID: "1.3.6.1.4.1.1718.3.2.3.1.14.1.1.{outlet}", Scale: 1},
 		Source:      "Sentry3-MIB outletControlAction, outletStatus, outletPower (librenms/librenms mibs/sentry/Sentry3-MIB); Ironic SNMPDriverServerTechSentry3",
 	},
@@ -272,7 +364,8 @@ var Models = []Model{
 	//   pduOutletSwitchControl (col 6): cancel(1) on(2) off(4) reboot(6); GETs return none(8).
 	//     Only accepted when the outlet is in manual mode (inconsistentValue otherwise).
 	//   pduOutletSwitchState (col 4): on(1) off(2) on2off(3) off2on(4) rebootOn(5) rebootOff(6)
-	//     unavailable(7); per the MIB text 3 and 5 are "outlet is on", 4 and 6 "outlet is off".
+	//     unavailable(7); per the MIB text 3 and 5 are "outlet is on", 4 and 6 "outlet is off";
+	//     on2off(3) and off2on(4) are transitions (pending off and pending on).
 	//     (Ironic maps 1,3 / 2,4 and defines rebootOff = 5 by mistake.)
 	//   pduOutletMeterRealPower (col 12): UNITS "watts". Assumes the meter row index equals the switch
 	//     row index (true when every outlet is both switched and metered).
@@ -284,7 +377,7 @@ var Models = []Model{
 		On:          Command{OID: "1.3.6.1.4.1.21239.5.2.3.5.1.6.{outlet}", Value: 2},
 		Off:         Command{OID: "1.3.6.1.4.1.21239.5.2.3.5.1.6.{outlet}", Value: 4},
 		Reboot:      Command{OID: "1.3.6.1.4.1.21239.5.2.3.5.1.6.{outlet}", Value: 6},
-		Status:      StatusColumn{OID: "1.3.6.1.4.1.21239.5.2.3.5.1.4.{outlet}", On: []int{1, 3, 5}, Off: []int{2, 4, 6}},
+		Status:      StatusColumn{OID: "1.3.6.1.4.1.21239.5.2.3.5.1.4.{outlet}", On: []int{1, 5}, Off: []int{2, 6}, PendingOff: []int{3}, PendingOn: []int{4}},
 		Power:       &MeterColumn{OID: "1.3.6.1.4.1.21239.5.2.3.6.1.12.{outlet}", Scale: 1},
 		Source:      "VERTIV-V5-MIB pduOutletSwitchControl, pduOutletSwitchState, pduOutletMeterRealPower (librenms/librenms mibs/vertiv/VERTIV-V5-MIB; ZoEplA/observium mibs/geist/GEIST-V5-MIB); Ironic SNMPDriverVertivGeistPDU",
 	},

