@@ -18,6 +18,7 @@ echo "== fuzz targets, ${fuzztime} each"
 targets=(
   ./pkg/ipmi:FuzzEndpointDatagram
   ./pkg/ipmi:FuzzDispatch
+  ./pkg/ipmi:FuzzInSession
   ./pkg/ipmi:FuzzBMCCommands
   ./pkg/ipmi:FuzzSOLPayload
   ./pkg/snmpagent:FuzzAgentDatagram

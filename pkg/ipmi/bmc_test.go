@@ -74,12 +74,12 @@ func (e *bmcEnv) ok(netFn types.NetFn, cmd byte, data ...byte) []byte {
 }
 
 const (
-	netFnSensor    = types.NetFnSensorEventRequest
-	netFnStorage   = types.NetFnStorageRequest
-	netFnApp       = types.NetFnAppRequest
-	netFnChassis   = types.NetFnChassisRequest
-	netFnTransport = types.NetFnTransportRequest
-	netFnGroupExt  = types.NetFnGroupExtensionRequest
+	nfSensor    = types.NetFnSensorEventRequest
+	nfStorage   = types.NetFnStorageRequest
+	nfApp       = types.NetFnAppRequest
+	nfChassis   = types.NetFnChassisRequest
+	nfTransport = types.NetFnTransportRequest
+	nfGroupExt  = types.NetFnGroupExtensionRequest
 )
 
 func watts(w float64) *float64 { return &w }
@@ -104,14 +104,14 @@ func (e *bmcEnv) sdrRecords() []*types.SDR {
 	var out []*types.SDR
 	id := uint16(0)
 	for range 64 {
-		hdr := e.ok(netFnStorage, 0x23, 0, 0, byte(id), byte(id>>8), 0, 5)
+		hdr := e.ok(nfStorage, 0x23, 0, 0, byte(id), byte(id>>8), 0, 5)
 		next := binary.LittleEndian.Uint16(hdr)
 		length := int(hdr[2+4])
 		rec := append([]byte(nil), hdr[2:]...)
 		// The rest in 16-byte pieces under a reservation, as ipmitool reads.
-		res := e.ok(netFnStorage, 0x22)
+		res := e.ok(nfStorage, 0x22)
 		for off := 5; off < 5+length; off += 16 {
-			part := e.ok(netFnStorage, 0x23, res[0], res[1], byte(id), byte(id>>8), byte(off), byte(min(16, 5+length-off)))
+			part := e.ok(nfStorage, 0x23, res[0], res[1], byte(id), byte(id>>8), byte(off), byte(min(16, 5+length-off)))
 			rec = append(rec, part[2:]...)
 		}
 		sdr, err := types.ParseSDR(rec, next)
@@ -181,12 +181,12 @@ func TestSDRRepository(t *testing.T) {
 	}
 	// The addition time is the node's "first served" time of this content,
 	// stable across restarts.
-	info := e.ok(netFnStorage, 0x20)
+	info := e.ok(nfStorage, 0x20)
 	if info[0] != 0x51 || binary.LittleEndian.Uint16(info[1:]) != uint16(len(want)) ||
 		binary.LittleEndian.Uint32(info[5:]) != uint32(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Unix()) {
 		t.Errorf("Get SDR Repository Info: % x", info)
 	}
-	if _, cc := e.call(netFnStorage, 0x23, 0, 0, 99, 0, 0, 0xFF); cc != ccSensorNotPresent {
+	if _, cc := e.call(nfStorage, 0x23, 0, 0, 99, 0, 0, 0xFF); cc != ccSensorNotPresent {
 		t.Errorf("Get SDR of a missing record: %#x", cc)
 	}
 }
@@ -214,7 +214,7 @@ func TestSingleOutletAndNoPDU(t *testing.T) {
 func TestSensorReadings(t *testing.T) {
 	m := dualPSU()
 	e := newBMCEnv(t, m, dualPSUHardware)
-	read := func(n byte) []byte { return e.ok(netFnSensor, 0x2D, n) }
+	read := func(n byte) []byte { return e.ok(nfSensor, 0x2D, n) }
 
 	if r := read(sensorTotalPower); r[0] != 120 || r[1]&readingUnavailable != 0 {
 		t.Errorf("total: % x", r)
@@ -273,10 +273,10 @@ func TestSensorReadings(t *testing.T) {
 	if r := read(sensorPDUAccess); r[2] != 1 {
 		t.Errorf("PDU access with a dead PDU: % x", r)
 	}
-	if _, cc := e.call(netFnSensor, 0x2D, 0x77); cc != ccSensorNotPresent {
+	if _, cc := e.call(nfSensor, 0x2D, 0x77); cc != ccSensorNotPresent {
 		t.Errorf("reading of a missing sensor: %#x", cc)
 	}
-	if _, cc := e.call(netFnSensor, 0x2D); cc != ccRequestDataTruncated {
+	if _, cc := e.call(nfSensor, 0x2D); cc != ccRequestDataTruncated {
 		t.Errorf("reading without a sensor number: %#x", cc)
 	}
 }
@@ -353,10 +353,10 @@ func TestSELMapping(t *testing.T) {
 func TestSELCommands(t *testing.T) {
 	m := newBMCMachine("n1")
 	e := newBMCEnv(t, m, Hardware{})
-	if r := e.ok(netFnStorage, 0x40); binary.LittleEndian.Uint16(r[1:]) != 0 || binary.LittleEndian.Uint32(r[5:]) != 0xFFFFFFFF {
+	if r := e.ok(nfStorage, 0x40); binary.LittleEndian.Uint16(r[1:]) != 0 || binary.LittleEndian.Uint32(r[5:]) != 0xFFFFFFFF {
 		t.Errorf("empty SEL info: % x", r)
 	}
-	if _, cc := e.call(netFnStorage, 0x43, 0, 0, 0, 0, 0, 0xFF); cc != ccSensorNotPresent {
+	if _, cc := e.call(nfStorage, 0x43, 0, 0, 0, 0, 0, 0xFF); cc != ccSensorNotPresent {
 		t.Errorf("Get SEL Entry of an empty log: %#x", cc)
 	}
 	for _, a := range []string{"on", "off", "on"} {
@@ -366,7 +366,7 @@ func TestSELCommands(t *testing.T) {
 	var ids []uint16
 	id := uint16(0)
 	for range 10 {
-		r := e.ok(netFnStorage, 0x43, 0, 0, byte(id), byte(id>>8), 0, 0xFF)
+		r := e.ok(nfStorage, 0x43, 0, 0, byte(id), byte(id>>8), 0, 0xFF)
 		ids = append(ids, binary.LittleEndian.Uint16(r[2:]))
 		if len(r) != 2+16 {
 			t.Fatalf("entry of %d bytes", len(r)-2)
@@ -379,39 +379,39 @@ func TestSELCommands(t *testing.T) {
 	if fmt.Sprint(ids) != "[1 2 3]" {
 		t.Errorf("walked %v", ids)
 	}
-	if r := e.ok(netFnStorage, 0x43, 0, 0, 0xFF, 0xFF, 0, 0xFF); binary.LittleEndian.Uint16(r[2:]) != 3 {
+	if r := e.ok(nfStorage, 0x43, 0, 0, 0xFF, 0xFF, 0, 0xFF); binary.LittleEndian.Uint16(r[2:]) != 3 {
 		t.Errorf("last entry: % x", r)
 	}
 	// Partial reads need the current reservation.
-	if _, cc := e.call(netFnStorage, 0x43, 0, 0, 2, 0, 4, 4); cc != ccReservationCanceled {
+	if _, cc := e.call(nfStorage, 0x43, 0, 0, 2, 0, 4, 4); cc != ccReservationCanceled {
 		t.Errorf("partial read without a reservation: %#x", cc)
 	}
-	res := e.ok(netFnStorage, 0x42)
-	if r := e.ok(netFnStorage, 0x43, res[0], res[1], 2, 0, 3, 4); len(r) != 6 {
+	res := e.ok(nfStorage, 0x42)
+	if r := e.ok(nfStorage, 0x43, res[0], res[1], 2, 0, 3, 4); len(r) != 6 {
 		t.Errorf("partial read: % x", r)
 	}
 
 	// Clear: OPERATOR at least, "CLR", the current reservation; it
 	// cancels the reservation and leaves the clear as the only entry.
-	if _, cc := e.callAs(gobmc.PrivilegeLevelUser, netFnStorage, 0x47, res[0], res[1], 'C', 'L', 'R', 0xAA); cc != types.CodeInsufficientPrivilege {
+	if _, cc := e.callAs(gobmc.PrivilegeLevelUser, nfStorage, 0x47, res[0], res[1], 'C', 'L', 'R', 0xAA); cc != types.CodeInsufficientPrivilege {
 		t.Errorf("clear as USER: %#x", cc)
 	}
-	if _, cc := e.call(netFnStorage, 0x47, res[0], res[1], 'C', 'L', 'X', 0xAA); cc != ccInvalidDataField {
+	if _, cc := e.call(nfStorage, 0x47, res[0], res[1], 'C', 'L', 'X', 0xAA); cc != ccInvalidDataField {
 		t.Errorf("clear without CLR: %#x", cc)
 	}
-	if _, cc := e.call(netFnStorage, 0x47, res[0]+1, res[1], 'C', 'L', 'R', 0xAA); cc != ccReservationCanceled {
+	if _, cc := e.call(nfStorage, 0x47, res[0]+1, res[1], 'C', 'L', 'R', 0xAA); cc != ccReservationCanceled {
 		t.Errorf("clear with a stale reservation: %#x", cc)
 	}
-	if r := e.ok(netFnStorage, 0x47, res[0], res[1], 'C', 'L', 'R', 0xAA); r[0] != 0x01 {
+	if r := e.ok(nfStorage, 0x47, res[0], res[1], 'C', 'L', 'R', 0xAA); r[0] != 0x01 {
 		t.Errorf("clear: % x", r)
 	}
-	if _, cc := e.call(netFnStorage, 0x47, res[0], res[1], 'C', 'L', 'R', 0x00); cc != ccReservationCanceled {
+	if _, cc := e.call(nfStorage, 0x47, res[0], res[1], 'C', 'L', 'R', 0x00); cc != ccReservationCanceled {
 		t.Errorf("the clear did not cancel the reservation: %#x", cc)
 	}
 	if len(m.clearedBy) != 1 || m.clearedBy[0].User != "admin" {
 		t.Errorf("cleared by %+v", m.clearedBy)
 	}
-	info := e.ok(netFnStorage, 0x40)
+	info := e.ok(nfStorage, 0x40)
 	if binary.LittleEndian.Uint16(info[1:]) != 1 || binary.LittleEndian.Uint32(info[9:]) == 0xFFFFFFFF || info[13]&0x80 != 0 {
 		t.Errorf("SEL info after clear: % x", info)
 	}
@@ -419,24 +419,24 @@ func TestSELCommands(t *testing.T) {
 	for range 9 {
 		m.add(node.Event{Kind: node.EventBootOverride})
 	}
-	if info := e.ok(netFnStorage, 0x40); info[13]&0x80 == 0 || binary.LittleEndian.Uint16(info[3:]) != 0 {
+	if info := e.ok(nfStorage, 0x40); info[13]&0x80 == 0 || binary.LittleEndian.Uint16(info[3:]) != 0 {
 		t.Errorf("SEL info when full: % x", info)
 	}
 }
 
 func TestSELTime(t *testing.T) {
 	e := newBMCEnv(t, newBMCMachine("n1"), Hardware{})
-	r := e.ok(netFnStorage, 0x48)
+	r := e.ok(nfStorage, 0x48)
 	if d := time.Since(time.Unix(int64(binary.LittleEndian.Uint32(r)), 0)); d < -time.Second || d > 2*time.Second {
 		t.Errorf("SEL time off by %v", d)
 	}
 	now := binary.LittleEndian.AppendUint32(nil, uint32(time.Now().Unix()))
-	e.ok(netFnStorage, 0x49, now...)
+	e.ok(nfStorage, 0x49, now...)
 	past := binary.LittleEndian.AppendUint32(nil, uint32(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Unix()))
-	if _, cc := e.call(netFnStorage, 0x49, past...); cc != ccInvalidDataField {
+	if _, cc := e.call(nfStorage, 0x49, past...); cc != ccInvalidDataField {
 		t.Errorf("Set SEL Time to 2020: %#x", cc)
 	}
-	if r := e.ok(netFnStorage, 0x5C); binary.LittleEndian.Uint16(r) != 0 {
+	if r := e.ok(nfStorage, 0x5C); binary.LittleEndian.Uint16(r) != 0 {
 		t.Errorf("UTC offset: % x", r)
 	}
 }
@@ -444,11 +444,11 @@ func TestSELTime(t *testing.T) {
 func TestFRU(t *testing.T) {
 	info := FRUInfo{Manufacturer: "Dell Inc.", Product: "PowerEdge R630", PartNumber: "0CNCJW", Version: "A01", Serial: "ABC1234", AssetTag: "rack3-u12"}
 	e := newBMCEnv(t, newBMCMachine("n1"), Hardware{FRU: info})
-	area := e.ok(netFnStorage, 0x10, 0)
+	area := e.ok(nfStorage, 0x10, 0)
 	size := int(binary.LittleEndian.Uint16(area))
 	var data []byte
 	for off := 0; off < size; off += 24 {
-		r := e.ok(netFnStorage, 0x11, 0, byte(off), byte(off>>8), byte(min(24, size-off)))
+		r := e.ok(nfStorage, 0x11, 0, byte(off), byte(off>>8), byte(min(24, size-off)))
 		data = append(data, r[1:1+int(r[0])]...)
 	}
 	fru, err := types.ParseFRU(data)
@@ -473,7 +473,7 @@ func TestFRU(t *testing.T) {
 			t.Errorf("area % x does not sum to zero", a)
 		}
 	}
-	if _, cc := e.call(netFnStorage, 0x11, 1, 0, 0, 8); cc != ccSensorNotPresent {
+	if _, cc := e.call(nfStorage, 0x11, 1, 0, 0, 8); cc != ccSensorNotPresent {
 		t.Errorf("FRU device 1: %#x", cc)
 	}
 	// A one-character field would read as the end marker.
@@ -484,7 +484,7 @@ func TestFRU(t *testing.T) {
 
 func TestLANAndChannel(t *testing.T) {
 	e := newBMCEnv(t, newBMCMachine("n1"), Hardware{})
-	get := func(sel byte) []byte { return e.ok(netFnTransport, 0x02, 0x01, sel, 0, 0)[1:] }
+	get := func(sel byte) []byte { return e.ok(nfTransport, 0x02, 0x01, sel, 0, 0)[1:] }
 	if r := get(lanPrimaryRMCPPort); binary.LittleEndian.Uint16(r) != 623 {
 		t.Errorf("port: % x", r) // memConn is bound to 127.0.0.1:623
 	}
@@ -503,49 +503,49 @@ func TestLANAndChannel(t *testing.T) {
 	if r := get(lanCipherSuitePriv); fmt.Sprintf("% x", r) != "00 44 44 44 00 00 00 00 00" {
 		t.Errorf("cipher suite privileges: % x", r)
 	}
-	if _, cc := e.call(netFnTransport, 0x02, 0x01, 16, 0, 0); cc != ccParamNotSupported {
+	if _, cc := e.call(nfTransport, 0x02, 0x01, 16, 0, 0); cc != ccParamNotSupported {
 		t.Errorf("community string: %#x", cc)
 	}
-	if _, cc := e.call(netFnTransport, 0x02, 0x02, 3, 0, 0); cc != ccInvalidDataField {
+	if _, cc := e.call(nfTransport, 0x02, 0x02, 3, 0, 0); cc != ccInvalidDataField {
 		t.Errorf("channel 2: %#x", cc)
 	}
-	if _, cc := e.call(netFnTransport, 0x01, 0x01, lanIPAddress, 10, 0, 0, 1); cc != ccParamReadOnly {
+	if _, cc := e.call(nfTransport, 0x01, 0x01, lanIPAddress, 10, 0, 0, 1); cc != ccParamReadOnly {
 		t.Errorf("Set LAN IP: %#x", cc)
 	}
-	if _, cc := e.callAs(gobmc.PrivilegeLevelUser, netFnTransport, 0x02, 0x01, 3, 0, 0); cc != types.CodeInsufficientPrivilege {
+	if _, cc := e.callAs(gobmc.PrivilegeLevelUser, nfTransport, 0x02, 0x01, 3, 0, 0); cc != types.CodeInsufficientPrivilege {
 		t.Errorf("Get LAN as USER: %#x", cc)
 	}
 	for _, kind := range []byte{0x40, 0x80} {
-		if r := e.ok(netFnApp, 0x41, 0x0E, kind); fmt.Sprintf("% x", r) != "22 04" {
+		if r := e.ok(nfApp, 0x41, 0x0E, kind); fmt.Sprintf("% x", r) != "22 04" {
 			t.Errorf("channel access %#x: % x", kind, r)
 		}
 	}
-	if _, cc := e.call(netFnApp, 0x40, 0x01, 0x82, 0x84); cc != ccSetNotOnChannel {
+	if _, cc := e.call(nfApp, 0x40, 0x01, 0x82, 0x84); cc != ccSetNotOnChannel {
 		t.Errorf("Set Channel Access: %#x", cc)
 	}
 }
 
 func TestGlobalEnablesAndWatchdog(t *testing.T) {
 	e := newBMCEnv(t, newBMCMachine("n1"), Hardware{})
-	if r := e.ok(netFnApp, 0x2F); r[0] != 0x08 {
+	if r := e.ok(nfApp, 0x2F); r[0] != 0x08 {
 		t.Errorf("global enables: % x", r)
 	}
-	e.ok(netFnApp, 0x2E, 0x08)
-	if _, cc := e.call(netFnApp, 0x2E, 0x00); cc != ccInvalidDataField {
+	e.ok(nfApp, 0x2E, 0x08)
+	if _, cc := e.call(nfApp, 0x2E, 0x00); cc != ccInvalidDataField {
 		t.Errorf("disabling the SEL: %#x", cc)
 	}
-	if r := e.ok(netFnApp, 0x25); fmt.Sprintf("% x", r) != "00 00 00 00 00 00 00 00" {
+	if r := e.ok(nfApp, 0x25); fmt.Sprintf("% x", r) != "00 00 00 00 00 00 00 00" {
 		t.Errorf("watchdog before Set: % x", r)
 	}
-	if _, cc := e.call(netFnApp, 0x22); cc != ccWatchdogUninitialized {
+	if _, cc := e.call(nfApp, 0x22); cc != ccWatchdogUninitialized {
 		t.Errorf("reset before Set: %#x", cc)
 	}
 	// SMS/OS, hard reset after 30 s: stored, and still stopped.
-	e.ok(netFnApp, 0x24, 0x04, 0x01, 0x00, 0x10, 0x2C, 0x01)
-	if r := e.ok(netFnApp, 0x25); fmt.Sprintf("% x", r) != "04 01 00 00 2c 01 2c 01" {
+	e.ok(nfApp, 0x24, 0x04, 0x01, 0x00, 0x10, 0x2C, 0x01)
+	if r := e.ok(nfApp, 0x25); fmt.Sprintf("% x", r) != "04 01 00 00 2c 01 2c 01" {
 		t.Errorf("watchdog after Set: % x", r)
 	}
-	if _, cc := e.call(netFnApp, 0x22); cc != ccNotInPresentState {
+	if _, cc := e.call(nfApp, 0x22); cc != ccNotInPresentState {
 		t.Errorf("starting the watchdog: %#x", cc)
 	}
 }
@@ -554,7 +554,7 @@ func TestPOHAndRestartCause(t *testing.T) {
 	m := newBMCMachine("n1")
 	m.onTime = 50*time.Hour + 30*time.Second
 	e := newBMCEnv(t, m, Hardware{})
-	if r := e.ok(netFnChassis, 0x0F); r[0] != 1 || binary.LittleEndian.Uint32(r[1:]) != 3000 {
+	if r := e.ok(nfChassis, 0x0F); r[0] != 1 || binary.LittleEndian.Uint32(r[1:]) != 3000 {
 		t.Errorf("POH: % x", r)
 	}
 	at := time.Now().Add(-time.Minute)
@@ -576,7 +576,7 @@ func TestPOHAndRestartCause(t *testing.T) {
 	} {
 		m.set(func(m *bmcMachine) { m.last, m.events = tt.last, nil })
 		m.add(tt.events...)
-		if r := e.ok(netFnChassis, 0x07); fmt.Sprintf("% x", r) != tt.want {
+		if r := e.ok(nfChassis, 0x07); fmt.Sprintf("% x", r) != tt.want {
 			t.Errorf("last %+v: restart cause % x, want %s", tt.last, r, tt.want)
 		}
 	}
@@ -591,11 +591,11 @@ func TestDCMI(t *testing.T) {
 		{At: now.Truncate(node.MeterBucket), Min: 120, Max: 120, Avg: 120, Count: 1},
 	}
 	e := newBMCEnv(t, m, dualPSUHardware)
-	caps := e.ok(netFnGroupExt, 0x01, 0xDC, 0x01)
+	caps := e.ok(nfGroupExt, 0x01, 0xDC, 0x01)
 	if fmt.Sprintf("% x", caps) != "dc 01 05 02 07 01 08" {
 		t.Errorf("capabilities: % x", caps)
 	}
-	r := e.ok(netFnGroupExt, 0x02, 0xDC, 0x01, 0x00, 0x00)
+	r := e.ok(nfGroupExt, 0x02, 0xDC, 0x01, 0x00, 0x00)
 	cur, lo, hi, avg := binary.LittleEndian.Uint16(r[1:]), binary.LittleEndian.Uint16(r[3:]), binary.LittleEndian.Uint16(r[5:]), binary.LittleEndian.Uint16(r[7:])
 	// Average over all readings: (150×4 + 118×2 + 120) / 7 = 136.6.
 	if r[0] != 0xDC || cur != 120 || lo != 90 || hi != 200 || avg != 137 || r[17] != powerMeasurementOn {
@@ -605,26 +605,26 @@ func TestDCMI(t *testing.T) {
 		t.Errorf("reporting period %d ms", period)
 	}
 	// The last minute only.
-	r = e.ok(netFnGroupExt, 0x02, 0xDC, 0x02, 0x41, 0x00)
+	r = e.ok(nfGroupExt, 0x02, 0xDC, 0x02, 0x41, 0x00)
 	if lo, hi := binary.LittleEndian.Uint16(r[3:]), binary.LittleEndian.Uint16(r[5:]); lo != 100 || hi != 130 || binary.LittleEndian.Uint32(r[13:]) != 60000 {
 		t.Errorf("1-minute reading: % x", r)
 	}
-	if _, cc := e.call(netFnGroupExt, 0x02, 0xDC, 0x02, 0x45, 0x00); cc != ccDCMIPeriodInvalid {
+	if _, cc := e.call(nfGroupExt, 0x02, 0xDC, 0x02, 0x45, 0x00); cc != ccDCMIPeriodInvalid {
 		t.Errorf("5-minute period (not offered): %#x", cc)
 	}
-	if _, cc := e.call(netFnGroupExt, 0x02, 0x00, 0x01, 0x00, 0x00); cc != ccInvalidCommand {
+	if _, cc := e.call(nfGroupExt, 0x02, 0x00, 0x01, 0x00, 0x00); cc != ccInvalidCommand {
 		t.Errorf("PICMG group: %#x", cc)
 	}
-	if r, cc := e.call(netFnGroupExt, 0x03, 0xDC, 0, 0); cc != ccDCMINoPowerLimit || len(r) != 14 {
+	if r, cc := e.call(nfGroupExt, 0x03, 0xDC, 0, 0); cc != ccDCMINoPowerLimit || len(r) != 14 {
 		t.Errorf("power limit: %#x % x", cc, r)
 	}
-	if r := e.ok(netFnGroupExt, 0x09, 0xDC, 0x00, 0x10); string(r[2:]) != "compute-2" || r[1] != 9 {
+	if r := e.ok(nfGroupExt, 0x09, 0xDC, 0x00, 0x10); string(r[2:]) != "compute-2" || r[1] != 9 {
 		t.Errorf("MC ID string: % x", r)
 	}
 
 	// A dead PDU: an error, never an old number passed off as current.
 	m.set(func(m *bmcMachine) { m.readErr = fmt.Errorf("pdu: %w", power.ErrTimeout) })
-	if _, cc := e.call(netFnGroupExt, 0x02, 0xDC, 0x01, 0x00, 0x00); cc != ccTimeout {
+	if _, cc := e.call(nfGroupExt, 0x02, 0xDC, 0x01, 0x00, 0x00); cc != ccTimeout {
 		t.Errorf("power reading with a dead PDU: %#x", cc)
 	}
 
@@ -636,13 +636,13 @@ func TestDCMI(t *testing.T) {
 		newBMCEnv(t, plain, Hardware{Outlets: []OutletRef{{"rack9", 1}}}),
 		newBMCEnv(t, newBMCMachine("manual"), Hardware{}),
 	} {
-		if caps := env.ok(netFnGroupExt, 0x01, 0xDC, 0x01); caps[5] != 0 {
+		if caps := env.ok(nfGroupExt, 0x01, 0xDC, 0x01); caps[5] != 0 {
 			t.Errorf("%s capabilities: % x", env.ep.Name(), caps)
 		}
-		if _, cc := env.call(netFnGroupExt, 0x02, 0xDC, 0x01, 0x00, 0x00); cc != ccInvalidCommand {
+		if _, cc := env.call(nfGroupExt, 0x02, 0xDC, 0x01, 0x00, 0x00); cc != ccInvalidCommand {
 			t.Errorf("%s power reading: %#x", env.ep.Name(), cc)
 		}
-		if r := env.ok(netFnGroupExt, 0x01, 0xDC, 0x05); fmt.Sprintf("% x", r) != "dc 01 05 02 00" {
+		if r := env.ok(nfGroupExt, 0x01, 0xDC, 0x05); fmt.Sprintf("% x", r) != "dc 01 05 02 00" {
 			t.Errorf("%s rolling periods: % x", env.ep.Name(), r)
 		}
 	}
@@ -673,10 +673,10 @@ func TestSOLConsole(t *testing.T) {
 		t.Errorf("SOL bit rate: % x", p)
 	}
 	// The speed is the console's, not settable over IPMI; the rest is.
-	if _, cc := e.call(netFnTransport, 0x21, 0x01, 0x06, 0x0A); cc != ccParamReadOnly {
+	if _, cc := e.call(nfTransport, 0x21, 0x01, 0x06, 0x0A); cc != ccParamReadOnly {
 		t.Errorf("set SOL bit rate: %#x", cc)
 	}
-	e.ok(netFnTransport, 0x21, 0x01, 0x04, 0x05, 0x10) // retry count and interval
+	e.ok(nfTransport, 0x21, 0x01, 0x04, 0x05, 0x10) // retry count and interval
 	if p, _ := e.ep.bmc.SOL.Config().GetParam(4); p[0] != 0x05 || p[1] != 0x10 {
 		t.Errorf("SOL retry parameters: % x", p)
 	}

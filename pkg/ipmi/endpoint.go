@@ -67,6 +67,10 @@ type Endpoint struct {
 
 	dedup dedupTable
 
+	// v15Password is the user's password as IPMI v1.5 AuthCodes use it,
+	// for the conn to verify v1.5 datagrams before go-ipmi does.
+	v15Password []byte
+
 	mu                sync.Mutex
 	bootSetInProgress byte // boot options parameter 0, volatile like on a real BMC
 
@@ -115,6 +119,18 @@ func newEndpointOn(udp udpConn, m Machine, cfg EndpointConfig, reg *handlers.Reg
 		obs:     obs,
 		done:    make(chan struct{}),
 	}
+	if len(cfg.CipherSuites) == 0 {
+		udp.Close()
+		return nil, fmt.Errorf("ipmi endpoint of %s: no cipher suites", m.Name())
+	}
+	for _, id := range cfg.CipherSuites {
+		// go-ipmi panics on a suite it cannot serve, and falls back to its
+		// own default list on an empty one: neither may happen silently.
+		if !bmc.SupportedCipherSuite(id) {
+			udp.Close()
+			return nil, fmt.Errorf("ipmi endpoint of %s: cipher suite %d is not supported", m.Name(), id)
+		}
+	}
 	ep.conn = newGuardedConn(udp, guard, ep)
 
 	opts := []bmc.Option{bmc.WithClock(clock.Real), bmc.WithCipherSuites(cfg.CipherSuites)}
@@ -124,26 +140,40 @@ func newEndpointOn(udp udpConn, m Machine, cfg EndpointConfig, reg *handlers.Reg
 		opts = append(opts, bmc.WithV15AuthTypes(cfg.V15AuthTypes))
 	}
 	b := bmc.New(deviceInfo, ipmiGUID(m.GUID()), &halAdapter{ep: ep}, opts...)
-	// A table larger than the spec's minimum of 4, with our idle timeout:
-	// Ironic runs many ipmitool processes per node at times.
+	// go-ipmi's store holds handshakes and sessions alike and, when full,
+	// evicts the oldest handshake: under a flood of Open Session requests a
+	// console's handshake would be evicted before its RAKP 1 arrived. The
+	// store is made as large as go-ipmi's one-byte handles allow and the
+	// conn decides what is admitted and evicted (guard.go): at most
+	// cfg.MaxSessions established sessions, a bounded number of handshakes.
 	b.Sessions = bmc.NewSessionStoreWithOptions(b.Clock(),
-		bmc.WithMaxSessions(cfg.MaxSessions), bmc.WithInactivityTimeout(cfg.SessionTimeout))
-	b.Sessions.SetOnRemove(b.SOL.DeactivateBySession)
+		bmc.WithMaxSessions(storeMax), bmc.WithInactivityTimeout(cfg.SessionTimeout))
+	b.Sessions.SetOnRemove(func(id uint32) {
+		b.SOL.DeactivateBySession(id)
+		ep.conn.forget(id)
+	})
+	// User 1 is go-ipmi's anonymous user (null name, null password),
+	// enabled but without channel access: every login with it is refused,
+	// yet Get Channel Authentication Capabilities announced anonymous login
+	// and null user names because of it.
+	_ = b.Users.Update(1, func(u *bmc.User) error { u.Enabled = false; return nil })
 
 	user, err := b.Users.Add(2, cfg.Username)
 	if err != nil {
-		udp.Close()
+		ep.conn.Close()
 		return nil, fmt.Errorf("ipmi endpoint of %s: user: %w", m.Name(), err)
 	}
 	user.SetPassword([]byte(cfg.Password))
 	user.Enabled = true
 	user.ChannelAccess[lanChannel] = bmc.UserChannelAccess{MaxPrivilege: cfg.Privilege, Enabled: true}
+	ep.v15Password = user.PasswordV15Padded()
 	ep.bmc = b
 	ep.setupSOL()
 	// IPMI datagrams are small (a few hundred bytes; an SOL packet at most
 	// ~300): a 1 KiB read buffer instead of go-ipmi's 4 KiB saves 3 MiB per
 	// 1,000 endpoints. Anything longer is dropped as oversize by the guard.
 	ep.srv = server.NewServer(b, ep.conn, server.WithHandlerRegistry(reg), server.WithServerBufferSize(readBufferSize))
+	guard.register(ep.conn)
 	return ep, nil
 }
 
@@ -174,8 +204,9 @@ func (ep *Endpoint) Name() string { return ep.machine.Name() }
 // Addr is the bound UDP address (useful with port 0 in tests).
 func (ep *Endpoint) Addr() net.Addr { return ep.conn.LocalAddr() }
 
-// Sessions returns the number of sessions in the endpoint's tables.
-func (ep *Endpoint) Sessions() int { return ep.bmc.Sessions.Count() + ep.bmc.V15Sessions.Count() }
+// Sessions returns the number of established sessions (handshakes in
+// progress are not sessions yet).
+func (ep *Endpoint) Sessions() int { return ep.conn.established() }
 
 func (ep *Endpoint) setInProgress(v byte) types.CompletionCode {
 	ep.mu.Lock()

@@ -47,6 +47,7 @@ func registerHandlers(r *handlers.Registry) {
 	// Cold Reset to the chassis HAL, which would power-cycle the machine.
 	r.RegisterFunc(types.CommandColdReset, handleBMCReset)
 	r.RegisterFunc(types.CommandWarmReset, handleBMCReset)
+	r.RegisterFunc(types.CommandCloseSession, handleCloseSession)
 	registerBMCHandlers(r)
 }
 

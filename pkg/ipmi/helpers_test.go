@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -105,10 +108,11 @@ type countingObserver struct {
 	dropped  map[string]int
 	authFail int
 	retrans  int
+	panics   map[string]int
 }
 
 func newCountingObserver() *countingObserver {
-	return &countingObserver{requests: map[string]int{}, dropped: map[string]int{}}
+	return &countingObserver{requests: map[string]int{}, dropped: map[string]int{}, panics: map[string]int{}}
 }
 
 func (o *countingObserver) Request(_, command string, cc uint8) {
@@ -133,6 +137,22 @@ func (o *countingObserver) Retransmission(string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.retrans++
+}
+
+func (o *countingObserver) Panic(_, where string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.panics[where]++
+}
+
+func (o *countingObserver) panicCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, v := range o.panics {
+		n += v
+	}
+	return n
 }
 
 func (o *countingObserver) requestCount(key string) int {
@@ -204,4 +224,119 @@ func connect(ep *Endpoint, user, pass string, intf client.Interface, suite types
 		return nil, err
 	}
 	return c, nil
+}
+
+// injectConn is a real loopback socket into which a test can also inject
+// datagrams with any source address: forged traffic without raw sockets,
+// for the guard's logic (test/e2e forges through a raw socket).
+type injectConn struct {
+	*net.UDPConn
+	in     chan datagram
+	closed chan struct{}
+	once   sync.Once
+}
+
+type datagram struct {
+	b    []byte
+	from *net.UDPAddr
+}
+
+func newInjectConn(t testing.TB) *injectConn {
+	t.Helper()
+	u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &injectConn{UDPConn: u, in: make(chan datagram, 4096), closed: make(chan struct{})}
+	go func() {
+		for {
+			buf := make([]byte, 2048)
+			n, a, err := u.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			select {
+			case c.in <- datagram{buf[:n], a}:
+			case <-c.closed:
+				return
+			}
+		}
+	}()
+	return c
+}
+
+// inject delivers pkt as if it came from src.
+func (c *injectConn) inject(pkt []byte, src netip.AddrPort) {
+	select {
+	case c.in <- datagram{append([]byte(nil), pkt...), net.UDPAddrFromAddrPort(src)}:
+	case <-c.closed:
+	}
+}
+
+func (c *injectConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
+	select {
+	case d := <-c.in:
+		return copy(b, d.b), d.from, nil
+	case <-c.closed:
+		return 0, nil, net.ErrClosed
+	}
+}
+
+func (c *injectConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.UDPConn.Close()
+}
+
+// startGuarded runs an endpoint for m on udp with guard configuration gcfg.
+func startGuarded(t testing.TB, m Machine, cfg EndpointConfig, gcfg GuardConfig, udp udpConn, opts ...func(*Guard)) (*Endpoint, *countingObserver, *Guard) {
+	t.Helper()
+	obs := newCountingObserver()
+	guard := NewGuard(gcfg)
+	for _, o := range opts {
+		o(guard)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go guard.Run(ctx)
+	ep, err := newEndpointOn(udp, m, cfg, newRegistry(), guard, obs, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { ep.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); ep.Close(); <-done })
+	return ep, obs, guard
+}
+
+// randomLoopback returns a random 127.x.y.z:port other than 127.0.0.1.
+func randomLoopback(r *rand.Rand) netip.AddrPort {
+	for {
+		a := netip.AddrFrom4([4]byte{127, byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
+		if a != netip.MustParseAddr("127.0.0.1") {
+			return netip.AddrPortFrom(a, uint16(1024+r.IntN(60000)))
+		}
+	}
+}
+
+// inFlight reports the guard's in-flight count and the conn's.
+func inFlight(ep *Endpoint) (guard, conn int) {
+	ep.conn.guard.mu.Lock()
+	guard = ep.conn.guard.inFlight
+	ep.conn.guard.mu.Unlock()
+	ep.conn.mu.Lock()
+	defer ep.conn.mu.Unlock()
+	for _, r := range ep.conn.sessions {
+		conn += len(r.flights)
+	}
+	for _, r := range ep.conn.v15Active {
+		conn += len(r.flights)
+	}
+	return guard, conn
+}
+
+// droppedAll returns a copy of the drop counts (for messages).
+func (o *countingObserver) droppedAll() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return maps.Clone(o.dropped)
 }

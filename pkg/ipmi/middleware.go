@@ -3,6 +3,7 @@ package ipmi
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -23,6 +24,10 @@ type Observer interface {
 	AuthFailure(node string)
 	// Retransmission reports a resent request answered from the replay cache.
 	Retransmission(node string)
+	// Panic reports a recovered panic and where: "handler" (a command
+	// handler; answered 0xFF), "conn_read" or "conn_write" (the datagram or
+	// reply was dropped).
+	Panic(node, where string)
 }
 
 // NopObserver ignores every event.
@@ -32,6 +37,7 @@ func (NopObserver) Request(string, string, uint8) {}
 func (NopObserver) Dropped(string, string)        {}
 func (NopObserver) AuthFailure(string)            {}
 func (NopObserver) Retransmission(string)         {}
+func (NopObserver) Panic(string, string)          {}
 
 // newRegistry builds the handler registry shared by every endpoint:
 // go-ipmi's standard handlers, powerjockey's replacements and additions,
@@ -43,6 +49,7 @@ func newRegistry() *handlers.Registry {
 	r.Use(requesterMiddleware)
 	r.Use(privilegeMiddleware)
 	r.Use(replayMiddleware)
+	r.Use(sessionInfoMiddleware)
 	handlers.RegisterAllHandlers(r)
 	registerHandlers(r)
 	for _, c := range configOwnedCommands {
@@ -53,12 +60,20 @@ func newRegistry() *handlers.Registry {
 
 // recoverMiddleware turns a panicking handler into an "unspecified error"
 // reply: go-ipmi runs each datagram on its own goroutine without a recover,
-// so one bad request would otherwise take down every node's BMC.
+// so one bad request would otherwise take down every node's BMC. The panic
+// is counted and logged at most once a minute per source.
 func recoverMiddleware(next handlers.Handler) handlers.Handler {
 	return handlers.HandlerFunc(func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) (resp []byte, cc types.CompletionCode, err error) {
 		defer func() {
 			if p := recover(); p != nil {
-				endpointOf(hctx).log.Error("handler panicked; answered unspecified error", "command", hctx.Command.Name, "panic", p, "request", fmt.Sprintf("% x", req))
+				ep := endpointOf(hctx)
+				source := ""
+				if hctx.Session != nil {
+					if a, ok := hctx.Session.GetAddr().(*net.UDPAddr); ok {
+						source = a.AddrPort().Addr().Unmap().String()
+					}
+				}
+				ep.conn.guard.panicked(ep, source, "handler", p, "command", hctx.Command.Name, "request", fmt.Sprintf("% x", req))
 				resp, cc, err = nil, types.CodeUnspecifiedError, nil
 			}
 		}()

@@ -25,6 +25,7 @@ type Metrics struct {
 	ipmiDropped     *prometheus.CounterVec
 	authFailures    *prometheus.CounterVec
 	retransmissions *prometheus.CounterVec
+	panics          *prometheus.CounterVec
 	snmpRequests    *prometheus.CounterVec
 	snmpErrors      *prometheus.CounterVec
 	snmpDuration    *prometheus.HistogramVec
@@ -61,6 +62,10 @@ func New() *Metrics {
 		Name: "powerjockey_ipmi_retransmissions_total",
 		Help: "Resent IPMI requests answered from the replay cache instead of running again.",
 	}, []string{"node"})
+	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powerjockey_ipmi_panics_total",
+		Help: "Panics recovered on the IPMI path (the datagram or command was dropped or answered 0xFF), by node and where.",
+	}, []string{"node", "where"})
 	m.snmpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "powerjockey_pdu_snmp_requests_total",
 		Help: "SNMP requests to PDUs, by PDU and operation (get, set, poll).",
@@ -87,7 +92,7 @@ func New() *Metrics {
 		Help:    "Duration of power actions including background steps, by means.",
 		Buckets: []float64{.01, .05, .1, .5, 1, 2.5, 5, 10, 30, 60},
 	}, []string{"means"})
-	m.Registry.MustRegister(m.ipmiRequests, m.ipmiDropped, m.authFailures, m.retransmissions,
+	m.Registry.MustRegister(m.ipmiRequests, m.ipmiDropped, m.authFailures, m.retransmissions, m.panics,
 		m.snmpRequests, m.snmpErrors, m.snmpDuration, m.wolSent, m.actions, m.actionDuration, m.listeners,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -120,6 +125,9 @@ func (m *Metrics) AuthFailure(node string) { m.authFailures.WithLabelValues(node
 
 // Retransmission implements ipmi.Observer.
 func (m *Metrics) Retransmission(node string) { m.retransmissions.WithLabelValues(node).Inc() }
+
+// Panic implements ipmi.Observer.
+func (m *Metrics) Panic(node, where string) { m.panics.WithLabelValues(node, where).Inc() }
 
 // SNMPRequest implements pdu.Observer.
 func (m *Metrics) SNMPRequest(pdu, op string, took time.Duration, err error) {

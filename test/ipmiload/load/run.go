@@ -158,3 +158,19 @@ func (r Result) Percentile(p float64) time.Duration {
 
 // Rate is complete sessions per second.
 func (r Result) Rate() float64 { return float64(r.Sessions) / r.Elapsed.Seconds() }
+
+// Session runs one lean session (Open Session, RAKP 1-4, Get Chassis
+// Status, Close Session; one try per message) from localIP to addr:port.
+func Session(localIP, addr string, port int, suite types.CipherSuiteID, user, pass string, timeout time.Duration) error {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(localIP)})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ls, err := newLean(conn, suite, user, pass, timeout)
+	if err != nil {
+		return err
+	}
+	ls.target = &net.UDPAddr{IP: net.ParseIP(addr), Port: port}
+	return ls.run()
+}
