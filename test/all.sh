@@ -26,6 +26,8 @@ targets=(
   ./pkg/ipmi:FuzzEndpointDatagram
   ./pkg/ipmi:FuzzDispatch
   ./pkg/ipmi:FuzzInSession
+  ./pkg/ipmi:FuzzBMCCommands
+  ./pkg/ipmi:FuzzSOLPayload
   ./pkg/snmpagent:FuzzAgentDatagram
   ./pkg/sim:FuzzMagicPacket
   ./pkg/redfish:FuzzDecoders

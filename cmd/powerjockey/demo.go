@@ -53,6 +53,7 @@ nodes:
   - name: {{.Name}}
     ipmi: {listen: "127.0.0.1:{{.Port}}", username: admin, password: password}
     mac: "{{.MAC}}"
+    console: {tcp: "127.0.0.1:{{.ConsolePort}}"}  # the simulated machine's serial port
 {{- if .WoL}}
     wol: {target: "127.0.0.1:{{$.WoL}}"}
 {{- end}}
@@ -69,10 +70,10 @@ nodes:
 
 type demoNode struct {
 	Name, MAC, PDU, Outlets string
-	Port                    int
-	WoL                     bool
-	// ConsolePort is the machine's serial port (TCP) when it is a VM.
-	ConsolePort int
+	// ConsolePort is the machine's serial port (TCP): the simulated
+	// machine's, or its QEMU VM's with --vm.
+	Port, ConsolePort int
+	WoL               bool
 	// IsVM: with --vm, the machine is a QEMU VM.
 	IsVM bool
 }
@@ -82,7 +83,7 @@ const demoBootPort = 9624
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", "[flags]", stderr)
-	base := fs.Int("base-port", 6230, "first IPMI port; the demo uses 127.0.0.1 ports from here and 9623 (HTTP), 16161-16162 (SNMP), 19999 (WoL)")
+	base := fs.Int("base-port", 6230, "first IPMI port; the demo uses 127.0.0.1 ports from here, from here+100 (serial consoles), and 9623 (HTTP), 16161-16162 (SNMP), 19999 (WoL)")
 	stateDir := fs.String("state-dir", filepath.Join(os.TempDir(), "powerjockey-demo"), "where the demo keeps its config and state")
 	shutdownAfter := fs.Duration("self-shutdown", 0, "make simulated machines shut themselves down this long after each boot (0: never)")
 	vm := fs.Bool("vm", false, "run the machines that have power means as QEMU VMs that network-boot from the boot endpoint (127.0.0.1:9624); serial ports on 127.0.0.1 from base-port+100")
@@ -168,10 +169,12 @@ try:
   ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password power on
   ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password power status
   ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password chassis bootdev pxe options=persistent,efiboot
+  ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password sensor list
+  ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password sol activate     (~. leaves)
   snmpwalk -v2c -c private 127.0.0.1:16161 1.3.6.1.4.1.318.1.1.26.9.2.3.1.5
   curl -s http://127.0.0.1:9623/api/v1/nodes
 Ctrl-C stops.
-`, len(nodes), cfgPath, nodes[0].Port, nodes[0].Port, nodes[0].Port)
+`, len(nodes), cfgPath, nodes[0].Port, nodes[0].Port, nodes[0].Port, nodes[0].Port, nodes[0].Port)
 	if *vm {
 		fmt.Fprintf(stdout, `
 --vm: the machines on PDUs or Wake-on-LAN are QEMU VMs (SeaBIOS, iPXE, TCG) that network-boot from the

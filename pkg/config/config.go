@@ -218,6 +218,16 @@ type Node struct {
 	// Boot changes the boot endpoint's settings for this node (optional).
 	Boot *NodeBoot `yaml:"boot"`
 
+	// Console is the machine's serial console, served over IPMI Serial
+	// over LAN (optional).
+	Console *Console `yaml:"console"`
+	// FRU is the inventory its BMC reports (optional; see FRU).
+	FRU *FRU `yaml:"fru"`
+	// MaxWatts is the most the machine draws (e.g. its power supplies'
+	// rating); it sets the range and resolution of its IPMI Watts sensors
+	// (default 1000).
+	MaxWatts float64 `yaml:"max_watts"`
+
 	// Hardware properties for enrollment files (instackenv.json); optional.
 	CPU          int    `yaml:"cpu"`
 	Memory       int    `yaml:"memory"`

@@ -163,6 +163,7 @@ func (v *validator) applyDefaults() {
 		if n.Status.Probe != nil && n.Status.Probe.Timeout == 0 {
 			n.Status.Probe.Timeout = Duration(DefaultProbeTimeout)
 		}
+		applyHardwareDefaults(n)
 	}
 }
 
@@ -574,6 +575,7 @@ func (v *validator) validateNode(path string, n *Node, pdus map[string]*PDU, nam
 	}
 	v.validateStatus(path, n)
 	v.validateNodeBoot(path, n)
+	v.validateHardware(path, n)
 }
 
 func (v *validator) validateNodePDU(path, node string, np *NodePDU, pdus map[string]*PDU, outlets map[string]string) {

@@ -20,6 +20,7 @@ import (
 	"github.com/powerjockey/powerjockey/pkg/boot"
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/connlimit"
+	"github.com/powerjockey/powerjockey/pkg/console"
 	"github.com/powerjockey/powerjockey/pkg/ipmi"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 	"github.com/powerjockey/powerjockey/pkg/node"
@@ -59,6 +60,10 @@ type nodeEntry struct {
 	node *node.Node
 	cfg  config.Node
 	feed *pdu.Feed
+	// console is the node's serial console (nil without one); stopConsole
+	// closes it.
+	console     *console.Console
+	stopConsole func()
 }
 
 // New prepares a daemon for cfg and takes the state directory's lock;

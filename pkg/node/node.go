@@ -490,6 +490,10 @@ func (n *Node) recordAccepted(a power.Action, means string, by Requester, start 
 	n.mu.Lock()
 	if t := targetState(a); t != power.Unknown {
 		n.state.Power = t
+		if !n.hasSensors() {
+			// The recorded state is the only truth such a node has.
+			n.state.OnTime.observe(t, start)
+		}
 	}
 	if means != "manual" {
 		n.state.Manual = nil

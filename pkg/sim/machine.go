@@ -54,6 +54,10 @@ type MachineConfig struct {
 	PowerOnAfterACLoss bool
 	// VM, when set, runs the machine as a QEMU virtual machine (vm.go).
 	VM *VMConfig
+	// Console, if set, is the TCP address of the machine's serial port
+	// (raw, like QEMU's -serial tcp:...,server). For a VM it is the VM's
+	// serial port unless VM.Serial names another.
+	Console string
 }
 
 // Machine is one simulated machine.
@@ -66,12 +70,23 @@ type Machine struct {
 	// is not a VM (vmmachine.go).
 	vm     *vmProcess
 	serial *serialPort
+	// console is a simulated machine's serial port; nil without one, and
+	// for a VM (its serial port is the VM's own).
+	console *simConsole
 
 	mu       sync.Mutex
 	state    MachineState
 	boots    int
 	wakes    int // magic packets received
 	shutdown *time.Timer
+}
+
+// ConsoleAddr is the bound address of the machine's serial port, or "".
+func (m *Machine) ConsoleAddr() string {
+	if m.console == nil {
+		return ""
+	}
+	return m.console.ln.Addr().String()
 }
 
 // Name returns the machine's name.
@@ -175,6 +190,9 @@ func (m *Machine) bootLocked(why string) {
 	m.state = Running
 	m.boots++
 	m.log.Info("machine booted", "machine", m.cfg.Name, "why", why, "boots", m.boots)
+	if m.console != nil {
+		m.console.print(bootMessages(m.cfg.Name, m.boots))
+	}
 	if d := m.cfg.SelfShutdownAfter; d > 0 {
 		m.stopTimerLocked()
 		m.shutdown = time.AfterFunc(d, func() {
@@ -193,6 +211,9 @@ func (m *Machine) haltLocked(why string) {
 	m.vmStopLocked()
 	m.state = Standby
 	m.log.Info("machine shut itself down", "machine", m.cfg.Name, "why", why)
+	if m.console != nil {
+		m.console.print("\r\n[sim] reboot: Power down\r\n")
+	}
 }
 
 func (m *Machine) stopTimerLocked() {

@@ -69,11 +69,24 @@ func New(cfg Config) (*Rack, error) {
 			m.state = Standby
 		}
 		r.machines[mc.Name] = m
-		if mc.VM != nil {
+		switch {
+		case mc.VM != nil:
+			if mc.VM.Serial == "" && mc.Console != "" {
+				vc := *mc.VM
+				vc.Serial = mc.Console
+				m.cfg.VM = &vc
+			}
 			if err := r.newVM(m); err != nil {
 				r.Close()
 				return nil, err
 			}
+		case mc.Console != "":
+			c, err := listenConsole(mc.Console)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("sim machine %s console: %w", mc.Name, err)
+			}
+			m.console = c
 		}
 		if len(mc.MAC) > 0 {
 			r.byMAC[mc.MAC.String()] = m
@@ -116,6 +129,16 @@ func (r *Rack) Run(ctx context.Context) error {
 		}()
 	}
 	r.serveVMs(ctx, &wg)
+	for _, m := range r.machines {
+		if m.console == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.console.serve(ctx, func() bool { return m.State() == Running })
+		}()
+	}
 	<-ctx.Done()
 	r.Close()
 	wg.Wait()
@@ -193,4 +216,9 @@ func (r *Rack) Close() {
 		c.Close()
 	}
 	r.closeVMs()
+	for _, m := range r.machines {
+		if m.console != nil {
+			m.console.close()
+		}
+	}
 }
