@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/account"
+	"github.com/powerjockey/powerjockey/pkg/internal/atomicfile"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/redfish"
 )
@@ -154,35 +155,8 @@ func serviceUUID(dir string) (string, error) {
 		return "", err
 	}
 	u := node.NewGUID().String()
-	if err := writeFileAtomic(path, []byte(u+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(path, []byte(u+"\n"), 0o644); err != nil {
 		return "", err
 	}
 	return u, nil
-}
-
-// writeFileAtomic writes data to path via a synced temporary file and a
-// rename, so a crash leaves the old file or the new one.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly after the rename
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/atomicfile"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
@@ -167,42 +168,12 @@ func (s *Store) Save(name string, st State) error {
 	return nil
 }
 
+// stateFileMode keeps state readable by the daemon's group (operators
+// reading it with `discover --config`), never by others.
+const stateFileMode = 0o640
+
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o640); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, data, stateFileMode)
 }
 
 // ReadState reads node name's persisted state under stateDir without
