@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -15,8 +14,6 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/account"
-	"github.com/powerjockey/powerjockey/pkg/internal/atomicfile"
-	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/redfish"
 )
 
@@ -87,7 +84,7 @@ func (d *Daemon) ServeRedfish(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("redfish: %w", err)
 	}
-	uuid, err := serviceUUID(dir)
+	uuid, err := redfish.LoadServiceUUID(dir)
 	if err != nil {
 		return fmt.Errorf("redfish: %w", err)
 	}
@@ -140,23 +137,4 @@ func (d *Daemon) ServeRedfish(ctx context.Context) error {
 		return fmt.Errorf("redfish: %w", err)
 	}
 	return nil
-}
-
-// serviceUUID returns the service root's UUID, kept in dir across restarts.
-func serviceUUID(dir string) (string, error) {
-	path := filepath.Join(dir, "service-uuid")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		var g node.GUID
-		if g.UnmarshalJSON([]byte(`"`+strings.TrimSpace(string(b))+`"`)) == nil {
-			return g.String(), nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	u := node.NewGUID().String()
-	if err := atomicfile.Write(path, []byte(u+"\n"), 0o644); err != nil {
-		return "", err
-	}
-	return u, nil
 }

@@ -20,18 +20,6 @@ import (
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func TestServiceUUIDStable(t *testing.T) {
-	dir := t.TempDir()
-	u1, err := serviceUUID(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u2, err := serviceUUID(dir)
-	if err != nil || u1 != u2 || len(u1) != 36 {
-		t.Errorf("service UUID %q then %q (%v)", u1, u2, err)
-	}
-}
-
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

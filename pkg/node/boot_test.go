@@ -332,7 +332,7 @@ func TestGUID(t *testing.T) {
 	if err != nil || string(b) != `"4c4c4544-0042-3010-8052-b7c04f4b4d31"` {
 		t.Errorf("MarshalJSON = %s, %v", b, err)
 	}
-	for _, in := range []string{`"4c4c4544-0042-3010-8052-b7c04f4b4d31"`, `"4C4C454400423010-8052B7C04F4B4D31"`} {
+	for _, in := range []string{`"4c4c4544-0042-3010-8052-b7c04f4b4d31"`, `"4C4C4544-0042-3010-8052-B7C04F4B4D31"`, `"4c4c4544004230108052b7c04f4b4d31"`} {
 		var back GUID
 		if err := json.Unmarshal([]byte(in), &back); err != nil || back != g {
 			t.Errorf("UnmarshalJSON(%s) = %v, %v", in, back, err)

@@ -1,14 +1,12 @@
 package node
 
 import (
-	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -114,8 +112,8 @@ func installationID(dir string) (GUID, error) {
 	if err != nil {
 		return GUID{}, fmt.Errorf("state dir: %w", err)
 	}
-	var id GUID
-	if err := id.UnmarshalJSON([]byte(strconv.Quote(strings.TrimSpace(string(b))))); err != nil {
+	id, err := ParseGUID(strings.TrimSpace(string(b)))
+	if err != nil {
 		return GUID{}, fmt.Errorf("state dir: %s is corrupt: %w", path, err)
 	}
 	return id, nil
@@ -125,16 +123,7 @@ func installationID(dir string) (GUID, error) {
 // (version 5) in this installation's namespace, so it is stable across
 // restarts without a file, and differs between installations that reuse
 // node names (every TripleO lab has a compute-0).
-func (s *Store) NodeGUID(name string) GUID {
-	h := sha1.New()
-	h.Write(s.installation[:])
-	h.Write([]byte(name))
-	var g GUID
-	copy(g[:], h.Sum(nil))
-	g[6] = g[6]&0x0f | 0x50
-	g[8] = g[8]&0x3f | 0x80
-	return g
-}
+func (s *Store) NodeGUID(name string) GUID { return nameGUID(s.installation, name) }
 
 func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".json") }
 

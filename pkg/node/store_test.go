@@ -241,4 +241,11 @@ func TestNodeGUIDIsStableAndPerInstallation(t *testing.T) {
 	if g[6]>>4 != 5 || g[8]>>6 != 2 {
 		t.Fatalf("%s is not an RFC 4122 version 5 UUID", g)
 	}
+	// The derivation must not change between versions: a node without a
+	// state file would get another GUID after an upgrade. The expected
+	// value is Python's uuid.uuid5(UUID(installation), "compute-0").
+	fixed := &Store{installation: GUID{0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x30, 0x10, 0x80, 0x52, 0xb7, 0xc0, 0x4f, 0x4b, 0x4d, 0x31}}
+	if got := fixed.NodeGUID("compute-0").String(); got != "e6e6c649-7e39-5e47-b86c-9dbce19e1e39" {
+		t.Errorf("NodeGUID = %s, want e6e6c649-7e39-5e47-b86c-9dbce19e1e39", got)
+	}
 }
