@@ -54,7 +54,6 @@ func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 		Name:           n.Name,
 		OnDelay:        n.OnDelay.D(),
 		CycleDelay:     n.CycleDelay.D(),
-		StatusSource:   n.Status.Source,
 		WattsOn:        *n.Status.WattsOn,
 		MaxAge:         n.Status.MaxAge.D(),
 		SampleInterval: n.Status.SampleInterval.D(),
@@ -62,6 +61,11 @@ func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 		Logger:         d.log,
 		Observer:       d.metrics,
 	}
+	src, err := power.ParseSource(n.Status.Source)
+	if err != nil {
+		return nc, nil, fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	nc.StatusSource = src
 	if n.Fallback == "error" {
 		nc.Fallback = node.FallbackError
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/account"
+	"github.com/powerjockey/powerjockey/pkg/node"
 )
 
 const (
@@ -89,7 +90,7 @@ func bearer(tok string) []string { return []string{"Authorization", "Bearer " + 
 func names(t *testing.T, w *httptest.ResponseRecorder) []string {
 	t.Helper()
 	var out []string
-	for _, n := range decode[[]NodeJSON](t, w) {
+	for _, n := range decode[[]node.View](t, w) {
 		out = append(out, n.Name)
 	}
 	return out

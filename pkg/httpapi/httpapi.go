@@ -175,67 +175,16 @@ func (s *server) operableNode(w http.ResponseWriter, r *http.Request) *node.Node
 
 // requester is who asks, for the node's records.
 func requester(r *http.Request) node.Requester {
-	return node.Requester{Channel: "http", Source: r.RemoteAddr, User: accessFrom(r.Context()).user()}
-}
-
-// NodeJSON is one node in /api/v1/nodes.
-type NodeJSON struct {
-	Name       string             `json:"name"`
-	GUID       string             `json:"guid"`
-	Power      string             `json:"power"`
-	Source     string             `json:"source"`
-	Watts      *float64           `json:"watts,omitempty"`
-	ObservedAt *time.Time         `json:"observed_at,omitempty"`
-	StatusErr  string             `json:"status_error,omitempty"`
-	Recorded   string             `json:"recorded_power"`
-	LastAction *node.ActionRecord `json:"last_action,omitempty"`
-	Busy       bool               `json:"busy"`
-	Manual     *node.ManualAction `json:"manual_action,omitempty"`
-	Boot       BootJSON           `json:"boot"`
-}
-
-// BootJSON is a node's boot override.
-type BootJSON struct {
-	Device     string `json:"device"`
-	Valid      bool   `json:"valid"`
-	Persistent bool   `json:"persistent"`
-	UEFI       bool   `json:"uefi"`
+	return node.Requester{Channel: node.ChannelHTTP, Source: r.RemoteAddr, User: accessFrom(r.Context()).user()}
 }
 
 // statusTimeout bounds how long a listing waits for status refreshes.
 const statusTimeout = 2 * time.Second
 
-func nodeJSON(ctx context.Context, n *node.Node) NodeJSON {
-	r, err := n.PowerState(ctx)
-	s := n.Snapshot()
-	out := NodeJSON{
-		Name:       s.Name,
-		GUID:       s.State.GUID.String(),
-		Power:      r.State.String(),
-		Source:     r.Source,
-		Watts:      r.Watts,
-		Recorded:   s.State.Power.String(),
-		LastAction: s.State.LastAction,
-		Busy:       s.Busy,
-		Manual:     s.State.Manual,
-		Boot: BootJSON{Device: string(s.State.Boot.Device), Valid: s.State.Boot.Valid,
-			Persistent: s.State.Boot.Persistent, UEFI: s.State.Boot.UEFI},
-	}
-	if !r.At.IsZero() {
-		at := r.At
-		out.ObservedAt = &at
-	}
-	if err != nil {
-		out.Power, out.StatusErr = "unknown", err.Error()
-	}
-	return out
-}
-
 func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
-	want := r.URL.Query().Get("state")
-	switch want {
-	case "", "on", "off", "unknown":
-	default:
+	var want power.State
+	filter := r.URL.Query().Get("state")
+	if err := want.UnmarshalText([]byte(filter)); err != nil {
 		writeError(w, http.StatusBadRequest, "state must be on, off or unknown")
 		return
 	}
@@ -248,7 +197,7 @@ func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
 			nodes = append(nodes, n)
 		}
 	}
-	out := make([]NodeJSON, len(nodes))
+	out := make([]node.View, len(nodes))
 	// Status reads of many nodes share their PDUs' polls; run them side by
 	// side so a listing costs one poll's latency, not N.
 	sem := make(chan struct{}, 64)
@@ -259,11 +208,11 @@ func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i] = nodeJSON(ctx, n)
+			out[i] = n.View(ctx)
 		}()
 	}
 	wg.Wait()
-	if want != "" {
+	if filter != "" {
 		kept := out[:0]
 		for _, n := range out {
 			if n.Power == want {
@@ -282,7 +231,7 @@ func (s *server) getNode(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
 	defer cancel()
-	writeJSON(w, http.StatusOK, nodeJSON(ctx, n))
+	writeJSON(w, http.StatusOK, n.View(ctx))
 }
 
 func (s *server) powerNode(w http.ResponseWriter, r *http.Request) {
@@ -313,7 +262,7 @@ func (s *server) powerNode(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
-	writeJSON(w, http.StatusOK, nodeJSON(ctx, n))
+	writeJSON(w, http.StatusOK, n.View(ctx))
 }
 
 func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
@@ -327,7 +276,7 @@ func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
 	defer cancel()
-	writeJSON(w, http.StatusOK, nodeJSON(ctx, n))
+	writeJSON(w, http.StatusOK, n.View(ctx))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -85,7 +85,7 @@ func recoverMiddleware(next handlers.Handler) handlers.Handler {
 // user and console address), for its audit lines and action records.
 func requesterMiddleware(next handlers.Handler) handlers.Handler {
 	return handlers.HandlerFunc(func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		r := node.Requester{Channel: "ipmi"}
+		r := node.Requester{Channel: node.ChannelIPMI}
 		if hctx.User != nil {
 			r.User = hctx.User.Name
 		}

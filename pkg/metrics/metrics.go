@@ -167,12 +167,6 @@ func (m *Metrics) ActionDone(node string, a power.Action, means string, took tim
 	m.actionDuration.WithLabelValues(means).Observe(took.Seconds())
 }
 
-// staleAfter is the age beyond which the node layer stops serving a cached
-// reading whose refreshes fail (node.Config.MaxStale, which the daemon
-// leaves at its default): the node's state is then unknown, as its IPMI and
-// HTTP faces report it.
-const staleAfter = 30 * time.Second
-
 // stateCollector reads node and session state at scrape time. It never
 // touches a device: a scrape reports what the node layer last saw.
 type stateCollector struct{ state State }
@@ -211,7 +205,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.state.IPMISessions()))
 	pending := 0
 	for _, s := range snaps {
-		state, source := powerOf(s)
+		state, src := s.Power()
+		source := string(src)
+		if source == "" {
+			source = "none" // the sensors stopped answering
+		}
 		v := -1.0
 		switch state {
 		case power.StateOn:
@@ -225,27 +223,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(statusErrorDesc, prometheus.GaugeValue, bool01(s.ReadingErr != nil), s.Name)
 		ch <- prometheus.MustNewConstMetric(busyDesc, prometheus.GaugeValue, bool01(s.Busy), s.Name)
-		if s.State.Manual != nil {
+		if s.Persisted.Manual != nil {
 			pending++
-			ch <- prometheus.MustNewConstMetric(nodeManualDesc, prometheus.GaugeValue, 1, s.Name, s.State.Manual.Action)
+			ch <- prometheus.MustNewConstMetric(nodeManualDesc, prometheus.GaugeValue, 1, s.Name, s.Persisted.Manual.Action.String())
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(manualDesc, prometheus.GaugeValue, float64(pending))
-}
-
-// powerOf is the state a scrape reports for a node: its last reading; the
-// recorded state (source "recorded") when there is none, as for nodes
-// without sensors or right after an action; unknown (source "none") when the
-// sensors failed and no reading young enough to be served remains.
-func powerOf(s node.Snapshot) (power.State, string) {
-	r := s.Reading
-	if s.ReadingErr != nil && (r.At.IsZero() || time.Since(r.At) >= staleAfter) {
-		return power.Unknown, "none"
-	}
-	if r.At.IsZero() {
-		return s.State.Power, "recorded"
-	}
-	return r.State, r.Source
 }
 
 func bool01(b bool) float64 {

@@ -35,19 +35,19 @@ func fakeRack() *fakeState {
 	return &fakeState{sessions: 3, snaps: []node.Snapshot{
 		{Name: "compute-0", Reading: power.Reading{State: power.StateOn, Source: "metering", Watts: watts(142), At: now}},
 		{Name: "compute-1", Reading: power.Reading{State: power.StateOff, Source: "outlet", At: now},
-			State: node.State{Power: power.StateOn}},
+			Persisted: node.Persisted{Power: power.StateOn}},
 		// No sensor (or no reading since the last action): the recorded state.
-		{Name: "manual-0", State: node.State{Power: power.StateOn,
-			Manual: &node.ManualAction{Action: "on", Since: now}}},
-		{Name: "manual-1", State: node.State{Manual: &node.ManualAction{Action: "off", Since: now}}},
+		{Name: "manual-0", Persisted: node.Persisted{Power: power.StateOn,
+			Manual: &node.ManualAction{Action: power.On, Since: now}}},
+		{Name: "manual-1", Persisted: node.Persisted{Manual: &node.ManualAction{Action: power.Off, Since: now}}},
 		// Busy: a cycle's background steps are running.
 		{Name: "busy-0", Busy: true, Reading: power.Reading{State: power.StateOff, Source: "probe", At: now}},
 		// Failing sensors with a reading young enough to be served still...
 		{Name: "flaky-0", ReadingErr: errSNMP, Reading: power.Reading{State: power.StateOn, Source: "outlet", At: now.Add(-5 * time.Second)}},
 		// ...and one that is too old, or none at all: unknown.
-		{Name: "dead-0", ReadingErr: errSNMP, Reading: power.Reading{State: power.StateOn, Source: "metering",
+		{Name: "dead-0", ReadingErr: errSNMP, Stale: true, Reading: power.Reading{State: power.StateOn, Source: "metering",
 			Watts: watts(120), At: now.Add(-time.Minute)}},
-		{Name: "dead-1", ReadingErr: errSNMP, State: node.State{Power: power.StateOn}},
+		{Name: "dead-1", ReadingErr: errSNMP, Stale: true, Persisted: node.Persisted{Power: power.StateOn}},
 	}}
 }
 

@@ -82,7 +82,7 @@ func TestBootValidFor(t *testing.T) {
 				if !b.ExpiresAt.IsZero() || b.Device != BootPXE {
 					t.Errorf("lapsed override = %+v, want device kept and no expiry", b)
 				}
-				if s := n.Snapshot(); s.State.Boot.Valid {
+				if s := n.Snapshot(); s.Persisted.Boot.Valid {
 					t.Error("Snapshot reports a lapsed override as valid")
 				}
 				// A power on after the lapse does not resurrect it.
@@ -238,7 +238,7 @@ func TestPersistence(t *testing.T) {
 	if err := a.SetBoot(context.Background(), boot, 0); err != nil {
 		t.Fatal(err)
 	}
-	want := a.Snapshot().State
+	want := a.Snapshot().Persisted
 	a.Close()
 
 	b, err := New(ctx, Config{Name: "n1"}, store)
@@ -246,7 +246,7 @@ func TestPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	got := b.Snapshot().State
+	got := b.Snapshot().Persisted
 	if got.GUID != guid {
 		t.Errorf("GUID = %v, want %v", got.GUID, guid)
 	}
@@ -256,7 +256,7 @@ func TestPersistence(t *testing.T) {
 	if !reflect.DeepEqual(got.Boot, boot) {
 		t.Errorf("boot = %+v, want %+v", got.Boot, boot)
 	}
-	if got.Manual == nil || got.Manual.Action != "on" || !got.Manual.Since.Equal(want.Manual.Since) {
+	if got.Manual == nil || got.Manual.Action != power.On || !got.Manual.Since.Equal(want.Manual.Since) {
 		t.Errorf("manual = %+v, want %+v", got.Manual, want.Manual)
 	}
 	if !sameRecord(got.LastAction, want.LastAction) {
@@ -268,8 +268,8 @@ func TestPersistence(t *testing.T) {
 
 	// Another node in the same store is independent.
 	c := newNode(t, Config{Name: "n2"}, store)
-	if c.GUID() == guid || c.Snapshot().State.Power != power.Unknown {
-		t.Errorf("n2 shares n1's state: %+v", c.Snapshot().State)
+	if c.GUID() == guid || c.Snapshot().Persisted.Power != power.Unknown {
+		t.Errorf("n2 shares n1's state: %+v", c.Snapshot().Persisted)
 	}
 
 	// The state file is readable JSON with a textual GUID and power state.
@@ -376,7 +376,7 @@ func TestConcurrentPersistenceKeepsNewest(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	mem := n.Snapshot().State
+	mem := n.Snapshot().Persisted
 	disk, ok, err := store.Load("n1")
 	if err != nil || !ok {
 		t.Fatal(ok, err)

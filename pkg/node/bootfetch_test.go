@@ -104,11 +104,11 @@ func TestFetchIsEvidenceOfOn(t *testing.T) {
 		if err := n.Power(ctx, power.On); err != nil {
 			t.Fatal(err)
 		}
-		if n.Snapshot().State.Manual == nil {
+		if n.Snapshot().Persisted.Manual == nil {
 			t.Fatal("no manual action pending")
 		}
 		n.TakeBoot(ctx, "10.0.2.15:68")
-		if m := n.Snapshot().State.Manual; m != nil {
+		if m := n.Snapshot().Persisted.Manual; m != nil {
 			t.Errorf("manual action still pending: %+v", m)
 		}
 		evs = events(t, n)

@@ -85,7 +85,7 @@ func TestSupportsAgreesWithPower(t *testing.T) {
 				t.Errorf("fallback %d, %s: Supports says %s, Power failed: %v", fb, a, s, err)
 			}
 			settled(t, n)
-			manual := n.Snapshot().State.Manual != nil
+			manual := n.Snapshot().Persisted.Manual != nil
 			if (s == ByHand) != manual {
 				t.Errorf("fallback %d, %s: Supports = %s but manual action recorded = %v", fb, a, s, manual)
 			}

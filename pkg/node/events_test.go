@@ -36,7 +36,7 @@ func TestActionEvents(t *testing.T) {
 		means    func(*journal) Means
 		fail     error
 		severity Severity
-		result   string
+		result   Result
 		message  string
 	}{
 		{"pdu ok", func(j *journal) Means { return Means{Feed: newFeed(j, power.StateOff)} }, nil,
@@ -60,7 +60,7 @@ func TestActionEvents(t *testing.T) {
 				t.Fatalf("events = %v, want one", kinds(evs))
 			}
 			e := evs[0]
-			if e.Kind != EventPowerAction || e.ID != 1 || e.Action != "on" || e.Result != tt.result || e.Severity != tt.severity || e.By == nil || *e.By != by {
+			if e.Kind != EventPowerAction || e.ID != 1 || e.Action != power.On || e.Result != tt.result || e.Severity != tt.severity || e.By == nil || *e.By != by {
 				t.Errorf("event = %+v", e)
 			}
 			if e.Message != tt.message {

@@ -125,7 +125,7 @@ type fakeSensor struct {
 }
 
 func newSensor(name string, state power.State) *fakeSensor {
-	return &fakeSensor{name: name, reading: power.Reading{State: state, Source: name}, entered: make(chan struct{}, 100)}
+	return &fakeSensor{name: name, reading: power.Reading{State: state, Source: power.Source(name)}, entered: make(chan struct{}, 100)}
 }
 
 func (s *fakeSensor) Name() string { return s.name }

@@ -60,8 +60,9 @@ type Config struct {
 	OnDelay    time.Duration
 	CycleDelay time.Duration
 	Fallback   Fallback
-	// StatusSource is auto, metering, outlet, probe, exec or recorded.
-	StatusSource string
+	// StatusSource is the sensor that decides the node's power state, or
+	// power.SourceAuto (the default) to combine them.
+	StatusSource power.Source
 	// WattsOn is the metered draw above which the node counts as on.
 	WattsOn float64
 	// MaxAge is the age beyond which a reading is refreshed.
@@ -105,7 +106,7 @@ type Node struct {
 	events *eventLog
 
 	mu    sync.Mutex // guards state and status fields below
-	state State
+	state Persisted
 	// meter is the metered draw of the last hour; nil until the first
 	// metered reading.
 	meter *meterRing
@@ -138,7 +139,7 @@ func New(ctx context.Context, cfg Config, store *Store) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.StatusSource == "" {
-		cfg.StatusSource = "auto"
+		cfg.StatusSource = power.SourceAuto
 	}
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 2 * time.Second
@@ -280,7 +281,7 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 		err := n.runTail(tctx, cont, rest)
 		if errors.Is(err, context.Canceled) {
 			n.log.Info("power action superseded", "action", a.String(), "means", means)
-			n.finishRecord(a, means, by, start, "cancelled", nil)
+			n.finishRecord(a, means, by, start, ResultCancelled, nil)
 			return
 		}
 		if err != nil {
@@ -458,7 +459,7 @@ func (n *Node) manual(a power.Action, by Requester, start time.Time) error {
 	n.log.Warn(fmt.Sprintf("manual action needed: power %s %s", n.cfg.Name, upper(a)),
 		"action", a.String(), "means", "manual")
 	n.mu.Lock()
-	n.state.Manual = &ManualAction{Action: a.String(), Since: start}
+	n.state.Manual = &ManualAction{Action: a, Since: start}
 	n.mu.Unlock()
 	n.recordAccepted(a, "manual", by, start)
 	n.finish(a, "manual", by, start, nil)
@@ -498,7 +499,7 @@ func (n *Node) recordAccepted(a power.Action, means string, by Requester, start 
 	if means != "manual" {
 		n.state.Manual = nil
 	}
-	n.state.LastAction = &ActionRecord{Action: a.String(), Means: means, At: start, Result: "running", By: &by}
+	n.state.LastAction = &ActionRecord{Action: a, Means: means, At: start, Result: ResultRunning, By: &by}
 	// A reading taken before the action is no longer the truth.
 	n.reading = power.Reading{}
 	n.epoch++
@@ -599,16 +600,16 @@ func (n *Node) persist() error {
 
 // finish logs the action once and records its result.
 func (n *Node) finish(a power.Action, means string, by Requester, start time.Time, err error) {
-	result := "ok"
+	result := ResultOK
 	if err != nil {
-		result = "error"
+		result = ResultError
 	}
 	n.finishRecord(a, means, by, start, result, err)
 }
 
 // finishRecord writes the action's audit line (what, by whom, from where,
 // with what result) and its record.
-func (n *Node) finishRecord(a power.Action, means string, by Requester, start time.Time, result string, err error) {
+func (n *Node) finishRecord(a power.Action, means string, by Requester, start time.Time, result Result, err error) {
 	took := time.Since(start)
 	attrs := append([]any{"action", a.String(), "means", means, "result", result, "duration", took.Round(time.Millisecond)}, by.logAttrs()...)
 	if err != nil {
@@ -616,7 +617,7 @@ func (n *Node) finishRecord(a power.Action, means string, by Requester, start ti
 	} else {
 		n.log.Info("power action", attrs...)
 	}
-	rec := &ActionRecord{Action: a.String(), Means: means, At: start, Result: result, Duration: took, By: &by}
+	rec := &ActionRecord{Action: a, Means: means, At: start, Result: result, Duration: took, By: &by}
 	if err != nil {
 		rec.Error = err.Error()
 	}
@@ -627,7 +628,7 @@ func (n *Node) finishRecord(a power.Action, means string, by Requester, start ti
 		n.log.Error("cannot persist node state", "err", err)
 	}
 	n.record(actionEvent(n.cfg.Name, rec))
-	if n.cfg.Observer != nil && result != "cancelled" {
+	if n.cfg.Observer != nil && result != ResultCancelled {
 		n.cfg.Observer.ActionDone(n.cfg.Name, a, means, took, err)
 	}
 }
@@ -677,13 +678,31 @@ func (n *Node) UpdateBoot(ctx context.Context, fn func(*Boot), validFor time.Dur
 
 // Snapshot is a consistent copy of a node's state for reports.
 type Snapshot struct {
-	Name    string
-	State   State
-	Reading power.Reading
+	Name      string
+	Persisted Persisted
+	Reading   power.Reading
 	// ReadingErr is the last status refresh failure, if any.
 	ReadingErr error
 	// Busy is true while background steps of an action run.
 	Busy bool
+	// Stale is true when the refreshes fail and no reading young enough to
+	// be served (Config.MaxStale) remains: the node's power state is then
+	// unknown, as PowerState reports it.
+	Stale bool
+}
+
+// Power is the power state a report shows for the snapshot, without
+// touching any device: the last reading and its source; the recorded state
+// (power.SourceRecorded) when there is no reading, as for a node without
+// sensors or right after an action; Unknown with no source when Stale.
+func (s Snapshot) Power() (power.State, power.Source) {
+	switch {
+	case s.Stale:
+		return power.Unknown, ""
+	case s.Reading.At.IsZero():
+		return s.Persisted.Power, power.SourceRecorded
+	}
+	return s.Reading.State, s.Reading.Source
 }
 
 // Snapshot returns the node's state without touching any device.
@@ -692,8 +711,9 @@ func (n *Node) Snapshot() Snapshot {
 	defer n.mu.Unlock()
 	st := n.state
 	st.Boot = st.Boot.effective(time.Now())
-	busy := st.LastAction != nil && st.LastAction.Result == "running"
-	return Snapshot{Name: n.cfg.Name, State: st, Reading: n.reading, ReadingErr: n.readingErr, Busy: busy}
+	busy := st.LastAction != nil && st.LastAction.Result == ResultRunning
+	stale := n.readingErr != nil && !n.servableLocked(n.reading)
+	return Snapshot{Name: n.cfg.Name, Persisted: st, Reading: n.reading, ReadingErr: n.readingErr, Busy: busy, Stale: stale}
 }
 
 // Acknowledge clears a pending manual action (the operator did it); ctx

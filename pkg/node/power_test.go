@@ -149,11 +149,11 @@ func TestPowerReturnsAfterFirstStep(t *testing.T) {
 		t.Errorf("calls when Power returned = %v, want only the outlets", got)
 	}
 	s := n.Snapshot()
-	if !s.Busy || s.State.LastAction == nil || s.State.LastAction.Result != "running" {
-		t.Errorf("while the tail runs: busy=%v last=%+v, want busy and running", s.Busy, s.State.LastAction)
+	if !s.Busy || s.Persisted.LastAction == nil || s.Persisted.LastAction.Result != "running" {
+		t.Errorf("while the tail runs: busy=%v last=%+v, want busy and running", s.Busy, s.Persisted.LastAction)
 	}
-	if s.State.Power != power.StateOn {
-		t.Errorf("recorded power = %v, want on as soon as the first step is confirmed", s.State.Power)
+	if s.Persisted.Power != power.StateOn {
+		t.Errorf("recorded power = %v, want on as soon as the first step is confirmed", s.Persisted.Power)
 	}
 
 	s = settled(t, n)
@@ -164,7 +164,7 @@ func TestPowerReturnsAfterFirstStep(t *testing.T) {
 	if gap := calls[1].at.Sub(calls[0].at); gap < onDelay {
 		t.Errorf("magic packet %v after the outlets, want at least the on delay %v", gap, onDelay)
 	}
-	if r := s.State.LastAction; r == nil || r.Result != "ok" || r.Action != "on" || r.Means != "pdu+wol" || r.Duration < onDelay {
+	if r := s.Persisted.LastAction; r == nil || r.Result != "ok" || r.Action != power.On || r.Means != "pdu+wol" || r.Duration < onDelay {
 		t.Errorf("last action = %+v, want on/pdu+wol/ok lasting at least %v", r, onDelay)
 	}
 	eventually(t, time.Second, "the observer", func() bool { return len(obs.list()) > 0 })
@@ -200,8 +200,8 @@ func TestCycleSequence(t *testing.T) {
 			if gap := c[2].at.Sub(c[1].at); gap < onDelay {
 				t.Errorf("on delay %v, want at least %v", gap, onDelay)
 			}
-			if s.State.Power != power.StateOn || s.State.LastAction.Result != "ok" || s.State.LastAction.Action != a.String() {
-				t.Errorf("state after %s = %v / %+v", a, s.State.Power, s.State.LastAction)
+			if s.Persisted.Power != power.StateOn || s.Persisted.LastAction.Result != "ok" || s.Persisted.LastAction.Action != a {
+				t.Errorf("state after %s = %v / %+v", a, s.Persisted.Power, s.Persisted.LastAction)
 			}
 		})
 	}
@@ -229,8 +229,8 @@ func TestOffCancelsPendingWakeOnLAN(t *testing.T) {
 		t.Fatalf("calls = %v, want no magic packet after the off", got)
 	}
 	s := settled(t, n)
-	if s.State.Power != power.StateOff || s.State.LastAction.Action != "off" || s.State.LastAction.Result != "ok" {
-		t.Errorf("state = %v / %+v, want off/ok", s.State.Power, s.State.LastAction)
+	if s.Persisted.Power != power.StateOff || s.Persisted.LastAction.Action != power.Off || s.Persisted.LastAction.Result != "ok" {
+		t.Errorf("state = %v / %+v, want off/ok", s.Persisted.Power, s.Persisted.LastAction)
 	}
 	out := logs.String()
 	if !strings.Contains(out, `msg="power action superseded" node=n1 action=on`) ||
@@ -260,7 +260,7 @@ func TestCloseRecordsCancelled(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Close did not stop the background delay")
 	}
-	if r := n.Snapshot().State.LastAction; r == nil || r.Action != "on" || r.Result != "cancelled" {
+	if r := n.Snapshot().Persisted.LastAction; r == nil || r.Action != power.On || r.Result != "cancelled" {
 		t.Errorf("last action = %+v, want on cancelled", r)
 	}
 	st, _, err := store.Load("n1")
@@ -343,8 +343,8 @@ func TestContinuationRunsInBackground(t *testing.T) {
 	if err := <-ran; err != nil {
 		t.Errorf("continuation ended with %v", err)
 	}
-	if s := settled(t, n); s.State.LastAction.Result != "ok" || s.State.LastAction.Means != "wol" {
-		t.Errorf("last action = %+v", s.State.LastAction)
+	if s := settled(t, n); s.Persisted.LastAction.Result != "ok" || s.Persisted.LastAction.Means != "wol" {
+		t.Errorf("last action = %+v", s.Persisted.LastAction)
 	}
 }
 
@@ -356,8 +356,8 @@ func TestSingleStepFinishesSynchronously(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := n.Snapshot()
-	if s.Busy || s.State.LastAction.Result != "ok" || s.State.Power != power.StateOff {
-		t.Errorf("after a one-step off: busy=%v %+v power=%v", s.Busy, s.State.LastAction, s.State.Power)
+	if s.Busy || s.Persisted.LastAction.Result != "ok" || s.Persisted.Power != power.StateOff {
+		t.Errorf("after a one-step off: busy=%v %+v power=%v", s.Busy, s.Persisted.LastAction, s.Persisted.Power)
 	}
 	if got := obs.list(); !slices.Equal(got, []string{"n1:off:pdu"}) {
 		t.Errorf("observer saw %v", got)
@@ -386,7 +386,7 @@ func TestFirstStepFailure(t *testing.T) {
 			if err := n.Power(context.Background(), tt.initial); err != nil {
 				t.Fatal(err)
 			}
-			before := settled(t, n).State
+			before := settled(t, n).Persisted
 			if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -407,13 +407,13 @@ func TestFirstStepFailure(t *testing.T) {
 				t.Errorf("error %q does not name the node and action", err)
 			}
 			s := n.Snapshot()
-			if s.State.Power != before.Power {
-				t.Errorf("recorded power = %v after a failed %s, want unchanged %v", s.State.Power, tt.action, before.Power)
+			if s.Persisted.Power != before.Power {
+				t.Errorf("recorded power = %v after a failed %s, want unchanged %v", s.Persisted.Power, tt.action, before.Power)
 			}
-			if r := s.State.LastAction; r == nil || r.Result != "error" || r.Action != tt.action.String() || r.Error == "" || s.Busy {
+			if r := s.Persisted.LastAction; r == nil || r.Result != "error" || r.Action != tt.action || r.Error == "" || s.Busy {
 				t.Errorf("last action = %+v busy=%v, want an error record", r, s.Busy)
 			}
-			if !s.State.Boot.Valid {
+			if !s.Persisted.Boot.Valid {
 				t.Error("a failed action consumed the boot override")
 			}
 			time.Sleep(20 * time.Millisecond) // nothing may follow in the background
@@ -441,7 +441,7 @@ func TestFirstStepHonoursCallerContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error = %v, want the caller's deadline", err)
 	}
-	if n.Snapshot().State.Power != power.Unknown {
+	if n.Snapshot().Persisted.Power != power.Unknown {
 		t.Errorf("recorded power changed by an unconfirmed action")
 	}
 }
@@ -457,7 +457,7 @@ func TestTailFailure(t *testing.T) {
 		t.Fatalf("Power = %v; the failing step is in the background", err)
 	}
 	s := settled(t, n)
-	r := s.State.LastAction
+	r := s.Persisted.LastAction
 	if r == nil || r.Result != "error" || !strings.Contains(r.Error, "network is unreachable") || !strings.Contains(r.Error, "power on n1") {
 		t.Errorf("last action = %+v, want the background error", r)
 	}
@@ -491,13 +491,13 @@ func TestManualFallback(t *testing.T) {
 				t.Fatalf("manual fallback failed: %v", err)
 			}
 			s := n.Snapshot()
-			if s.State.Power != tt.want {
-				t.Errorf("recorded power = %v, want %v", s.State.Power, tt.want)
+			if s.Persisted.Power != tt.want {
+				t.Errorf("recorded power = %v, want %v", s.Persisted.Power, tt.want)
 			}
-			if m := s.State.Manual; m == nil || m.Action != tt.action.String() || m.Since.IsZero() {
+			if m := s.Persisted.Manual; m == nil || m.Action != tt.action || m.Since.IsZero() {
 				t.Errorf("manual = %+v, want %s pending", m, tt.action)
 			}
-			if r := s.State.LastAction; r == nil || r.Means != "manual" || r.Result != "ok" || s.Busy {
+			if r := s.Persisted.LastAction; r == nil || r.Means != "manual" || r.Result != "ok" || s.Busy {
 				t.Errorf("last action = %+v", r)
 			}
 			var warn string
@@ -536,13 +536,13 @@ func TestManualFallbackForMissingMeans(t *testing.T) {
 	if !strings.Contains(logs.String(), "manual action needed: power n1 SOFT OFF") {
 		t.Errorf("log:\n%s", logs)
 	}
-	if n.Snapshot().State.Manual == nil {
+	if n.Snapshot().Persisted.Manual == nil {
 		t.Fatal("no manual action recorded")
 	}
 	if err := n.Power(context.Background(), power.Off); err != nil {
 		t.Fatal(err)
 	}
-	if m := n.Snapshot().State.Manual; m != nil {
+	if m := n.Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("manual action %+v still pending after the outlets switched off", m)
 	}
 }
@@ -558,10 +558,10 @@ func TestFallbackError(t *testing.T) {
 				t.Fatalf("Power(%s) = %v, want ErrUnsupported", a, err)
 			}
 			s := n.Snapshot()
-			if s.State.Power != power.Unknown || s.State.Manual != nil {
-				t.Errorf("state changed: power=%v manual=%+v", s.State.Power, s.State.Manual)
+			if s.Persisted.Power != power.Unknown || s.Persisted.Manual != nil {
+				t.Errorf("state changed: power=%v manual=%+v", s.Persisted.Power, s.Persisted.Manual)
 			}
-			if r := s.State.LastAction; r == nil || r.Result != "error" {
+			if r := s.Persisted.LastAction; r == nil || r.Result != "error" {
 				t.Errorf("last action = %+v, want an error record", r)
 			}
 			if strings.Contains(logs.String(), "manual action needed") {
@@ -581,8 +581,8 @@ func TestDiagUnsupported(t *testing.T) {
 	if !errors.Is(err, power.ErrUnsupported) {
 		t.Fatalf("diag = %v, want ErrUnsupported", err)
 	}
-	if len(log.list()) != 0 || n.Snapshot().State.Manual != nil {
-		t.Errorf("diag did something: calls %v manual %+v", log.names(), n.Snapshot().State.Manual)
+	if len(log.list()) != 0 || n.Snapshot().Persisted.Manual != nil {
+		t.Errorf("diag did something: calls %v manual %+v", log.names(), n.Snapshot().Persisted.Manual)
 	}
 
 	hooks := newActuator("exec", log, power.Diag)
@@ -594,8 +594,8 @@ func TestDiagUnsupported(t *testing.T) {
 	if got := log.names(); !slices.Equal(got, []string{"exec:diag"}) {
 		t.Errorf("calls = %v", got)
 	}
-	if s.State.Power != power.Unknown {
-		t.Errorf("diag changed the recorded power to %v", s.State.Power)
+	if s.Persisted.Power != power.Unknown {
+		t.Errorf("diag changed the recorded power to %v", s.Persisted.Power)
 	}
 }
 
@@ -617,11 +617,11 @@ func TestHooksReplaceBuiltInSequence(t *testing.T) {
 			if got := log.names(); !slices.Equal(got, []string{"exec:" + a.String()}) {
 				t.Errorf("calls = %v, want only the hook", got)
 			}
-			if s.Busy || s.State.LastAction.Means != "exec" || s.State.LastAction.Result != "ok" {
-				t.Errorf("last action = %+v busy=%v", s.State.LastAction, s.Busy)
+			if s.Busy || s.Persisted.LastAction.Means != "exec" || s.Persisted.LastAction.Result != "ok" {
+				t.Errorf("last action = %+v busy=%v", s.Persisted.LastAction, s.Busy)
 			}
-			if s.State.Power != targetState(a) {
-				t.Errorf("recorded power = %v, want %v", s.State.Power, targetState(a))
+			if s.Persisted.Power != targetState(a) {
+				t.Errorf("recorded power = %v, want %v", s.Persisted.Power, targetState(a))
 			}
 		})
 	}
@@ -645,8 +645,8 @@ func TestConcurrentActionsSerialize(t *testing.T) {
 		}
 	}
 	s := settled(t, n)
-	if s.State.LastAction.Result != "ok" && s.State.LastAction.Result != "cancelled" {
-		t.Errorf("last action = %+v", s.State.LastAction)
+	if s.Persisted.LastAction.Result != "ok" && s.Persisted.LastAction.Result != "cancelled" {
+		t.Errorf("last action = %+v", s.Persisted.LastAction)
 	}
 }
 
@@ -663,7 +663,7 @@ func TestAuditNamesRequester(t *testing.T) {
 	if err := n.SetBoot(ctx, Boot{Valid: true, Device: BootPXE}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if r := n.Snapshot().State.LastAction; r == nil || r.By == nil || *r.By != by {
+	if r := n.Snapshot().Persisted.LastAction; r == nil || r.By == nil || *r.By != by {
 		t.Errorf("last action = %+v, want it requested by %+v", r, by)
 	}
 	for _, msg := range []string{`msg="power action"`, `msg="boot override set"`} {
@@ -703,8 +703,8 @@ func TestRequestsDuringAnAction(t *testing.T) {
 	if err := n.Power(ctx, power.On); err != nil {
 		t.Fatal(err)
 	}
-	if s := n.Snapshot(); !s.Busy || s.State.LastAction.Action != "on" || s.State.LastAction.Means != "pdu+wol" {
-		t.Fatalf("a repeated on disturbed the action under way: %+v", s.State.LastAction)
+	if s := n.Snapshot(); !s.Busy || s.Persisted.LastAction.Action != power.On || s.Persisted.LastAction.Means != "pdu+wol" {
+		t.Fatalf("a repeated on disturbed the action under way: %+v", s.Persisted.LastAction)
 	}
 	if !strings.Contains(logs.String(), "the on under way already does it") {
 		t.Errorf("the repeated on has no audit line:\n%s", logs.String())
@@ -713,8 +713,8 @@ func TestRequestsDuringAnAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := settled(t, n)
-	if s.State.LastAction.Action != "soft" || s.State.LastAction.Means != "manual" || s.State.Manual == nil {
-		t.Errorf("soft off during the on = %+v, manual %+v; want it announced for a human", s.State.LastAction, s.State.Manual)
+	if s.Persisted.LastAction.Action != power.SoftOff || s.Persisted.LastAction.Means != "manual" || s.Persisted.Manual == nil {
+		t.Errorf("soft off during the on = %+v, manual %+v; want it announced for a human", s.Persisted.LastAction, s.Persisted.Manual)
 	}
 	if got := log.names(); !slices.Equal(got, []string{"pdu:on"}) {
 		t.Errorf("calls = %v, want only the first outlet switch", got)

@@ -62,10 +62,10 @@ func TestRequestForCurrentStateSwitchesNothing(t *testing.T) {
 			if tt.calls != nil {
 				return
 			}
-			if r := s.State.LastAction; r == nil || r.Action != tt.action.String() || r.Means != "none" || r.Result != "ok" {
+			if r := s.Persisted.LastAction; r == nil || r.Action != tt.action || r.Means != "none" || r.Result != "ok" {
 				t.Errorf("last action = %+v, want %s by none, ok", r, tt.action)
 			}
-			if !s.State.Boot.Valid {
+			if !s.Persisted.Boot.Valid {
 				t.Error("the boot override was consumed although nothing booted")
 			}
 			if got := obs.list(); !slices.Equal(got, []string{"n1:" + tt.action.String() + ":none"}) {
@@ -121,10 +121,10 @@ func TestCycleOfOffNodePowersOn(t *testing.T) {
 			if got := log.names(); !slices.Equal(got, []string{"pdu:on", "wol:on"}) {
 				t.Errorf("calls = %v, want on (no off, no off time)", got)
 			}
-			if r := s.State.LastAction; r.Action != a.String() || r.Result != "ok" || s.State.Power != power.StateOn {
-				t.Errorf("state = %v / %+v", s.State.Power, r)
+			if r := s.Persisted.LastAction; r.Action != a || r.Result != "ok" || s.Persisted.Power != power.StateOn {
+				t.Errorf("state = %v / %+v", s.Persisted.Power, r)
 			}
-			if s.State.Boot.Valid {
+			if s.Persisted.Boot.Valid {
 				t.Error("the power-on did not consume the one-time boot override")
 			}
 		})
@@ -152,7 +152,7 @@ func TestBootOverrideConsumedByThePowerOn(t *testing.T) {
 		t.Error("consumed at the cycle's off, before any power-on")
 	}
 	s := settled(t, n)
-	if s.State.Boot.Valid {
+	if s.Persisted.Boot.Valid {
 		t.Error("not consumed by the cycle's power-on")
 	}
 
@@ -188,7 +188,7 @@ func TestOnReportedWhenTheMeterConfirms(t *testing.T) {
 	if err != nil || r.State != power.StateOff || r.Source != "metering" {
 		t.Errorf("right after the switch: %v %s (%v), want off by metering", r.State, r.Source, err)
 	}
-	if rec := n.Snapshot().State.Power; rec != power.StateOn {
+	if rec := n.Snapshot().Persisted.Power; rec != power.StateOn {
 		t.Errorf("recorded power %v: the request is still recorded", rec)
 	}
 	feed.fakeSensor.set(power.StateOn, wattsPtr(140), nil)

@@ -22,13 +22,13 @@ func TestStatusComposition(t *testing.T) {
 	errPDU := errors.New("snmp timeout")
 	tests := []struct {
 		name      string
-		source    string
+		source    power.Source
 		feed      *sensorSpec
 		probe     *sensorSpec
 		exec      *sensorSpec
 		recorded  power.State
 		want      power.State
-		wantSrc   string
+		wantSrc   power.Source
 		wantErr   error
 		wantReads [3]int // feed, probe, exec
 	}{
@@ -121,7 +121,7 @@ func TestStatusComposition(t *testing.T) {
 			}
 			store, _ := openStore(t)
 			if tt.recorded != power.Unknown {
-				if err := store.Save("n1", State{Power: tt.recorded}); err != nil {
+				if err := store.Save("n1", Persisted{Power: tt.recorded}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -452,14 +452,14 @@ func TestManualClearedBySensor(t *testing.T) {
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatal(err)
 	}
-	if n.Snapshot().State.Manual == nil {
+	if n.Snapshot().Persisted.Manual == nil {
 		t.Fatal("no manual action pending")
 	}
 	// The sensor still sees the old state: the action stays pending.
 	if r, err := n.PowerState(context.Background()); err != nil || r.State != power.StateOff {
 		t.Fatalf("PowerState = %+v, %v", r, err)
 	}
-	if n.Snapshot().State.Manual == nil {
+	if n.Snapshot().Persisted.Manual == nil {
 		t.Fatal("manual action cleared although the sensor sees off")
 	}
 	// The operator switched it on.
@@ -468,7 +468,7 @@ func TestManualClearedBySensor(t *testing.T) {
 	if r, err := n.PowerState(context.Background()); err != nil || r.State != power.StateOn {
 		t.Fatalf("PowerState = %+v, %v", r, err)
 	}
-	if m := n.Snapshot().State.Manual; m != nil {
+	if m := n.Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("manual action %+v still pending after the sensor saw on", m)
 	}
 	// And that survives a restart.
@@ -487,14 +487,14 @@ func TestManualNotClearedByOtherState(t *testing.T) {
 	if _, err := n.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if m := n.Snapshot().State.Manual; m == nil || m.Action != "soft" {
+	if m := n.Snapshot().Persisted.Manual; m == nil || m.Action != power.SoftOff {
 		t.Errorf("manual = %+v, want soft still pending while the node is on", m)
 	}
 	probe.set(power.StateOff, nil, nil)
 	if _, err := n.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if m := n.Snapshot().State.Manual; m != nil {
+	if m := n.Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("manual = %+v, want soft off cleared by an off reading", m)
 	}
 }
@@ -508,13 +508,13 @@ func TestAcknowledge(t *testing.T) {
 	if err := n.Power(context.Background(), power.Cycle); err != nil {
 		t.Fatal(err)
 	}
-	if n.Snapshot().State.Manual == nil {
+	if n.Snapshot().Persisted.Manual == nil {
 		t.Fatal("no manual action")
 	}
 	if err := n.Acknowledge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if m := n.Snapshot().State.Manual; m != nil {
+	if m := n.Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("manual = %+v after Acknowledge", m)
 	}
 	st, _, err := store.Load("n1")

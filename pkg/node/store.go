@@ -14,9 +14,9 @@ import (
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
-// State is what a node persists: everything that must survive a restart
+// Persisted is what a node persists: everything that must survive a restart
 // or a SIGKILL.
-type State struct {
+type Persisted struct {
 	// GUID is the node's system GUID, RFC 4122 byte order.
 	GUID GUID `json:"guid"`
 	// Power is the recorded power state: the target of the last successful
@@ -56,11 +56,13 @@ type OnTime struct {
 
 // ActionRecord describes one power action.
 type ActionRecord struct {
-	Action string    `json:"action"`
-	Means  string    `json:"means"`
-	At     time.Time `json:"at"`
-	// Result is "ok", "running" (background steps still going), "error" or "cancelled".
-	Result   string        `json:"result"`
+	Action power.Action `json:"action"`
+	// Means is how it was done: an actuator's name ("pdu", "wol",
+	// "exec"), several joined by "+" ("pdu+wol"), "manual", or "none"
+	// when there was nothing to do.
+	Means    string        `json:"means"`
+	At       time.Time     `json:"at"`
+	Result   Result        `json:"result"`
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
 	// By is who asked for the action (absent in records written before
@@ -68,11 +70,38 @@ type ActionRecord struct {
 	By *Requester `json:"by,omitempty"`
 }
 
+// Result is how a power action ended, or that it has not yet.
+type Result string
+
+// Results of power actions.
+const (
+	// ResultRunning: the first step was confirmed and background steps
+	// (delays, Wake-on-LAN repeats) are still going.
+	ResultRunning Result = "running"
+	ResultOK      Result = "ok"
+	ResultError   Result = "error"
+	// ResultCancelled: a newer action on the node superseded it.
+	ResultCancelled Result = "cancelled"
+)
+
+// MarshalText writes the result's name.
+func (r Result) MarshalText() ([]byte, error) { return []byte(r), nil }
+
+// UnmarshalText reads a result name written by MarshalText.
+func (r *Result) UnmarshalText(b []byte) error {
+	switch res := Result(b); res {
+	case ResultRunning, ResultOK, ResultError, ResultCancelled:
+		*r = res
+		return nil
+	}
+	return fmt.Errorf("unknown action result %q", b)
+}
+
 // ManualAction is an action the node had no means for, announced to the
 // operator: the fake_pxe workflow's human step, made visible.
 type ManualAction struct {
-	Action string    `json:"action"`
-	Since  time.Time `json:"since"`
+	Action power.Action `json:"action"`
+	Since  time.Time    `json:"since"`
 }
 
 // Store persists node state as one JSON file per node under a directory,
@@ -131,22 +160,22 @@ func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".js
 func (s *Store) eventsPath(name string) string { return filepath.Join(s.dir, name+".events.jsonl") }
 
 // Load returns the persisted state of node name; ok is false when none exists.
-func (s *Store) Load(name string) (st State, ok bool, err error) {
+func (s *Store) Load(name string) (st Persisted, ok bool, err error) {
 	b, err := os.ReadFile(s.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, false, nil
+		return Persisted{}, false, nil
 	}
 	if err != nil {
-		return State{}, false, fmt.Errorf("load state of %s: %w", name, err)
+		return Persisted{}, false, fmt.Errorf("load state of %s: %w", name, err)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return State{}, false, fmt.Errorf("load state of %s: %s is corrupt: %w", name, s.path(name), err)
+		return Persisted{}, false, fmt.Errorf("load state of %s: %s is corrupt: %w", name, s.path(name), err)
 	}
 	return st, true, nil
 }
 
 // Save writes st atomically: temporary file, fsync, rename, fsync of the directory.
-func (s *Store) Save(name string, st State) error {
+func (s *Store) Save(name string, st Persisted) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save state of %s: %w", name, err)
@@ -168,7 +197,7 @@ func writeFileAtomic(path string, data []byte) error {
 // ReadState reads node name's persisted state under stateDir without
 // creating anything, for read-only tools (discover --config); ok is false
 // when the node has no state file.
-func ReadState(stateDir, name string) (st State, ok bool, err error) {
+func ReadState(stateDir, name string) (st Persisted, ok bool, err error) {
 	s := &Store{dir: filepath.Join(stateDir, "nodes")}
 	return s.Load(name)
 }

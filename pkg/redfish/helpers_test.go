@@ -108,7 +108,7 @@ func (f *fakeSystem) UpdateBoot(_ context.Context, fn func(*node.Boot), validFor
 func (f *fakeSystem) Snapshot() node.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return node.Snapshot{Name: f.name, State: node.State{GUID: f.guid, Boot: f.boot, Indicator: f.indicator},
+	return node.Snapshot{Name: f.name, Persisted: node.Persisted{GUID: f.guid, Boot: f.boot, Indicator: f.indicator},
 		Reading: f.reading, ReadingErr: f.snapErr}
 }
 

@@ -58,7 +58,7 @@ func TestWithRealNodes(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("PATCH: %d\n%s", w.Code, w.Body)
 	}
-	st := manual.Snapshot().State
+	st := manual.Snapshot().Persisted
 	if bt := st.Boot; !bt.Valid || bt.Persistent || !bt.UEFI || bt.Device != node.BootPXE || !bt.ExpiresAt.IsZero() {
 		t.Errorf("node boot %+v, want a PXE UEFI next-boot override without a lapse", bt)
 	}
@@ -69,7 +69,7 @@ func TestWithRealNodes(t *testing.T) {
 	if m["PowerState"] != "On" || field(m, "Boot", "BootSourceOverrideEnabled") != "Disabled" || field(m, "Boot", "BootSourceOverrideTarget") != "Pxe" {
 		t.Errorf("after On: PowerState %v, Boot %v: want On and the one-time override consumed", m["PowerState"], m["Boot"])
 	}
-	if manual.Snapshot().State.Manual == nil {
+	if manual.Snapshot().Persisted.Manual == nil {
 		t.Error("the manual action was not recorded")
 	}
 }
