@@ -313,8 +313,14 @@ func (n *Node) tailRunningLocked() bool {
 	case <-n.tail.done:
 		return false
 	default:
-		return true
 	}
+	// The tail records its result (and persists it) before it is done:
+	// once the record says it ended, it no longer heads anywhere, though
+	// its goroutine may still be writing the file.
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	la := n.state.LastAction
+	return la != nil && la.Result == ResultRunning
 }
 
 func (n *Node) runTail(ctx context.Context, cont power.Continuation, rest []step) error {
