@@ -14,6 +14,7 @@ import (
 	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/httpapi"
+	"github.com/powerjockey/powerjockey/pkg/internal/localca"
 )
 
 // What the operator HTTP server needs of the daemon beyond its nodes: who
@@ -50,7 +51,7 @@ func httpAuthFor(cfg *config.Config) *httpapi.Auth {
 
 // httpTLS returns the HTTP server's TLS configuration, nil for plain HTTP:
 // the configured certificate, or a leaf from a CA generated into
-// state_dir/http, kept current like Redfish's (certs.go).
+// state_dir/http, kept current like Redfish's (pkg/internal/localca).
 func (d *Daemon) httpTLS(ctx context.Context, cfg *config.Config, listen string) (*tls.Config, error) {
 	if !cfg.HTTP.TLSEnabled() {
 		return nil, nil
@@ -59,12 +60,12 @@ func (d *Daemon) httpTLS(ctx context.Context, cfg *config.Config, listen string)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	certs, err := newCertStore("http", dir, certSource{Listen: listen, TLSCert: cfg.HTTP.TLSCert, TLSKey: cfg.HTTP.TLSKey}, d.log, time.Now)
+	certs, err := localca.NewStore("http", dir, localca.Source{Listen: listen, TLSCert: cfg.HTTP.TLSCert, TLSKey: cfg.HTTP.TLSKey}, d.log, time.Now)
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	go certs.run(ctx)
-	return &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}, nil
+	go certs.Run(ctx)
+	return certs.TLSConfig(), nil
 }
 
 // httpAuthSummary says how the HTTP server authenticates, for its log line.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/account"
+	"github.com/powerjockey/powerjockey/pkg/internal/localca"
 	"github.com/powerjockey/powerjockey/pkg/redfish"
 )
 
@@ -71,7 +72,7 @@ func (e *nodeEntry) redfishEntry() redfish.Entry {
 // ServeRedfish serves the Redfish service on redfish.listen until ctx
 // ends; it returns nil at once when Redfish is not configured. HTTPS with
 // the configured certificate, or a leaf signed by a CA generated into
-// state_dir (certs.go), both kept current while serving; plain HTTP only
+// state_dir (pkg/internal/localca), both kept current while serving; plain HTTP only
 // with insecure_http. The redfish section is read once: changing it
 // needs a restart.
 func (d *Daemon) ServeRedfish(ctx context.Context) error {
@@ -90,12 +91,12 @@ func (d *Daemon) ServeRedfish(ctx context.Context) error {
 	}
 	var tlsConfig *tls.Config
 	if !rc.InsecureHTTP {
-		certs, err := newCertStore("redfish", dir, certSource{Listen: rc.Listen, TLSCert: rc.TLSCert, TLSKey: rc.TLSKey}, d.log, time.Now)
+		certs, err := localca.NewStore("redfish", dir, localca.Source{Listen: rc.Listen, TLSCert: rc.TLSCert, TLSKey: rc.TLSKey}, d.log, time.Now)
 		if err != nil {
 			return fmt.Errorf("redfish: %w", err)
 		}
-		go certs.run(ctx)
-		tlsConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+		go certs.Run(ctx)
+		tlsConfig = certs.TLSConfig()
 	}
 	ln, err := d.listen("redfish", rc.Listen)
 	if err != nil {

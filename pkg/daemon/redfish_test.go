@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/internal/localca"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -79,7 +80,7 @@ func TestServeRedfish(t *testing.T) {
 	var systems func() []string
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		pem, err := os.ReadFile(filepath.Join(dir, "redfish", generatedCert))
+		pem, err := os.ReadFile(filepath.Join(dir, "redfish", localca.CertFile))
 		if err == nil {
 			pool := x509.NewCertPool()
 			pool.AppendCertsFromPEM(pem)
@@ -202,7 +203,7 @@ func TestServeRedfishInsecureHTTP(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "redfish", generatedCert)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "redfish", localca.CertFile)); err == nil {
 		t.Error("a certificate was generated for plain HTTP")
 	}
 	cancel()

@@ -1,4 +1,4 @@
-package daemon
+package localca
 
 import (
 	"bytes"
@@ -49,6 +49,8 @@ func (l *logLines) has(s string) bool {
 	return slices.ContainsFunc(l.msgs, func(m string) bool { return strings.Contains(m, s) })
 }
 
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
 // readPEMs returns the certificates of a PEM file.
 func readPEMs(t *testing.T, path string) []*x509.Certificate {
 	t.Helper()
@@ -90,8 +92,8 @@ func TestGeneratedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain := readPEMs(t, filepath.Join(dir, generatedCert))
-	cas := readPEMs(t, filepath.Join(dir, generatedCA))
+	chain := readPEMs(t, filepath.Join(dir, CertFile))
+	cas := readPEMs(t, filepath.Join(dir, CAFile))
 	if len(chain) != 2 || len(cas) != 1 || !bytes.Equal(chain[1].Raw, cas[0].Raw) || !bytes.Equal(chain[0].Raw, cert.Certificate[0]) {
 		t.Fatalf("tls.crt holds %d certificates, ca.crt %d: want the leaf then the CA, and the CA", len(chain), len(cas))
 	}
@@ -132,14 +134,14 @@ func TestGeneratedCertificate(t *testing.T) {
 			t.Errorf("does not verify for %s against ca.crt: %v", name, err)
 		}
 	}
-	for _, f := range []string{generatedKey, generatedCAKy} {
+	for _, f := range []string{KeyFile, CAKeyFile} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, %v; want 0600", f, st.Mode().Perm(), err)
 		}
 	}
 
 	// The CA's name constraints hold: its key cannot vouch for another host.
-	caPair, err := tls.LoadX509KeyPair(filepath.Join(dir, generatedCA), filepath.Join(dir, generatedCAKy))
+	caPair, err := tls.LoadX509KeyPair(filepath.Join(dir, CAFile), filepath.Join(dir, CAKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 		if _, err := generatedCertificate("redfish", dir, listen, at, slog.New(logs)); err != nil {
 			t.Fatal(err)
 		}
-		return readPEMs(t, filepath.Join(dir, generatedCert))[0], readPEMs(t, filepath.Join(dir, generatedCA))[0], logs
+		return readPEMs(t, filepath.Join(dir, CertFile))[0], readPEMs(t, filepath.Join(dir, CAFile))[0], logs
 	}
 	leaf1, ca1, _ := gen("127.0.0.1:8000", now)
 
@@ -231,8 +233,8 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
 	oldDER, _ := x509.CreateCertificate(rand.Reader, old, old, &oldKey.PublicKey, oldKey)
 	oldKeyDER, _ := x509.MarshalPKCS8PrivateKey(oldKey)
-	os.WriteFile(filepath.Join(d4, generatedCert), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: oldDER}), 0o644)
-	os.WriteFile(filepath.Join(d4, generatedKey), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: oldKeyDER}), 0o600)
+	os.WriteFile(filepath.Join(d4, CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: oldDER}), 0o644)
+	os.WriteFile(filepath.Join(d4, KeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: oldKeyDER}), 0o600)
 	logs = &logLines{}
 	c, err = generatedCertificate("redfish", d4, "127.0.0.1:8000", now, slog.New(logs))
 	if err != nil || c.Leaf.IsCA || bytes.Equal(c.Certificate[0], oldDER) {
@@ -261,11 +263,11 @@ func TestConfiguredCertificate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	copyFile(filepath.Join(src, generatedCert), certFile)
-	copyFile(filepath.Join(src, generatedKey), keyFile)
+	copyFile(filepath.Join(src, CertFile), certFile)
+	copyFile(filepath.Join(src, KeyFile), keyFile)
 	logs := &logLines{}
-	rc := certSource{Listen: "127.0.0.1:8000", TLSCert: certFile, TLSKey: keyFile}
-	s, err := newCertStore("redfish", filepath.Join(dir, "state"), rc, slog.New(logs), time.Now)
+	rc := Source{Listen: "127.0.0.1:8000", TLSCert: certFile, TLSKey: keyFile}
+	s, err := NewStore("redfish", filepath.Join(dir, "state"), rc, slog.New(logs), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +276,7 @@ func TestConfiguredCertificate(t *testing.T) {
 	if !bytes.Equal(got.Certificate[0], first.Raw) {
 		t.Error("the configured certificate is not served")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "state", generatedCert)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "state", CertFile)); err == nil {
 		t.Error("a certificate was generated although one is configured")
 	}
 
@@ -283,8 +285,8 @@ func TestConfiguredCertificate(t *testing.T) {
 	if _, err := generatedCertificate("redfish", src2, "127.0.0.1:8000", now, quietLogger()); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(filepath.Join(src2, generatedCert), certFile)
-	copyFile(filepath.Join(src2, generatedKey), keyFile)
+	copyFile(filepath.Join(src2, CertFile), certFile)
+	copyFile(filepath.Join(src2, KeyFile), keyFile)
 	later := time.Now().Add(time.Second)
 	os.Chtimes(certFile, later, later)
 	if err := s.refresh(false); err != nil {
@@ -304,7 +306,7 @@ func TestConfiguredCertificate(t *testing.T) {
 		t.Errorf("no warning for a certificate expiring in a day: %v", logs.msgs)
 	}
 	// A missing file is an error at start.
-	if _, err := newCertStore("redfish", dir, certSource{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, quietLogger(), time.Now); err == nil {
+	if _, err := NewStore("redfish", dir, Source{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, quietLogger(), time.Now); err == nil {
 		t.Error("a missing tls_cert is not an error")
 	}
 }
