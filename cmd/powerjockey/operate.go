@@ -28,6 +28,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/daemon"
+	"github.com/powerjockey/powerjockey/pkg/inventory"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -543,15 +544,25 @@ func powerDirect(ctx context.Context, cfgPath, name, verb string, action power.A
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	d, err := daemon.New(cfg, log)
+	// The state directory's lock, as the daemon takes it: the node's
+	// state and its PDU are this process's alone until it exits.
+	lock, err := daemon.LockStateDir(cfg.StateDir)
 	if errors.Is(err, daemon.ErrLocked) {
 		return fmt.Errorf("a powerjockey daemon is running (it holds %s): drop --direct to operate the node through it", cfg.StateDir)
 	}
 	if err != nil {
 		return err
 	}
-	defer d.Stop()
-	nd, err := d.StartNodeOnly(ctx, name)
+	defer lock.Unlock()
+	store, err := node.OpenStore(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	// The inventory alone: no metrics, no IPMI endpoints, no sockets but
+	// what the node's means need.
+	inv := inventory.New(cfg, store, inventory.Options{Logger: log})
+	defer inv.Close()
+	nd, err := inv.OpenNode(ctx, name)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,14 +17,14 @@ import (
 )
 
 // What the operator HTTP server needs of the daemon beyond its nodes: who
-// may log in (tokens, the nodes' BMC accounts), its certificate, and the
-// PDUs for the page's PDU view. Kept apart from the server loop in http.go.
+// may log in (tokens, the nodes' BMC accounts) and its certificate. Kept
+// apart from the server loop in http.go.
 
 // httpAuth is the HTTP server's authentication for the configuration in
 // effect (nil: none asked for). It is read per request, so a reload's
 // tokens and passwords apply at once.
 func (d *Daemon) httpAuth() *httpapi.Auth {
-	cfg := d.Config()
+	cfg := d.inv.Config()
 	return httpAuthFor(cfg)
 }
 
@@ -85,31 +84,4 @@ func httpAuthSummary(h config.HTTP) string {
 		metrics = "metrics token"
 	}
 	return strings.Join(append(parts, metrics), ", ")
-}
-
-// PDUs implements httpapi.PDULister: every configured PDU with the
-// outlets its nodes are attached to.
-func (d *Daemon) PDUs() []httpapi.PDUInfo {
-	cfg := d.Config()
-	byName := map[string]*httpapi.PDUInfo{}
-	var out []httpapi.PDUInfo
-	for _, p := range cfg.PDUs {
-		out = append(out, httpapi.PDUInfo{Name: p.Name, Model: p.Model})
-	}
-	for i := range out {
-		byName[out[i].Name] = &out[i]
-	}
-	for _, n := range cfg.Nodes {
-		if n.PDU == nil || byName[n.PDU.Name] == nil {
-			continue
-		}
-		p := byName[n.PDU.Name]
-		for _, o := range n.PDU.Outlets {
-			p.Outlets = append(p.Outlets, httpapi.OutletInfo{Outlet: o, Node: n.Name})
-		}
-	}
-	for i := range out {
-		slices.SortFunc(out[i].Outlets, func(a, b httpapi.OutletInfo) int { return a.Outlet - b.Outlet })
-	}
-	return out
 }

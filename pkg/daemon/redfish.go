@@ -5,78 +5,23 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/internal/localca"
 	"github.com/powerjockey/powerjockey/pkg/redfish"
 )
 
-// redfishBackend serves the daemon's current nodes to the Redfish service:
-// it is read on every request, so nodes added, removed or changed by a
-// reload are served at once.
-type redfishBackend struct{ d *Daemon }
-
-func (b redfishBackend) Systems() []redfish.Entry {
-	b.d.mu.RLock()
-	defer b.d.mu.RUnlock()
-	out := make([]redfish.Entry, 0, len(b.d.nodes))
-	for _, e := range b.d.nodes {
-		out = append(out, e.redfishEntry())
-	}
-	slices.SortFunc(out, func(x, y redfish.Entry) int { return strings.Compare(x.System.Name(), y.System.Name()) })
-	return out
-}
-
-func (b redfishBackend) System(name string) (redfish.Entry, bool) {
-	b.d.mu.RLock()
-	defer b.d.mu.RUnlock()
-	e, ok := b.d.nodes[name]
-	if !ok {
-		return redfish.Entry{}, false
-	}
-	return e.redfishEntry(), true
-}
-
-// redfishEntry is the node with the credentials of its IPMI section (the
-// Redfish face accepts the same user as the node's BMC, with the role of
-// its IPMI privilege) and what the configuration says of its machine.
-func (e *nodeEntry) redfishEntry() redfish.Entry {
-	ipmi := e.cfg.IPMI
-	hw := redfish.Hardware{CPUs: e.cfg.CPU, MemoryMiB: e.cfg.Memory, DiskGB: e.cfg.Disk, Arch: e.cfg.Arch}
-	if len(e.cfg.MAC) > 0 {
-		hw.MACs = []net.HardwareAddr{net.HardwareAddr(e.cfg.MAC)}
-	}
-	if p := e.cfg.PDU; p != nil {
-		for _, o := range p.Outlets {
-			hw.Outlets = append(hw.Outlets, redfish.Outlet{PDU: p.Name, Outlet: o})
-		}
-	}
-	return redfish.Entry{
-		System: e.node,
-		Credentials: redfish.Credentials{
-			Username: ipmi.Username,
-			Password: ipmi.Password,
-			Role:     account.FromIPMIPrivilege(ipmi.Privilege),
-		},
-		Hardware: hw,
-	}
-}
-
-// ServeRedfish serves the Redfish service on redfish.listen until ctx
+// serveRedfish serves the Redfish service on redfish.listen until ctx
 // ends; it returns nil at once when Redfish is not configured. HTTPS with
 // the configured certificate, or a leaf signed by a CA generated into
 // state_dir (pkg/internal/localca), both kept current while serving; plain HTTP only
 // with insecure_http. The redfish section is read once: changing it
 // needs a restart.
-func (d *Daemon) ServeRedfish(ctx context.Context) error {
-	cfg := d.Config()
+func (d *Daemon) serveRedfish(ctx context.Context) error {
+	cfg := d.inv.Config()
 	rc := cfg.Redfish
 	if rc.Listen == "" {
 		return nil
@@ -103,7 +48,7 @@ func (d *Daemon) ServeRedfish(ctx context.Context) error {
 		return fmt.Errorf("redfish: %w", err)
 	}
 	defer d.forget("redfish", ln)
-	svc := redfish.New(redfishBackend{d}, redfish.Options{
+	svc := redfish.New(d.inv.Redfish(), redfish.Options{
 		ServiceUUID:           uuid,
 		AuthFailuresPerMinute: cfg.IPMI.AuthFailuresPerMinute,
 		Logger:                d.log,

@@ -110,7 +110,7 @@ func TestReloadKeepsUntouchedEndpoints(t *testing.T) {
 	if _, err := session(t, removed.port, removed.password); err == nil {
 		t.Fatal("removed node still answers")
 	}
-	if d.Node("removed") != nil || d.Node("added") == nil {
+	if d.Inventory().Node("removed") != nil || d.Inventory().Node("added") == nil {
 		t.Fatal("node set not updated")
 	}
 }

@@ -80,8 +80,9 @@ type authClient struct {
 func newAuthClient(t *testing.T, auth *Auth) *authClient {
 	clock := &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	logs := &lockedBuffer{}
-	h := NewWithOptions(demoRack(t), Options{Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Auth: func() *Auth { return auth }, Now: clock.now})
+	r := demoRack(t)
+	h := NewWithOptions(r, Options{Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Auth: func() *Auth { return auth }, Now: clock.now, Metrics: r.metrics.Registry})
 	return &authClient{client: &client{t: t, h: h}, clock: clock, logs: logs}
 }
 

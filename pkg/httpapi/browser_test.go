@@ -191,10 +191,10 @@ func TestPageInBrowser(t *testing.T) {
 		b.click(ctx, `#manual-list li[data-node="manual-0"] button.done`)
 		b.waitFor(ctx, "manual-0 gone from the banner", `!document.querySelector('#manual-list li[data-node="manual-0"]') &&
 			!document.querySelector('#nodes li[data-node="manual-0"]').classList.contains('waiting')`, 5*time.Second)
-		if m := rack.Node("manual-0").Snapshot().Persisted.Manual; m != nil {
+		if m := rack.byName["manual-0"].Snapshot().Persisted.Manual; m != nil {
 			t.Errorf("the node still waits: %+v", m)
 		}
-		if rack.Node("manual-2").Snapshot().Persisted.Manual == nil {
+		if rack.byName["manual-2"].Snapshot().Persisted.Manual == nil {
 			t.Error("manual-2 was acknowledged too")
 		}
 		select {

@@ -115,10 +115,20 @@ type fakeRack struct {
 	metrics *metrics.Metrics
 }
 
-func (r *fakeRack) Nodes() []*node.Node         { return r.nodes }
-func (r *fakeRack) Node(name string) *node.Node { return r.byName[name] }
-func (r *fakeRack) Metrics() *metrics.Metrics   { return r.metrics }
-func (r *fakeRack) IPMISessions() int           { return 0 }
+func (r *fakeRack) Nodes() []Node {
+	out := make([]Node, len(r.nodes))
+	for i, n := range r.nodes {
+		out[i] = n
+	}
+	return out
+}
+
+func (r *fakeRack) Node(name string) (Node, bool) {
+	n, ok := r.byName[name]
+	return n, ok
+}
+
+func (r *fakeRack) Sessions() int { return 0 }
 func (r *fakeRack) Snapshots() (out []node.Snapshot) {
 	for _, n := range r.nodes {
 		out = append(out, n.Snapshot())
@@ -133,7 +143,7 @@ func newRack(t testing.TB, specs ...nodeSpec) *fakeRack {
 		t.Fatal(err)
 	}
 	r := &fakeRack{byName: map[string]*node.Node{}, feeds: map[string]*fakeFeed{}, metrics: metrics.New()}
-	r.metrics.SetState(r)
+	r.metrics.SetState(r, r)
 	for _, s := range specs {
 		cfg := node.Config{
 			Name:       s.name,

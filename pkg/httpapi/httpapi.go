@@ -15,20 +15,43 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/powerjockey/powerjockey/pkg/audit"
 	"github.com/powerjockey/powerjockey/pkg/buildinfo"
-	"github.com/powerjockey/powerjockey/pkg/metrics"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
-// Backend is what the API serves.
+// Node is what the API needs of a node; *node.Node implements it.
+type Node interface {
+	Name() string
+	// View reads the node's power state (never for long) and describes it.
+	View(ctx context.Context) node.View
+	// Snapshot is the node's state without touching any device (the PDU
+	// view reads the outlets of its last reading).
+	Snapshot() node.Snapshot
+	// Power returns once the action's first step is confirmed; ctx
+	// carries the requester.
+	Power(ctx context.Context, a power.Action) error
+	// Acknowledge clears a pending manual action; ctx carries the requester.
+	Acknowledge(ctx context.Context) error
+	// Events is the node's event log, oldest first.
+	Events() ([]node.Event, error)
+	// MeterSamples is the metered draw since a time, oldest first.
+	MeterSamples(since time.Time) []node.MeterSample
+}
+
+var _ Node = (*node.Node)(nil)
+
+// Backend is the set of nodes the API serves. It is read on every request,
+// so the nodes a reload adds or removes are served at once.
 type Backend interface {
-	Nodes() []*node.Node
-	Node(name string) *node.Node
-	Metrics() *metrics.Metrics
+	// Nodes returns every node, ordered by name.
+	Nodes() []Node
+	// Node returns the named node.
+	Node(name string) (Node, bool)
 }
 
 // RequestedByHeader is the header a request that changes state (POST) must
@@ -46,6 +69,9 @@ type Options struct {
 	Auth func() *Auth
 	// Now is the clock of sessions and login limits (tests: a fake one).
 	Now func() time.Time
+	// Metrics is what /metrics serves (the daemon's registry); nil serves
+	// no series.
+	Metrics prometheus.Gatherer
 }
 
 // New returns the HTTP handler, asking for no credentials.
@@ -68,7 +94,10 @@ func NewWithOptions(b Backend, o Options) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", s.metricsAuth(promhttp.HandlerFor(b.Metrics().Registry, promhttp.HandlerOpts{})))
+	if o.Metrics == nil {
+		o.Metrics = prometheus.NewRegistry()
+	}
+	mux.Handle("GET /metrics", s.metricsAuth(promhttp.HandlerFor(o.Metrics, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /api/v1/session", s.getSession)
 	mux.HandleFunc("POST /api/v1/session", s.login)
 	mux.HandleFunc("DELETE /api/v1/session", s.logout)
@@ -149,10 +178,10 @@ func (s *server) auth() *Auth {
 
 // visibleNode returns the named node if the request may see it; else it
 // answers 404 (a node of other credentials is not revealed) and returns nil.
-func (s *server) visibleNode(w http.ResponseWriter, r *http.Request) *node.Node {
+func (s *server) visibleNode(w http.ResponseWriter, r *http.Request) Node {
 	name := r.PathValue("name")
-	n := s.b.Node(name)
-	if n == nil || !accessFrom(r.Context()).canSee(name) {
+	n, ok := s.b.Node(name)
+	if !ok || !accessFrom(r.Context()).canSee(name) {
 		writeError(w, http.StatusNotFound, "no such node")
 		return nil
 	}
@@ -161,7 +190,7 @@ func (s *server) visibleNode(w http.ResponseWriter, r *http.Request) *node.Node 
 
 // operableNode is visibleNode for a request that changes the node: it
 // answers 403 when the credentials may only read it.
-func (s *server) operableNode(w http.ResponseWriter, r *http.Request) *node.Node {
+func (s *server) operableNode(w http.ResponseWriter, r *http.Request) Node {
 	n := s.visibleNode(w, r)
 	if n == nil {
 		return nil
@@ -191,7 +220,7 @@ func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
 	defer cancel()
 	a := accessFrom(r.Context())
-	var nodes []*node.Node
+	var nodes []Node
 	for _, n := range s.b.Nodes() {
 		if a.canSee(n.Name()) {
 			nodes = append(nodes, n)

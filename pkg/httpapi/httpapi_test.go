@@ -24,8 +24,8 @@ type client struct {
 	h http.Handler
 }
 
-func newClient(t *testing.T, b Backend) *client {
-	return &client{t: t, h: New(b, slog.New(slog.DiscardHandler))}
+func newClient(t *testing.T, r *fakeRack) *client {
+	return &client{t: t, h: NewWithOptions(r, Options{Logger: slog.New(slog.DiscardHandler), Metrics: r.metrics.Registry})}
 }
 
 func (c *client) do(method, path, body string, hdr ...string) *httptest.ResponseRecorder {
@@ -271,7 +271,7 @@ func TestAcknowledge(t *testing.T) {
 	if n := decode[node.View](t, w); n.Manual != nil || n.Name != "manual-0" {
 		t.Errorf("answer %+v, want no manual action", n)
 	}
-	if m := r.Node("manual-0").Snapshot().Persisted.Manual; m != nil {
+	if m := r.byName["manual-0"].Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("node still has a manual action: %+v", m)
 	}
 	// Nothing pending: still fine.
@@ -310,7 +310,7 @@ func TestCSRF(t *testing.T) {
 			// An accepted request is an action of the node (switching
 			// nothing once the node is on); a refused one is none.
 			last := func() time.Time {
-				if a := r.Node("compute-2").Snapshot().Persisted.LastAction; a != nil {
+				if a := r.byName["compute-2"].Snapshot().Persisted.LastAction; a != nil {
 					return a.At
 				}
 				return time.Time{}
@@ -326,7 +326,7 @@ func TestCSRF(t *testing.T) {
 	}
 	// Acknowledge is guarded the same way.
 	wantStatus(t, c.do("POST", "/api/v1/nodes/manual-0/acknowledge", ""), 403)
-	if r.Node("manual-0").Snapshot().Persisted.Manual == nil {
+	if r.byName["manual-0"].Snapshot().Persisted.Manual == nil {
 		t.Error("a refused acknowledge cleared the manual action")
 	}
 	// A preflight gets no CORS grant.

@@ -36,15 +36,19 @@ type Metrics struct {
 	listeners       *listenerCollector
 }
 
-// State is read at scrape time.
-type State interface {
-	// Nodes returns a snapshot of every node.
+// Nodes are read at scrape time (the inventory).
+type Nodes interface {
+	// Snapshots returns a snapshot of every node.
 	Snapshots() []node.Snapshot
-	// IPMISessions returns the number of open IPMI sessions.
-	IPMISessions() int
 }
 
-// New registers every series; state may be nil until SetState.
+// Sessions are counted at scrape time (the IPMI face's *ipmi.Manager).
+type Sessions interface {
+	// Sessions returns the number of open IPMI sessions.
+	Sessions() int
+}
+
+// New registers every series but the scrape-time ones (SetState).
 func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(), listeners: &listenerCollector{stats: map[string]func() ListenerStats{}}}
 	m.ipmiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -115,8 +119,8 @@ func buildInfoGauge(i buildinfo.Info) prometheus.Gauge {
 }
 
 // SetState registers the scrape-time collector of node and session state.
-func (m *Metrics) SetState(s State) {
-	m.Registry.MustRegister(&stateCollector{state: s})
+func (m *Metrics) SetState(nodes Nodes, sessions Sessions) {
+	m.Registry.MustRegister(&stateCollector{nodes: nodes, sessions: sessions})
 }
 
 // ccLabels are the completion-code label values, formatted once: Request
@@ -169,7 +173,10 @@ func (m *Metrics) ActionDone(node string, a power.Action, means string, took tim
 
 // stateCollector reads node and session state at scrape time. It never
 // touches a device: a scrape reports what the node layer last saw.
-type stateCollector struct{ state State }
+type stateCollector struct {
+	nodes    Nodes
+	sessions Sessions
+}
 
 var (
 	powerStateDesc = prometheus.NewDesc("powerjockey_node_power_state",
@@ -200,9 +207,9 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	snaps := c.state.Snapshots()
+	snaps := c.nodes.Snapshots()
 	ch <- prometheus.MustNewConstMetric(nodesDesc, prometheus.GaugeValue, float64(len(snaps)))
-	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.state.IPMISessions()))
+	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.sessions.Sessions()))
 	pending := 0
 	for _, s := range snaps {
 		state, src := s.Power()

@@ -24,7 +24,7 @@ type fakeState struct {
 }
 
 func (f *fakeState) Snapshots() []node.Snapshot { return f.snaps }
-func (f *fakeState) IPMISessions() int          { return f.sessions }
+func (f *fakeState) Sessions() int              { return f.sessions }
 
 func watts(w float64) *float64 { return &w }
 
@@ -147,7 +147,8 @@ func (s series) named(key string) string {
 // after the observers were fed.
 func TestIssueSeries(t *testing.T) {
 	m := New()
-	m.SetState(fakeRack())
+	r := fakeRack()
+	m.SetState(r, r)
 	feed(m)
 	s := scrape(t, m)
 
@@ -208,7 +209,8 @@ func TestIssueSeries(t *testing.T) {
 // needs a series, not an absence), the per-node series disappear.
 func TestNoManualActionPending(t *testing.T) {
 	m := New()
-	m.SetState(&fakeState{snaps: []node.Snapshot{{Name: "compute-0"}}})
+	st := &fakeState{snaps: []node.Snapshot{{Name: "compute-0"}}}
+	m.SetState(st, st)
 	s := scrape(t, m)
 	s.want(t, `powerjockey_manual_actions_pending`, "0")
 	s.want(t, `powerjockey_ipmi_sessions_open`, "0")
@@ -224,7 +226,8 @@ func TestNoManualActionPending(t *testing.T) {
 // anything a client picks, such as its address.
 func TestLabelCardinality(t *testing.T) {
 	m := New()
-	m.SetState(fakeRack())
+	r := fakeRack()
+	m.SetState(r, r)
 	feed(m)
 	allowed := map[string]bool{"node": true, "command": true, "completion_code": true, "reason": true,
 		"pdu": true, "op": true, "action": true, "means": true, "result": true, "source": true, "le": true,
@@ -264,7 +267,7 @@ func TestScrapeWithManyNodes(t *testing.T) {
 			Reading: power.Reading{State: power.StateOn, Source: "outlet", At: time.Now()}})
 	}
 	m := New()
-	m.SetState(st)
+	m.SetState(st, st)
 	s := scrape(t, m)
 	s.want(t, `powerjockey_nodes`, "1000")
 	s.want(t, `powerjockey_node_power_state{node="n-0999",source="outlet"}`, "1")

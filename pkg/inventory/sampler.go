@@ -1,4 +1,4 @@
-package daemon
+package inventory
 
 import (
 	"context"
@@ -14,7 +14,7 @@ const samplerTick = time.Second
 // answering) keep up when no client asks. One goroutine for all nodes:
 // nodes start their refreshes in the background, and the nodes of a PDU
 // share one poll of its outlet table.
-func (d *Daemon) runSampler(ctx context.Context) {
+func (inv *Inventory) runSampler(ctx context.Context) {
 	t := time.NewTicker(samplerTick)
 	defer t.Stop()
 	for {
@@ -22,11 +22,11 @@ func (d *Daemon) runSampler(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			d.mu.RLock()
-			for _, e := range d.nodes {
+			inv.mu.RLock()
+			for _, e := range inv.nodes {
 				e.node.Sample(now)
 			}
-			d.mu.RUnlock()
+			inv.mu.RUnlock()
 		}
 	}
 }
