@@ -164,11 +164,12 @@ func (inv *Inventory) nodeBootConfig(n config.Node) node.BootConfig {
 	return bc
 }
 
-var privileges = map[string]gobmc.PrivilegeLevel{
-	"callback":      gobmc.PrivilegeLevelCallback,
-	"user":          gobmc.PrivilegeLevelUser,
-	"operator":      gobmc.PrivilegeLevelOperator,
-	"administrator": gobmc.PrivilegeLevelAdministrator,
+// privileges are the IPMI face's levels of the configuration's names.
+var privileges = map[config.Privilege]gobmc.PrivilegeLevel{
+	config.PrivilegeCallback:      gobmc.PrivilegeLevelCallback,
+	config.PrivilegeUser:          gobmc.PrivilegeLevelUser,
+	config.PrivilegeOperator:      gobmc.PrivilegeLevelOperator,
+	config.PrivilegeAdministrator: gobmc.PrivilegeLevelAdministrator,
 }
 
 // endpointConfig is a node's IPMI endpoint configuration.
