@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
 
 // secretsConfig gives every secret a distinctive value, so that any trace
@@ -99,7 +98,7 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 			case "badcomm":
 				c.PDUs[i].ReadCommunity, c.PDUs[i].WriteCommunity = "some-other-community", "some-other-community"
 			case "badv3":
-				c.PDUs[i].Users = []snmpagent.USMUser{{
+				c.PDUs[i].Users = []sim.USMUser{{
 					Name: "pjuser2", AuthProtocol: c.PDUs[i].Users[0].AuthProtocol, AuthPassphrase: "another-auth-pass",
 					PrivProtocol: c.PDUs[i].Users[0].PrivProtocol, PrivPassphrase: "another-priv-pass", ReadWrite: true,
 				}}

@@ -12,7 +12,7 @@ import (
 	"sync"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
-	"github.com/powerjockey/powerjockey/pkg/connlimit"
+	"github.com/powerjockey/powerjockey/pkg/internal/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/inventory"
 	"github.com/powerjockey/powerjockey/pkg/ipmi"
 	"github.com/powerjockey/powerjockey/pkg/metrics"

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
-	"github.com/powerjockey/powerjockey/pkg/connlimit"
+	"github.com/powerjockey/powerjockey/pkg/internal/connlimit"
 )
 
 // budgetConfig is a configuration of n manual nodes and p PDUs.

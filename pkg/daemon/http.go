@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/audit"
-	"github.com/powerjockey/powerjockey/pkg/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/httpapi"
+	"github.com/powerjockey/powerjockey/pkg/internal/audit"
+	"github.com/powerjockey/powerjockey/pkg/internal/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 )
 

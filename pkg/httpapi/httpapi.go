@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/powerjockey/powerjockey/pkg/audit"
 	"github.com/powerjockey/powerjockey/pkg/buildinfo"
+	"github.com/powerjockey/powerjockey/pkg/internal/audit"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )

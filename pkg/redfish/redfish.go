@@ -32,7 +32,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/powerjockey/powerjockey/pkg/account"
-	"github.com/powerjockey/powerjockey/pkg/audit"
+	"github.com/powerjockey/powerjockey/pkg/internal/audit"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )

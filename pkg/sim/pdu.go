@@ -9,9 +9,13 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
+
+// USMUser is an SNMPv3 user of a simulated PDU (the SNMP agent's type:
+// tests and the demo name it through this package).
+type USMUser = snmpagent.USMUser
 
 // PDUConfig describes one simulated PDU.
 type PDUConfig struct {
@@ -25,7 +29,7 @@ type PDUConfig struct {
 	// ReadCommunity and WriteCommunity serve SNMP v1/v2c.
 	ReadCommunity, WriteCommunity string
 	// Users serve SNMPv3.
-	Users []snmpagent.USMUser
+	Users []USMUser
 	// InitialOn powers every outlet at start.
 	InitialOn bool
 	// OutletNames are the outlets' user-defined names, served where the

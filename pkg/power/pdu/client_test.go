@@ -14,10 +14,10 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
 
 // TestClientEveryModel drives a simulated PDU of every row of pdu.Models

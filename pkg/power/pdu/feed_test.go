@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
 
 // Compile-time checks: a Feed is both an actuator and a sensor.

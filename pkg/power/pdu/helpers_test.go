@@ -13,9 +13,9 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
 
 // Test communities; distinct so a test can tell which one a request used.

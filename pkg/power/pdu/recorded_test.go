@@ -13,10 +13,10 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu/pdutest"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
 
 // These tests drive the client against recorded walks of real devices

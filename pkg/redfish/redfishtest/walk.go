@@ -8,7 +8,8 @@
 // nothing of the service's code: the rules are the specification's (the
 // assertion texts of DMTF's Redfish-Protocol-Validator are quoted where
 // they apply). The unit tests run it over the service in memory and the
-// end-to-end tests over the real binary.
+// end-to-end tests over the real binary. It is test support, not a stable
+// API.
 package redfishtest
 
 import (
