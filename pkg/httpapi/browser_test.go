@@ -219,7 +219,7 @@ func TestPageInBrowser(t *testing.T) {
 			t.Fatal("no confirm dialog")
 		}
 		time.Sleep(500 * time.Millisecond)
-		if got := feed.actions(); len(got) != 0 {
+		if got := feed.Journal().Actions(); len(got) != 0 {
 			t.Errorf("the PDU was switched: %v", got)
 		}
 	})
@@ -233,13 +233,13 @@ func TestPageInBrowser(t *testing.T) {
 		}
 		b.waitFor(ctx, "compute-0 off", `(() => { const li = document.querySelector('#nodes li[data-node="compute-0"]');
 			return li.dataset.power === 'off' && li.querySelector('.last').textContent.includes('off via pdu, ok'); })()`, 5*time.Second)
-		if got := feed.actions(); !slices.Equal(got, []power.Action{power.Off}) {
+		if got := feed.Journal().Actions(); !slices.Equal(got, []power.Action{power.Off}) {
 			t.Errorf("PDU calls %v, want [off]", got)
 		}
 	})
 
 	t.Run("a failed action is reported", func(t *testing.T) {
-		rack.feeds["storage-1"].setDoErr(fmt.Errorf("snmp set: %w", power.ErrTimeout))
+		setDoErr(rack.feeds["storage-1"], fmt.Errorf("snmp set: %w", power.ErrTimeout))
 		b.click(ctx, `#nodes li[data-node="storage-1"] button[data-action="on"]`)
 		<-b.dialogs
 		b.waitFor(ctx, "the error", `(() => { const e = document.getElementById('error');

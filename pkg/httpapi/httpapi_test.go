@@ -237,10 +237,10 @@ func TestPowerAction(t *testing.T) {
 			if f := r.feeds[tc.node]; f != nil {
 				// A cycle's "on" runs after the cycle delay.
 				deadline := time.Now().Add(2 * time.Second)
-				for len(f.actions()) < len(tc.feed) && time.Now().Before(deadline) {
+				for len(f.Journal().Actions()) < len(tc.feed) && time.Now().Before(deadline) {
 					time.Sleep(5 * time.Millisecond)
 				}
-				if got := f.actions(); !slices.Equal(got, tc.feed) {
+				if got := f.Journal().Actions(); !slices.Equal(got, tc.feed) {
 					t.Errorf("PDU calls %v, want %v", got, tc.feed)
 				}
 			}
@@ -251,7 +251,7 @@ func TestPowerAction(t *testing.T) {
 func TestPowerActionDeviceError(t *testing.T) {
 	r := demoRack(t)
 	c := newClient(t, r)
-	r.feeds["storage-1"].setDoErr(power.ErrTimeout)
+	setDoErr(r.feeds["storage-1"], power.ErrTimeout)
 	w := c.post("/api/v1/nodes/storage-1/power", `{"action":"on"}`)
 	wantStatus(t, w, http.StatusBadGateway)
 	if e := decode[map[string]string](t, w); !strings.Contains(e["error"], "did not answer") {

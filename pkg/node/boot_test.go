@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func TestBootRoundTrip(t *testing.T) {
@@ -138,8 +139,8 @@ func TestBootConsumedByBoot(t *testing.T) {
 			name += " persistent"
 		}
 		t.Run(name, func(t *testing.T) {
-			log := &journal{}
-			hooks := newActuator("exec", log, power.On, power.Off, power.SoftOff, power.Cycle, power.Reset)
+			log := &testkit.Journal{}
+			hooks := testkit.NewActuator("exec", log, power.On, power.Off, power.SoftOff, power.Cycle, power.Reset)
 			store, _ := openStore(t)
 			n := newNode(t, Config{Means: Means{Hooks: hooks}}, store)
 			if err := n.SetBoot(context.Background(), Boot{Valid: true, Persistent: tt.persistent, Device: BootPXE}, time.Hour); err != nil {
@@ -353,8 +354,8 @@ func TestGUID(t *testing.T) {
 // being set) must leave the newest state on disk.
 func TestConcurrentPersistenceKeepsNewest(t *testing.T) {
 	store, _ := openStore(t)
-	log := &journal{}
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOff)}}, store)
+	log := &testkit.Journal{}
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOff)}}, store)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for i := range 4 {

@@ -55,8 +55,8 @@ func TestStateFileCompatibility(t *testing.T) {
 	}
 
 	// The event log: read, then each event written as the log writes it.
-	log := newEventLog(filepath.Join(src, "compat.events.jsonl"), 0)
-	events, err := log.list()
+	el := newEventLog(filepath.Join(src, "compat.events.jsonl"), 0)
+	events, err := el.list()
 	if err != nil || len(events) != 3 {
 		t.Fatalf("events = %+v, %v", events, err)
 	}

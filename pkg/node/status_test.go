@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func TestStatusComposition(t *testing.T) {
@@ -100,23 +101,23 @@ func TestStatusComposition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log := &journal{}
+			log := &testkit.Journal{}
 			var m Means
-			var feed *fakeFeed
-			var probe, exec *fakeSensor
+			var feed *testkit.Feed
+			var probe, exec *testkit.Sensor
 			if tt.feed != nil {
-				feed = newFeed(log, tt.feed.state)
-				feed.fakeSensor.set(tt.feed.state, tt.feed.watts, tt.feed.err)
+				feed = testkit.NewFeed(log, tt.feed.state)
+				feed.Sensor.Set(tt.feed.state, tt.feed.watts, tt.feed.err)
 				m.Feed = feed
 			}
 			if tt.probe != nil {
-				probe = newSensor("probe", tt.probe.state)
-				probe.set(tt.probe.state, tt.probe.watts, tt.probe.err)
+				probe = testkit.NewSensor("probe", tt.probe.state)
+				probe.Set(tt.probe.state, tt.probe.watts, tt.probe.err)
 				m.Probe = probe
 			}
 			if tt.exec != nil {
-				exec = newSensor("exec", tt.exec.state)
-				exec.set(tt.exec.state, tt.exec.watts, tt.exec.err)
+				exec = testkit.NewSensor("exec", tt.exec.state)
+				exec.Set(tt.exec.state, tt.exec.watts, tt.exec.err)
 				m.ExecStatus = exec
 			}
 			store, _ := openStore(t)
@@ -150,19 +151,19 @@ func TestStatusComposition(t *testing.T) {
 			}
 			reads := [3]int{}
 			if feed != nil {
-				reads[0] = feed.fakeSensor.readCount()
+				reads[0] = feed.Sensor.Reads()
 			}
 			if probe != nil {
-				reads[1] = probe.readCount()
+				reads[1] = probe.Reads()
 			}
 			if exec != nil {
-				reads[2] = exec.readCount()
+				reads[2] = exec.Reads()
 			}
 			if reads != tt.wantReads {
 				t.Errorf("sensor reads (feed, probe, exec) = %v, want %v", reads, tt.wantReads)
 			}
-			if len(log.list()) != 0 {
-				t.Errorf("reading the status moved hardware: %v", log.names())
+			if len(log.Calls()) != 0 {
+				t.Errorf("reading the status moved hardware: %v", log.Names())
 			}
 		})
 	}
@@ -172,7 +173,7 @@ func TestStatusComposition(t *testing.T) {
 var errAny = errors.New("any error")
 
 func TestPowerStateCache(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
+	probe := testkit.NewSensor("probe", power.StateOn)
 	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 100 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute}, nil)
 	ctx := context.Background()
 
@@ -181,14 +182,14 @@ func TestPowerStateCache(t *testing.T) {
 		t.Fatalf("first PowerState = %+v, %v", r1, err)
 	}
 	// Within MaxAge: served from the cache, even though the truth changed.
-	probe.set(power.StateOff, nil, nil)
+	probe.Set(power.StateOff, nil, nil)
 	for range 5 {
 		r, err := n.PowerState(ctx)
 		if err != nil || r.State != power.StateOn || !r.At.Equal(r1.At) {
 			t.Fatalf("cached PowerState = %+v, %v; want the first reading", r, err)
 		}
 	}
-	if got := probe.readCount(); got != 1 {
+	if got := probe.Reads(); got != 1 {
 		t.Errorf("sensor read %d times within MaxAge, want 1", got)
 	}
 	// Stale: refreshed.
@@ -197,7 +198,7 @@ func TestPowerStateCache(t *testing.T) {
 	if err != nil || r.State != power.StateOff || !r.At.After(r1.At) {
 		t.Errorf("PowerState after MaxAge = %+v, %v; want a fresh off", r, err)
 	}
-	if got := probe.readCount(); got != 2 {
+	if got := probe.Reads(); got != 2 {
 		t.Errorf("sensor read %d times, want 2", got)
 	}
 	if s := n.Snapshot(); s.Reading.State != power.StateOff || s.ReadingErr != nil {
@@ -207,7 +208,7 @@ func TestPowerStateCache(t *testing.T) {
 
 func TestPowerStateSlowRefreshServesCache(t *testing.T) {
 	const statusWait = 60 * time.Millisecond
-	probe := newSensor("probe", power.StateOn)
+	probe := testkit.NewSensor("probe", power.StateOn)
 	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 10 * time.Millisecond, StatusWait: statusWait, MaxStale: time.Minute}, nil)
 	ctx := context.Background()
 	first, err := n.PowerState(ctx)
@@ -215,8 +216,8 @@ func TestPowerStateSlowRefreshServesCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	block := make(chan struct{})
-	probe.setBlock(block)
-	probe.set(power.StateOff, nil, nil)
+	probe.SetBlock(block)
+	probe.Set(power.StateOff, nil, nil)
 	time.Sleep(20 * time.Millisecond)
 
 	start := time.Now()
@@ -230,7 +231,7 @@ func TestPowerStateSlowRefreshServesCache(t *testing.T) {
 	}
 	// The refresh completes in the background and is then served.
 	close(block)
-	eventually(t, time.Second, "the refresh", func() bool { return n.Snapshot().Reading.State == power.StateOff })
+	testkit.Eventually(t, time.Second, "the refresh", func() bool { return n.Snapshot().Reading.State == power.StateOff })
 	r, err = n.PowerState(ctx)
 	if err != nil || r.State != power.StateOff {
 		t.Errorf("PowerState after the slow refresh = %+v, %v", r, err)
@@ -240,9 +241,9 @@ func TestPowerStateSlowRefreshServesCache(t *testing.T) {
 func TestPowerStateStale(t *testing.T) {
 	errDown := errors.New("connect: no route to host")
 	t.Run("failing sensor, nothing cached", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
-		probe.set(power.StateOn, nil, errDown)
-		logger, logs := newLogger()
+		probe := testkit.NewSensor("probe", power.StateOn)
+		probe.Set(power.StateOn, nil, errDown)
+		logger, logs := testkit.NewLogger()
 		n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: time.Second, Logger: logger}, nil)
 		r, err := n.PowerState(context.Background())
 		if !errors.Is(err, ErrStale) {
@@ -265,29 +266,29 @@ func TestPowerStateStale(t *testing.T) {
 		}
 	})
 	t.Run("failing sensor, recent cache", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
+		probe := testkit.NewSensor("probe", power.StateOn)
 		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute}, nil)
 		first, err := n.PowerState(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		probe.set(power.StateOff, nil, errDown)
+		probe.Set(power.StateOff, nil, errDown)
 		time.Sleep(10 * time.Millisecond)
 		r, err := n.PowerState(context.Background())
 		if err != nil || r.State != power.StateOn || !r.At.Equal(first.At) {
 			t.Errorf("PowerState = %+v, %v; want the cached reading", r, err)
 		}
-		if probe.readCount() != 2 {
-			t.Errorf("reads = %d, want a refresh attempt", probe.readCount())
+		if probe.Reads() != 2 {
+			t.Errorf("reads = %d, want a refresh attempt", probe.Reads())
 		}
 	})
 	t.Run("failing sensor, cache older than MaxStale", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
+		probe := testkit.NewSensor("probe", power.StateOn)
 		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: 40 * time.Millisecond}, nil)
 		if _, err := n.PowerState(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		probe.set(power.StateOn, nil, errDown)
+		probe.Set(power.StateOn, nil, errDown)
 		time.Sleep(50 * time.Millisecond)
 		_, err := n.PowerState(context.Background())
 		if !errors.Is(err, ErrStale) || !errors.Is(err, errDown) {
@@ -295,10 +296,10 @@ func TestPowerStateStale(t *testing.T) {
 		}
 	})
 	t.Run("slow sensor, nothing cached", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
+		probe := testkit.NewSensor("probe", power.StateOn)
 		block := make(chan struct{})
 		defer close(block)
-		probe.setBlock(block)
+		probe.SetBlock(block)
 		n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: 30 * time.Millisecond}, nil)
 		start := time.Now()
 		_, err := n.PowerState(context.Background())
@@ -310,10 +311,10 @@ func TestPowerStateStale(t *testing.T) {
 		}
 	})
 	t.Run("caller context ends the wait", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
+		probe := testkit.NewSensor("probe", power.StateOn)
 		block := make(chan struct{})
 		defer close(block)
-		probe.setBlock(block)
+		probe.SetBlock(block)
 		n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: time.Hour}, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
@@ -329,9 +330,9 @@ func TestPowerStateStale(t *testing.T) {
 }
 
 func TestPowerStateSharesOneRead(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
+	probe := testkit.NewSensor("probe", power.StateOn)
 	block := make(chan struct{})
-	probe.setBlock(block)
+	probe.SetBlock(block)
 	n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: 2 * time.Second}, nil)
 
 	const callers = 10
@@ -351,7 +352,7 @@ func TestPowerStateSharesOneRead(t *testing.T) {
 	}
 	started.Wait()
 	select {
-	case <-probe.entered:
+	case <-probe.Entered:
 	case <-time.After(time.Second):
 		t.Fatal("sensor never read")
 	}
@@ -369,24 +370,24 @@ func TestPowerStateSharesOneRead(t *testing.T) {
 			t.Errorf("callers got different readings: %v vs %v", res.r.At, first.At)
 		}
 	}
-	if got := probe.readCount(); got != 1 {
+	if got := probe.Reads(); got != 1 {
 		t.Errorf("sensor read %d times for %d concurrent callers, want 1", got, callers)
 	}
 }
 
 func TestRefresh(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
+	probe := testkit.NewSensor("probe", power.StateOn)
 	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: time.Hour}, nil)
 	for i := range 3 {
 		if r, err := n.Refresh(context.Background()); err != nil || r.State != power.StateOn {
 			t.Fatalf("Refresh = %+v, %v", r, err)
 		}
-		if got := probe.readCount(); got != i+1 {
+		if got := probe.Reads(); got != i+1 {
 			t.Errorf("Refresh %d: %d reads, want %d (Refresh ignores MaxAge)", i, got, i+1)
 		}
 	}
 	errDown := errors.New("down")
-	probe.set(power.StateOn, nil, errDown)
+	probe.Set(power.StateOn, nil, errDown)
 	if _, err := n.Refresh(context.Background()); !errors.Is(err, errDown) {
 		t.Errorf("Refresh error = %v", err)
 	}
@@ -398,7 +399,7 @@ func TestRefresh(t *testing.T) {
 	// A cancelled caller does not wait for a slow sensor.
 	block := make(chan struct{})
 	defer close(block)
-	probe.setBlock(block)
+	probe.SetBlock(block)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := n.Refresh(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -407,13 +408,13 @@ func TestRefresh(t *testing.T) {
 }
 
 func TestActionInvalidatesReading(t *testing.T) {
-	log := &journal{}
-	feed := newFeed(log, power.StateOff)
+	log := &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOff)
 	n := newNode(t, Config{Means: Means{Feed: feed}, MaxAge: time.Hour, StatusWait: time.Second}, nil)
 	if r, err := n.PowerState(context.Background()); err != nil || r.State != power.StateOff {
 		t.Fatalf("PowerState = %+v, %v", r, err)
 	}
-	feed.fakeSensor.set(power.StateOn, nil, nil)
+	feed.Sensor.Set(power.StateOn, nil, nil)
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatal(err)
 	}
@@ -421,14 +422,14 @@ func TestActionInvalidatesReading(t *testing.T) {
 	if r, err := n.PowerState(context.Background()); err != nil || r.State != power.StateOn {
 		t.Errorf("PowerState after on = %+v, %v; want a fresh reading", r, err)
 	}
-	if got := feed.fakeSensor.readCount(); got != 2 {
+	if got := feed.Sensor.Reads(); got != 2 {
 		t.Errorf("reads = %d, want 2", got)
 	}
 }
 
 func TestStateChangeLogged(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
-	logger, logs := newLogger()
+	probe := testkit.NewSensor("probe", power.StateOn)
+	logger, logs := testkit.NewLogger()
 	n := newNode(t, Config{Means: Means{Probe: probe}, Logger: logger}, nil)
 	if _, err := n.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
@@ -436,7 +437,7 @@ func TestStateChangeLogged(t *testing.T) {
 	if strings.Contains(logs.String(), "power state changed") {
 		t.Error("first reading logged as a change")
 	}
-	probe.set(power.StateOff, wattsPtr(2), nil)
+	probe.Set(power.StateOff, wattsPtr(2), nil)
 	if _, err := n.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +448,7 @@ func TestStateChangeLogged(t *testing.T) {
 
 func TestManualClearedBySensor(t *testing.T) {
 	store, _ := openStore(t)
-	probe := newSensor("probe", power.StateOff)
+	probe := testkit.NewSensor("probe", power.StateOff)
 	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: time.Millisecond, StatusWait: time.Second}, store)
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatal(err)
@@ -463,7 +464,7 @@ func TestManualClearedBySensor(t *testing.T) {
 		t.Fatal("manual action cleared although the sensor sees off")
 	}
 	// The operator switched it on.
-	probe.set(power.StateOn, nil, nil)
+	probe.Set(power.StateOn, nil, nil)
 	time.Sleep(2 * time.Millisecond)
 	if r, err := n.PowerState(context.Background()); err != nil || r.State != power.StateOn {
 		t.Fatalf("PowerState = %+v, %v", r, err)
@@ -472,14 +473,14 @@ func TestManualClearedBySensor(t *testing.T) {
 		t.Errorf("manual action %+v still pending after the sensor saw on", m)
 	}
 	// And that survives a restart.
-	eventually(t, time.Second, "the cleared manual action to be persisted", func() bool {
+	testkit.Eventually(t, time.Second, "the cleared manual action to be persisted", func() bool {
 		st, _, err := store.Load("n1")
 		return err == nil && st.Manual == nil
 	})
 }
 
 func TestManualNotClearedByOtherState(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
+	probe := testkit.NewSensor("probe", power.StateOn)
 	n := newNode(t, Config{Means: Means{Probe: probe}}, nil)
 	if err := n.Power(context.Background(), power.SoftOff); err != nil {
 		t.Fatal(err)
@@ -490,7 +491,7 @@ func TestManualNotClearedByOtherState(t *testing.T) {
 	if m := n.Snapshot().Persisted.Manual; m == nil || m.Action != power.SoftOff {
 		t.Errorf("manual = %+v, want soft still pending while the node is on", m)
 	}
-	probe.set(power.StateOff, nil, nil)
+	probe.Set(power.StateOff, nil, nil)
 	if _, err := n.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func readFile(t *testing.T, path string) string {
@@ -89,8 +90,8 @@ func TestStoreRoundTrip(t *testing.T) {
 
 func TestStoreNoTempFilesAfterNodeActivity(t *testing.T) {
 	store, dir := openStore(t)
-	log := &journal{}
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOff), Waker: newActuator("wol", log, power.On)}, OnDelay: time.Millisecond, CycleDelay: time.Millisecond}, store)
+	log := &testkit.Journal{}
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOff), Waker: testkit.NewActuator("wol", log, power.On)}, OnDelay: time.Millisecond, CycleDelay: time.Millisecond}, store)
 	for _, a := range []power.Action{power.On, power.Cycle, power.Off, power.SoftOff} {
 		if err := n.Power(t.Context(), a); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/node"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestWithRealNodes runs the service over the node layer itself: the
@@ -32,7 +33,7 @@ func TestWithRealNodes(t *testing.T) {
 		{System: manual, Credentials: Credentials{Username: "admin", Password: "password", Role: account.Administrator}},
 		{System: strict, Credentials: Credentials{Username: "admin", Password: "password", Role: account.Administrator}},
 	}}
-	f := &fixture{svc: New(b, Options{}), log: &logBuffer{}}
+	f := &fixture{svc: New(b, Options{}), log: &testkit.Log{}}
 
 	m := decodeJSON(t, f.do(t, admin(http.MethodGet, "/redfish/v1/Systems/manual-0", "")))
 	var resets []string

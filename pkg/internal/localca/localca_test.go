@@ -2,7 +2,6 @@ package localca
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,37 +16,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
-
-// logLines is a slog handler that keeps messages, for tests that look for
-// one.
-type logLines struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logLines) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message)
-	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, b.String())
-	return nil
-}
-func (l *logLines) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logLines) WithGroup(string) slog.Handler      { return l }
-
-func (l *logLines) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.ContainsFunc(l.msgs, func(m string) bool { return strings.Contains(m, s) })
-}
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
@@ -166,9 +139,9 @@ func TestGeneratedCertificate(t *testing.T) {
 func TestGeneratedCertificateLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	gen := func(listen string, at time.Time) (*x509.Certificate, *x509.Certificate, *logLines) {
+	gen := func(listen string, at time.Time) (*x509.Certificate, *x509.Certificate, *testkit.Records) {
 		t.Helper()
-		logs := &logLines{}
+		logs := testkit.NewRecords()
 		if _, err := generatedCertificate("redfish", dir, listen, at, slog.New(logs)); err != nil {
 			t.Fatal(err)
 		}
@@ -189,8 +162,8 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	if err := verifyFor(leaf3, ca1, "127.0.0.1", renewAt); err != nil {
 		t.Errorf("the renewed leaf does not verify against the CA clients have: %v", err)
 	}
-	if !logs.has("redfish certificate renewed") || !logs.has("expires within 30 days") {
-		t.Errorf("renewal not logged: %v", logs.msgs)
+	if !logs.Has("redfish certificate renewed") || !logs.Has("expires within 30 days") {
+		t.Errorf("renewal not logged: %v", logs.All())
 	}
 
 	// Another listen host: the CA's name constraints do not cover it.
@@ -198,8 +171,8 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	if bytes.Equal(ca1.Raw, ca4.Raw) || verifyFor(leaf4, ca4, "192.0.2.7", renewAt) != nil || verifyFor(leaf4, ca4, "127.0.0.1", renewAt) != nil {
 		t.Errorf("listen host change: SANs %v %v", leaf4.DNSNames, leaf4.IPAddresses)
 	}
-	if !logs.has("clients must be given the new ca.crt") {
-		t.Errorf("a new CA is not announced: %v", logs.msgs)
+	if !logs.Has("clients must be given the new ca.crt") {
+		t.Errorf("a new CA is not announced: %v", logs.All())
 	}
 
 	// The CA expiring within 30 days: a new CA and leaf.
@@ -235,7 +208,7 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	oldKeyDER, _ := x509.MarshalPKCS8PrivateKey(oldKey)
 	os.WriteFile(filepath.Join(d4, CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: oldDER}), 0o644)
 	os.WriteFile(filepath.Join(d4, KeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: oldKeyDER}), 0o600)
-	logs = &logLines{}
+	logs = testkit.NewRecords()
 	c, err = generatedCertificate("redfish", d4, "127.0.0.1:8000", now, slog.New(logs))
 	if err != nil || c.Leaf.IsCA || bytes.Equal(c.Certificate[0], oldDER) {
 		t.Errorf("the old CA-style certificate was kept: %v", err)
@@ -265,7 +238,7 @@ func TestConfiguredCertificate(t *testing.T) {
 	}
 	copyFile(filepath.Join(src, CertFile), certFile)
 	copyFile(filepath.Join(src, KeyFile), keyFile)
-	logs := &logLines{}
+	logs := testkit.NewRecords()
 	rc := Source{Listen: "127.0.0.1:8000", TLSCert: certFile, TLSKey: keyFile}
 	s, err := NewStore("redfish", filepath.Join(dir, "state"), rc, slog.New(logs), time.Now)
 	if err != nil {
@@ -293,7 +266,7 @@ func TestConfiguredCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ = s.GetCertificate(nil)
-	if bytes.Equal(got.Certificate[0], first.Raw) || !logs.has("redfish certificate files changed") {
+	if bytes.Equal(got.Certificate[0], first.Raw) || !logs.Has("redfish certificate files changed") {
 		t.Error("changed certificate files were not re-read")
 	}
 
@@ -302,8 +275,8 @@ func TestConfiguredCertificate(t *testing.T) {
 	if err := s.refresh(false); err != nil {
 		t.Fatal(err)
 	}
-	if !logs.has("expires soon") {
-		t.Errorf("no warning for a certificate expiring in a day: %v", logs.msgs)
+	if !logs.Has("expires soon") {
+		t.Errorf("no warning for a certificate expiring in a day: %v", logs.All())
 	}
 	// A missing file is an error at start.
 	if _, err := NewStore("redfish", dir, Source{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, quietLogger(), time.Now); err == nil {
