@@ -17,38 +17,17 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/internal/localca"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
-
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func freeUDP(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
 
 // redfishConfig is a configuration with Redfish on port rf and the named
 // nodes (all admin/password).
 func redfishConfig(t *testing.T, dir string, rf int, extra string, nodes ...string) *config.Config {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nredfish: {listen: \"127.0.0.1:%d\"%s}\nnodes:\n", dir, freeTCPPort(t), rf, extra)
+	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nredfish: {listen: \"127.0.0.1:%d\"%s}\nnodes:\n", dir, testkit.FreePort(t, "tcp"), rf, extra)
 	for _, n := range nodes {
-		fmt.Fprintf(&b, "  - name: %s\n    ipmi: {listen: \"127.0.0.1:%d\", username: admin, password: password}\n", n, freeUDP(t))
+		fmt.Fprintf(&b, "  - name: %s\n    ipmi: {listen: \"127.0.0.1:%d\", username: admin, password: password}\n", n, testkit.FreePort(t, "udp"))
 	}
 	cfg, err := config.Parse("test.yaml", []byte(b.String()))
 	if err != nil {
@@ -62,9 +41,9 @@ func redfishConfig(t *testing.T, dir string, rf int, extra string, nodes ...stri
 // without a restart, and everything stops with the context.
 func TestServeRedfish(t *testing.T) {
 	dir := t.TempDir()
-	rf := freeTCPPort(t)
+	rf := testkit.FreePort(t, "tcp")
 	cfg := redfishConfig(t, dir, rf, "", "compute-0")
-	d, err := New(cfg, quietLogger())
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +123,7 @@ func TestRunServersFirstError(t *testing.T) {
 	defer busy.Close()
 	dir := t.TempDir()
 	cfg := redfishConfig(t, dir, busy.Addr().(*net.TCPAddr).Port, ", insecure_http: true", "compute-0")
-	d, err := New(cfg, quietLogger())
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,9 +152,9 @@ func TestRunServersFirstError(t *testing.T) {
 // generates no certificate.
 func TestServeRedfishInsecureHTTP(t *testing.T) {
 	dir := t.TempDir()
-	rf := freeTCPPort(t)
+	rf := testkit.FreePort(t, "tcp")
 	cfg := redfishConfig(t, dir, rf, ", insecure_http: true", "compute-0")
-	d, err := New(cfg, quietLogger())
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/redfish/redfishtest"
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestRedfishConformance walks every resource of the real binary's
@@ -168,7 +168,7 @@ func TestRedfishInspectionAndMonitoring(t *testing.T) {
 // /usr/sbin, which a non-root PATH may lack).
 func fenceRedfish(t *testing.T) string {
 	t.Helper()
-	return harness.Tool(t, "fence_redfish")
+	return testkit.Tool(t, "fence_redfish")
 }
 
 // fence runs fence_redfish as a cluster manager would and returns its

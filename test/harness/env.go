@@ -16,6 +16,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // Env is one test's powerjockey: a configuration rendered into a temporary
@@ -30,7 +31,7 @@ type Env struct {
 	// Rack is the simulated hardware, once started.
 	Rack *sim.Rack
 	// Log holds the daemon's output across restarts.
-	Log Log
+	Log testkit.Log
 	// Proc is the running daemon (nil before Start and after Kill).
 	Proc *Process
 	// Wrap, when set, prefixes the daemon's command line (a shell that
@@ -44,7 +45,7 @@ type Env struct {
 // directory, and .HTTP, a free TCP port) into Dir/powerjockey.yaml.
 func NewEnv(t testing.TB, binary, tmpl string, data map[string]any) *Env {
 	t.Helper()
-	e := &Env{T: t, Binary: binary, Dir: t.TempDir(), HTTPPort: FreePort(t, "tcp")}
+	e := &Env{T: t, Binary: binary, Dir: t.TempDir(), HTTPPort: testkit.FreePort(t, "tcp")}
 	if data == nil {
 		data = map[string]any{}
 	}

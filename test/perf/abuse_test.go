@@ -23,6 +23,8 @@ import (
 	"github.com/bougou/go-ipmi/pkg/protocol"
 	"github.com/bougou/go-ipmi/pkg/rmcpplus"
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // abuseScale bounds the abuse test; PJ_ABUSE_SCALE=10 runs ten times the
@@ -126,7 +128,7 @@ func TestAbuse(t *testing.T) {
 	dir := t.TempDir()
 	bin := build(t, dir, "github.com/powerjockey/powerjockey/cmd/powerjockey")
 	ports := freePorts(t, nodes)
-	httpPort := freeTCPPort(t)
+	httpPort := testkit.FreePort(t, "tcp")
 	var b strings.Builder
 	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nnodes:\n", filepath.Join(dir, "state"), httpPort)
 	for i, p := range ports {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/test/ipmiload/load"
 	"github.com/powerjockey/powerjockey/test/spoof"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestOpenSessionFlood: a flood of Open Session requests at one endpoint,
@@ -40,7 +41,7 @@ func TestOpenSessionFlood(t *testing.T) {
 	dir := t.TempDir()
 	bin := build(t, dir, "github.com/powerjockey/powerjockey/cmd/powerjockey")
 	ports := freePorts(t, nodes)
-	httpPort := freeTCPPort(t)
+	httpPort := testkit.FreePort(t, "tcp")
 	var b strings.Builder
 	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nnodes:\n", filepath.Join(dir, "state"), httpPort)
 	for i, p := range ports {

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -45,4 +46,11 @@ func FreePort(t testing.TB, network string) int {
 	}
 	t.Fatal("no free port")
 	return 0
+}
+
+// FreeAddr is FreePort as an address, "127.0.0.1:PORT": until something
+// binds it, nothing listens there (a closed port, a PDU that is gone).
+func FreeAddr(t testing.TB, network string) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t, network)))
 }

@@ -22,8 +22,6 @@ import (
 	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 // readPEMs returns the certificates of a PEM file.
 func readPEMs(t *testing.T, path string) []*x509.Certificate {
 	t.Helper()
@@ -61,7 +59,7 @@ func verifyFor(leaf, ca *x509.Certificate, name string, at time.Time) error {
 func TestGeneratedCertificate(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	cert, err := generatedCertificate("redfish", dir, "127.0.0.1:8000", now, quietLogger())
+	cert, err := generatedCertificate("redfish", dir, "127.0.0.1:8000", now, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,15 +183,15 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	// A host name listen address is a DNS SAN; the wildcard address
 	// names the machine.
 	d2 := t.TempDir()
-	if c, err := generatedCertificate("redfish", d2, "bmc.example.org:8000", now, quietLogger()); err != nil || c.Leaf.VerifyHostname("bmc.example.org") != nil {
+	if c, err := generatedCertificate("redfish", d2, "bmc.example.org:8000", now, slog.New(slog.DiscardHandler)); err != nil || c.Leaf.VerifyHostname("bmc.example.org") != nil {
 		t.Errorf("host name listen: %v", err)
 	}
 	d3 := t.TempDir()
-	c, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, quietLogger())
+	c, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, slog.New(slog.DiscardHandler))
 	if h, herr := os.Hostname(); err != nil || herr == nil && c.Leaf.VerifyHostname(h) != nil {
 		t.Errorf("wildcard listen: %v, DNS SANs %v", err, c.Leaf.DNSNames)
 	}
-	if c2, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, quietLogger()); err != nil || !bytes.Equal(c.Certificate[0], c2.Certificate[0]) {
+	if c2, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, slog.New(slog.DiscardHandler)); err != nil || !bytes.Equal(c.Certificate[0], c2.Certificate[0]) {
 		t.Errorf("wildcard listen: certificate not kept: %v", err)
 	}
 
@@ -223,7 +221,7 @@ func TestConfiguredCertificate(t *testing.T) {
 	now := time.Now()
 	// Files from the generator stand in for the operator's.
 	src := t.TempDir()
-	if _, err := generatedCertificate("redfish", src, "127.0.0.1:8000", now, quietLogger()); err != nil {
+	if _, err := generatedCertificate("redfish", src, "127.0.0.1:8000", now, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile := filepath.Join(dir, "my.crt"), filepath.Join(dir, "my.key")
@@ -255,7 +253,7 @@ func TestConfiguredCertificate(t *testing.T) {
 
 	// New files (a renewal): served after the next refresh.
 	src2 := t.TempDir()
-	if _, err := generatedCertificate("redfish", src2, "127.0.0.1:8000", now, quietLogger()); err != nil {
+	if _, err := generatedCertificate("redfish", src2, "127.0.0.1:8000", now, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	copyFile(filepath.Join(src2, CertFile), certFile)
@@ -279,7 +277,7 @@ func TestConfiguredCertificate(t *testing.T) {
 		t.Errorf("no warning for a certificate expiring in a day: %v", logs.All())
 	}
 	// A missing file is an error at start.
-	if _, err := NewStore("redfish", dir, Source{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, quietLogger(), time.Now); err == nil {
+	if _, err := NewStore("redfish", dir, Source{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, slog.New(slog.DiscardHandler), time.Now); err == nil {
 		t.Error("a missing tls_cert is not an error")
 	}
 }

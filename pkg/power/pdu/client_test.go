@@ -18,6 +18,7 @@ import (
 	"github.com/powerjockey/powerjockey/pkg/power"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestClientEveryModel drives a simulated PDU of every row of pdu.Models
@@ -25,7 +26,7 @@ import (
 // state back, net-snmp's snmpget reads it independently from the agent, and
 // metered rows report the simulated machine's draw.
 func TestClientEveryModel(t *testing.T) {
-	requireTool(t, "snmpget")
+	testkit.RequireTool(t, "snmpget")
 	const (
 		standby = 37.0
 		running = 211.0
@@ -469,7 +470,7 @@ func TestSNMPVersions(t *testing.T) {
 // TestSNMPv3NetSNMP cross-checks a v3 switch with net-snmp's snmpget using
 // the same USM user, for authNoPriv and authPriv.
 func TestSNMPv3NetSNMP(t *testing.T) {
-	requireTool(t, "snmpget")
+	testkit.RequireTool(t, "snmpget")
 	tests := []struct {
 		user             snmpagent.USMUser
 		auth, priv       string // client names
@@ -1034,7 +1035,7 @@ func TestUnreachable(t *testing.T) {
 		a.SetDropAll(true)
 		return rack.PDU("p").Addr(), a
 	}
-	closed := func(t *testing.T) (string, *snmpagent.Agent) { return closedUDPPort(t), nil }
+	closed := func(t *testing.T) (string, *snmpagent.Agent) { return testkit.FreeAddr(t, "udp"), nil }
 	v2c := pdu.SNMPConfig{Version: "2c", CommunityRead: readCommunity, CommunityWrite: writeCommunity}
 	v3 := pdu.SNMPConfig{Version: "3", User: "u", AuthProtocol: "SHA", AuthPassphrase: "u-authpass"}
 	tests := []struct {

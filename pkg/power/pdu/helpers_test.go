@@ -16,6 +16,7 @@ import (
 	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // Test communities; distinct so a test can tell which one a request used.
@@ -96,26 +97,12 @@ func newClient(t *testing.T, cfg pdu.Config) *pdu.Client {
 	return c
 }
 
-// requireTool returns the path of a command-line tool. Without it the test
-// skips, except under CI (CI set), where a missing tool is a failure.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("%s not installed (Debian package snmp): %v", name, err)
-		}
-		t.Fatalf("%s not installed (Debian package snmp), required under CI: %v", name, err)
-	}
-	return path
-}
-
 // netSNMPGet reads OIDs with net-snmp's snmpget, isolated from the
 // machine's net-snmp configuration and MIBs, and returns the bare values,
 // one per OID. args select version and credentials, e.g. -v2c -c COMMUNITY.
 func netSNMPGet(t *testing.T, addr string, oids []string, args ...string) []string {
 	t.Helper()
-	path := requireTool(t, "snmpget")
+	path := testkit.Tool(t, "snmpget")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -351,18 +338,6 @@ func waitRequests(t *testing.T, a *snmpagent.Agent, n uint64) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// closedUDPPort returns a 127.0.0.1 address on which nothing listens.
-func closedUDPPort(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := c.LocalAddr().String()
-	c.Close()
-	return addr
 }
 
 // macOf is a locally administered MAC derived from i.

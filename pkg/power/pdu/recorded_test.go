@@ -1,13 +1,11 @@
 package pdu_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/powerjockey/powerjockey/pkg/power"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu/pdutest"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // These tests drive the client against recorded walks of real devices
@@ -24,29 +23,11 @@ import (
 // the vendor MIBs, never from the model table). See
 // pdutest/testdata/README.md for the devices.
 
-// logBuffer collects a client's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // recordedClient is a client for a pdutest device with its default
 // communities.
-func recordedClient(t *testing.T, d *pdutest.Device, model string, edit func(*pdu.Config)) (*pdu.Client, *logBuffer) {
+func recordedClient(t *testing.T, d *pdutest.Device, model string, edit func(*pdu.Config)) (*pdu.Client, *testkit.Log) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.Log{}
 	cfg := pdu.Config{
 		Name: "rec", Address: d.Addr(), Model: model,
 		SNMP:          pdu.SNMPConfig{Version: "2c", CommunityRead: "public", CommunityWrite: "private", Timeout: time.Second, Retries: 1},
