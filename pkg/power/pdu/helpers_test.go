@@ -220,22 +220,9 @@ func startFake(t *testing.T, model string, outlets int, cfg snmpagent.Config) *f
 				return f.power[o]
 			}}
 		}
-		// Value -> resulting status value (-1: leave as is) per command OID.
-		cmds := map[string]map[int]int{}
-		for _, c := range []struct {
-			cmd    pdu.Command
-			result int
-		}{{m.On, m.Status.On[0]}, {m.Off, m.Status.Off[0]}, {m.Reboot, -1}} {
-			if c.cmd.IsZero() {
-				continue
-			}
-			oid := m.OID(c.cmd.OID, o)
-			if cmds[oid] == nil {
-				cmds[oid] = map[int]int{}
-			}
-			cmds[oid][c.cmd.Value] = c.result
-		}
-		for oid, byValue := range cmds {
+		// The status value a switch leaves (a reboot: as it is).
+		result := map[pdu.Switch]int{pdu.SwitchOn: m.Status.On[0], pdu.SwitchOff: m.Status.Off[0], pdu.SwitchReboot: -1}
+		for oid, byValue := range m.Commands(o) {
 			obj := objs[oid]
 			if obj == nil {
 				obj = &snmpagent.Object{Type: gosnmp.Integer, Value: 0}
@@ -262,7 +249,7 @@ func startFake(t *testing.T, model string, outlets int, cfg snmpagent.Config) *f
 						return gosnmp.NoError
 					}
 				}
-				if r := byValue[v.(int)]; r >= 0 {
+				if r := result[byValue[v.(int)]]; r >= 0 {
 					f.status[o] = r
 				}
 				return gosnmp.NoError

@@ -40,23 +40,6 @@ func recordedClient(t *testing.T, d *pdutest.Device, model string, edit func(*pd
 	return newClient(t, cfg), logs
 }
 
-// recordedInt is the integer a recording holds at oid.
-func recordedInt(d *pdutest.Device, oid string) (int, bool) {
-	v, ok := d.Recorded(oid)
-	if !ok {
-		return 0, false
-	}
-	switch n := v.Value.(type) {
-	case int:
-		return n, true
-	case uint32:
-		return int(n), true
-	case uint:
-		return int(n), true
-	}
-	return 0, false
-}
-
 // TestRecordedPDUs detects each recorded PDU, reads every outlet's state
 // and draw against what the device recorded, checks the scale against the
 // device's own total, and switches an outlet off and on, checking the OID
@@ -88,7 +71,7 @@ func TestRecordedPDUs(t *testing.T) {
 			var sum float64
 			target := 0
 			for _, o := range outlets {
-				raw, _ := recordedInt(d, f.Status(o))
+				raw, _ := d.RecordedInt(f.Status(o))
 				want := power.Unknown
 				switch raw {
 				case f.StatusOn:
@@ -99,7 +82,7 @@ func TestRecordedPDUs(t *testing.T) {
 				if got[o].State != want {
 					t.Errorf("outlet %d reads %v, recorded status %d (%v)", o, got[o].State, raw, want)
 				}
-				w, metered := recordedInt(d, f.Watts(o))
+				w, metered := d.RecordedInt(f.Watts(o))
 				switch {
 				case metered && got[o].Watts == nil:
 					t.Errorf("outlet %d: no watts, recorded %d W", o, w)
@@ -112,7 +95,7 @@ func TestRecordedPDUs(t *testing.T) {
 					}
 				}
 			}
-			total, ok := recordedInt(d, f.TotalWatts)
+			total, ok := d.RecordedInt(f.TotalWatts)
 			if !ok || total <= 0 {
 				t.Fatalf("recording has no total power at %s", f.TotalWatts)
 			}
@@ -125,7 +108,7 @@ func TestRecordedPDUs(t *testing.T) {
 			if target == 0 {
 				t.Fatal("no outlet recorded on with a draw")
 			}
-			recordedW, _ := recordedInt(d, f.Watts(target))
+			recordedW, _ := d.RecordedInt(f.Watts(target))
 
 			for _, step := range []struct {
 				on    bool

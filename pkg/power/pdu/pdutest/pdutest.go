@@ -285,10 +285,26 @@ func (d *Device) Int(oid string) (int, bool) {
 	if !ok {
 		return 0, false
 	}
+	return intOf(v)
+}
+
+// RecordedInt returns the integer the recording holds at oid.
+func (d *Device) RecordedInt(oid string) (int, bool) {
+	v, ok := d.Recorded(oid)
+	if !ok {
+		return 0, false
+	}
+	return intOf(v)
+}
+
+// intOf is an integer variable's value.
+func intOf(v Variable) (int, bool) {
 	switch n := v.Value.(type) {
 	case int:
 		return n, true
 	case uint32:
+		return int(n), true
+	case uint:
 		return int(n), true
 	}
 	return 0, false
