@@ -150,14 +150,9 @@ func (e *Env) HTTPGet(path string) string {
 	return string(b)
 }
 
-// Metric returns the value of the Prometheus series line that starts with
-// prefix, or "".
+// Metric returns the value of the Prometheus series that starts with
+// prefix (`name{label="value"`), or "".
 func (e *Env) Metric(prefix string) string {
-	for _, line := range strings.Split(e.HTTPGet("/metrics"), "\n") {
-		if strings.HasPrefix(line, prefix) {
-			f := strings.Fields(line)
-			return f[len(f)-1]
-		}
-	}
-	return ""
+	e.T.Helper()
+	return testkit.MetricValue(e.T, fmt.Sprintf("http://127.0.0.1:%d/metrics", e.HTTPPort), prefix)
 }
