@@ -81,7 +81,11 @@ type Config struct {
 	EventLogSize int
 	// Boot says whether the machine fetches its boot script from the boot
 	// endpoint, and how virtual media is checked.
-	Boot     BootConfig
+	Boot BootConfig
+	// Now is the clock that readings' ages are measured by, against
+	// MaxAge and MaxStale (default time.Now; tests: a fake one, with
+	// sensors dating their readings by it).
+	Now      func() time.Time
 	Logger   *slog.Logger
 	Observer Observer
 }
@@ -149,6 +153,9 @@ func New(ctx context.Context, cfg Config, store *Store) (*Node, error) {
 	}
 	if cfg.MaxStale == 0 {
 		cfg.MaxStale = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	st, _, err := store.Load(cfg.Name)
 	if err != nil {
@@ -547,7 +554,7 @@ func (n *Node) sensedState(ctx context.Context) (power.State, bool) {
 	}
 	n.mu.Lock()
 	r := n.reading
-	if r.At.IsZero() || time.Since(r.At) >= n.cfg.MaxAge {
+	if r.At.IsZero() || n.cfg.Now().Sub(r.At) >= n.cfg.MaxAge {
 		done := n.startRefreshLocked()
 		n.mu.Unlock()
 		wait := time.NewTimer(n.cfg.StatusWait)
@@ -560,7 +567,7 @@ func (n *Node) sensedState(ctx context.Context) (power.State, bool) {
 		n.mu.Lock()
 		r = n.reading
 	}
-	fresh := n.readingErr == nil && !r.At.IsZero() && time.Since(r.At) < n.cfg.MaxAge
+	fresh := n.readingErr == nil && !r.At.IsZero() && n.cfg.Now().Sub(r.At) < n.cfg.MaxAge
 	n.mu.Unlock()
 	if !fresh || r.State == power.Unknown {
 		return power.Unknown, false

@@ -23,7 +23,7 @@ func (n *Node) PowerState(ctx context.Context) (power.Reading, error) {
 	}
 	n.mu.Lock()
 	r := n.reading
-	if !r.At.IsZero() && time.Since(r.At) < n.cfg.MaxAge {
+	if !r.At.IsZero() && n.cfg.Now().Sub(r.At) < n.cfg.MaxAge {
 		n.mu.Unlock()
 		return r, nil
 	}
@@ -54,7 +54,7 @@ func (n *Node) PowerState(ctx context.Context) (power.Reading, error) {
 // refreshes fail; after that the node's power state is unknown. n.mu
 // must be held.
 func (n *Node) servableLocked(r power.Reading) bool {
-	return !r.At.IsZero() && time.Since(r.At) < n.cfg.MaxStale
+	return !r.At.IsZero() && n.cfg.Now().Sub(r.At) < n.cfg.MaxStale
 }
 
 // Sample starts a refresh in the background when none was started for
@@ -104,7 +104,7 @@ func (n *Node) hasSensors() bool {
 func (n *Node) recorded() power.Reading {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return power.Reading{State: n.state.Power, Source: power.SourceRecorded, At: time.Now()}
+	return power.Reading{State: n.state.Power, Source: power.SourceRecorded, At: n.cfg.Now()}
 }
 
 // startRefreshLocked starts one background refresh (or joins the one in

@@ -173,8 +173,10 @@ func TestStatusComposition(t *testing.T) {
 var errAny = errors.New("any error")
 
 func TestPowerStateCache(t *testing.T) {
+	clock := testkit.NewClock(time.Now())
 	probe := testkit.NewSensor("probe", power.StateOn)
-	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 100 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute}, nil)
+	probe.SetClock(clock.Now)
+	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 100 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute, Now: clock.Now}, nil)
 	ctx := context.Background()
 
 	r1, err := n.PowerState(ctx)
@@ -193,7 +195,7 @@ func TestPowerStateCache(t *testing.T) {
 		t.Errorf("sensor read %d times within MaxAge, want 1", got)
 	}
 	// Stale: refreshed.
-	time.Sleep(120 * time.Millisecond)
+	clock.Advance(120 * time.Millisecond)
 	r, err := n.PowerState(ctx)
 	if err != nil || r.State != power.StateOff || !r.At.After(r1.At) {
 		t.Errorf("PowerState after MaxAge = %+v, %v; want a fresh off", r, err)
@@ -208,8 +210,10 @@ func TestPowerStateCache(t *testing.T) {
 
 func TestPowerStateSlowRefreshServesCache(t *testing.T) {
 	const statusWait = 60 * time.Millisecond
+	clock := testkit.NewClock(time.Now())
 	probe := testkit.NewSensor("probe", power.StateOn)
-	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 10 * time.Millisecond, StatusWait: statusWait, MaxStale: time.Minute}, nil)
+	probe.SetClock(clock.Now)
+	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 10 * time.Millisecond, StatusWait: statusWait, MaxStale: time.Minute, Now: clock.Now}, nil)
 	ctx := context.Background()
 	first, err := n.PowerState(ctx)
 	if err != nil {
@@ -218,21 +222,37 @@ func TestPowerStateSlowRefreshServesCache(t *testing.T) {
 	block := make(chan struct{})
 	probe.SetBlock(block)
 	probe.Set(power.StateOff, nil, nil)
-	time.Sleep(20 * time.Millisecond)
+	clock.Advance(20 * time.Millisecond)
 
+	// The refresh blocks until the test unblocks it below: PowerState
+	// must come back on its own after StatusWait, however loaded the
+	// machine, with the cached reading.
 	start := time.Now()
-	r, err := n.PowerState(ctx)
-	took := time.Since(start)
-	if err != nil || r.State != power.StateOn || !r.At.Equal(first.At) {
-		t.Errorf("PowerState during a slow refresh = %+v, %v; want the cached on", r, err)
+	type result struct {
+		r   power.Reading
+		err error
 	}
-	if took < statusWait || took > statusWait+200*time.Millisecond {
-		t.Errorf("PowerState took %v, want about StatusWait (%v)", took, statusWait)
+	done := make(chan result, 1)
+	go func() {
+		r, err := n.PowerState(ctx)
+		done <- result{r, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("PowerState waited for a refresh that does not end")
+	}
+	if res.err != nil || res.r.State != power.StateOn || !res.r.At.Equal(first.At) {
+		t.Errorf("PowerState during a slow refresh = %+v, %v; want the cached on", res.r, res.err)
+	}
+	if took := time.Since(start); took < statusWait {
+		t.Errorf("PowerState took %v, want at least StatusWait (%v) for the refresh", took, statusWait)
 	}
 	// The refresh completes in the background and is then served.
 	close(block)
 	testkit.Eventually(t, time.Second, "the refresh", func() bool { return n.Snapshot().Reading.State == power.StateOff })
-	r, err = n.PowerState(ctx)
+	r, err := n.PowerState(ctx)
 	if err != nil || r.State != power.StateOff {
 		t.Errorf("PowerState after the slow refresh = %+v, %v", r, err)
 	}
@@ -266,14 +286,18 @@ func TestPowerStateStale(t *testing.T) {
 		}
 	})
 	t.Run("failing sensor, recent cache", func(t *testing.T) {
+		// A fake clock: the readings' ages are what the test says, however
+		// loaded the machine.
+		clock := testkit.NewClock(time.Now())
 		probe := testkit.NewSensor("probe", power.StateOn)
-		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute}, nil)
+		probe.SetClock(clock.Now)
+		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute, Now: clock.Now}, nil)
 		first, err := n.PowerState(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		probe.Set(power.StateOff, nil, errDown)
-		time.Sleep(10 * time.Millisecond)
+		clock.Advance(10 * time.Millisecond)
 		r, err := n.PowerState(context.Background())
 		if err != nil || r.State != power.StateOn || !r.At.Equal(first.At) {
 			t.Errorf("PowerState = %+v, %v; want the cached reading", r, err)
@@ -281,18 +305,27 @@ func TestPowerStateStale(t *testing.T) {
 		if probe.Reads() != 2 {
 			t.Errorf("reads = %d, want a refresh attempt", probe.Reads())
 		}
+		if s := n.Snapshot(); s.Stale {
+			t.Errorf("snapshot stale with a reading younger than MaxStale: %+v", s)
+		}
 	})
 	t.Run("failing sensor, cache older than MaxStale", func(t *testing.T) {
+		clock := testkit.NewClock(time.Now())
 		probe := testkit.NewSensor("probe", power.StateOn)
-		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: 40 * time.Millisecond}, nil)
+		probe.SetClock(clock.Now)
+		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: 40 * time.Millisecond, Now: clock.Now}, nil)
 		if _, err := n.PowerState(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		probe.Set(power.StateOn, nil, errDown)
-		time.Sleep(50 * time.Millisecond)
+		clock.Advance(50 * time.Millisecond)
 		_, err := n.PowerState(context.Background())
 		if !errors.Is(err, ErrStale) || !errors.Is(err, errDown) {
 			t.Errorf("error = %v, want ErrStale wrapping the sensor error", err)
+		}
+		s := n.Snapshot()
+		if st, src := s.Power(); !s.Stale || st != power.Unknown || src != "" {
+			t.Errorf("snapshot = %+v, power %v from %q; want stale, unknown, no source", s, st, src)
 		}
 	})
 	t.Run("slow sensor, nothing cached", func(t *testing.T) {
@@ -301,13 +334,20 @@ func TestPowerStateStale(t *testing.T) {
 		defer close(block)
 		probe.SetBlock(block)
 		n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: 30 * time.Millisecond}, nil)
-		start := time.Now()
-		_, err := n.PowerState(context.Background())
-		if !errors.Is(err, ErrStale) {
-			t.Errorf("error = %v, want ErrStale", err)
-		}
-		if took := time.Since(start); took > 250*time.Millisecond {
-			t.Errorf("PowerState blocked %v", took)
+		// The sensor answers only once the test ends: PowerState must come
+		// back on its own (after StatusWait), whatever the machine's load.
+		done := make(chan error, 1)
+		go func() {
+			_, err := n.PowerState(context.Background())
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrStale) {
+				t.Errorf("error = %v, want ErrStale", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("PowerState waited for a sensor that does not answer")
 		}
 	})
 	t.Run("caller context ends the wait", func(t *testing.T) {
@@ -318,13 +358,20 @@ func TestPowerStateStale(t *testing.T) {
 		n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: time.Hour}, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		start := time.Now()
-		_, err := n.PowerState(ctx)
-		if !errors.Is(err, ErrStale) {
-			t.Errorf("error = %v, want ErrStale", err)
-		}
-		if took := time.Since(start); took > 250*time.Millisecond {
-			t.Errorf("PowerState ignored its context for %v", took)
+		// StatusWait is an hour and the sensor never answers: only the
+		// context can end the wait.
+		done := make(chan error, 1)
+		go func() {
+			_, err := n.PowerState(ctx)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrStale) {
+				t.Errorf("error = %v, want ErrStale", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("PowerState ignored its context")
 		}
 	})
 }

@@ -150,6 +150,7 @@ type Sensor struct {
 	// block, when non-nil, makes Read wait until it is closed or ctx is done.
 	block chan struct{}
 	reads int
+	now   func() time.Time
 	// Entered is signalled (without blocking) each time Read starts.
 	Entered chan struct{}
 }
@@ -157,7 +158,8 @@ type Sensor struct {
 // NewSensor returns a sensor named name whose readings come from source
 // name and say state.
 func NewSensor(name string, state power.State) *Sensor {
-	return &Sensor{name: name, reading: power.Reading{State: state, Source: power.Source(name)}, Entered: make(chan struct{}, 100)}
+	return &Sensor{name: name, reading: power.Reading{State: state, Source: power.Source(name)}, now: time.Now,
+		Entered: make(chan struct{}, 100)}
 }
 
 // Name implements power.Sensor.
@@ -187,7 +189,7 @@ func (s *Sensor) Read(ctx context.Context) (power.Reading, error) {
 		return power.Reading{}, s.err
 	}
 	r := s.reading
-	r.At = time.Now()
+	r.At = s.now()
 	return r, nil
 }
 
@@ -197,6 +199,13 @@ func (s *Sensor) Set(state power.State, watts *float64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reading.State, s.reading.Watts, s.err = state, watts, err
+}
+
+// SetClock dates the readings by now (a fake clock's Now).
+func (s *Sensor) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
 }
 
 // SetOutlets sets the outlets the readings say feed the node.
