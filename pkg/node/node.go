@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
@@ -134,7 +135,10 @@ type Node struct {
 type tail struct {
 	action power.Action
 	cancel context.CancelFunc
-	done   chan struct{}
+	// stepsDone is set once the steps have run (before the result is
+	// recorded); done is closed once the result is recorded.
+	stepsDone atomic.Bool
+	done      chan struct{}
 }
 
 // New builds a node, loading its persisted state from store.
@@ -286,6 +290,7 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 	go func() {
 		defer close(t.done)
 		err := n.runTail(tctx, cont, rest)
+		t.stepsDone.Store(true)
 		if errors.Is(err, context.Canceled) {
 			n.log.Info("power action superseded", "action", a.String(), "means", means)
 			n.finishRecord(a, means, by, start, ResultCancelled, nil)
@@ -311,23 +316,11 @@ type step struct {
 
 // tailRunningLocked reports whether the background steps of the last
 // action are still under way (the tail stays recorded after it ended).
+// It turns false before the action's result is recorded, so that a
+// request arriving once the snapshot says "not busy" sees it ended.
 // n.actMu must be held.
 func (n *Node) tailRunningLocked() bool {
-	if n.tail == nil {
-		return false
-	}
-	select {
-	case <-n.tail.done:
-		return false
-	default:
-	}
-	// The tail records its result (and persists it) before it is done:
-	// once the record says it ended, it no longer heads anywhere, though
-	// its goroutine may still be writing the file.
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	la := n.state.LastAction
-	return la != nil && la.Result == ResultRunning
+	return n.tail != nil && !n.tail.stepsDone.Load()
 }
 
 func (n *Node) runTail(ctx context.Context, cont power.Continuation, rest []step) error {
