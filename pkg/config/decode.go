@@ -26,6 +26,7 @@ type Error struct {
 	Msg string
 }
 
+// Error is "file:line:col: key: message".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -48,6 +49,7 @@ func (e *Error) Error() string {
 // fixes the whole file in one pass rather than one error per restart.
 type Errors []*Error
 
+// Error is every problem, one per line.
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {

@@ -33,11 +33,20 @@ type Observer interface {
 // NopObserver ignores every event.
 type NopObserver struct{}
 
+// Request implements Observer.
 func (NopObserver) Request(string, string, uint8) {}
-func (NopObserver) Dropped(string, string)        {}
-func (NopObserver) AuthFailure(string)            {}
-func (NopObserver) Retransmission(string)         {}
-func (NopObserver) Panic(string, string)          {}
+
+// Dropped implements Observer.
+func (NopObserver) Dropped(string, string) {}
+
+// AuthFailure implements Observer.
+func (NopObserver) AuthFailure(string) {}
+
+// Retransmission implements Observer.
+func (NopObserver) Retransmission(string) {}
+
+// Panic implements Observer.
+func (NopObserver) Panic(string, string) {}
 
 // newRegistry builds the handler registry shared by every endpoint:
 // go-ipmi's standard handlers, powerjockey's replacements and additions,

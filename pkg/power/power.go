@@ -28,6 +28,7 @@ const (
 
 var actionNames = map[Action]string{On: "on", Off: "off", SoftOff: "soft", Cycle: "cycle", Reset: "reset", Diag: "diag"}
 
+// String is the action's name: "on", "off", "soft", "cycle", "reset", "diag".
 func (a Action) String() string {
 	if s, ok := actionNames[a]; ok {
 		return s
@@ -74,6 +75,7 @@ const (
 	StateOff
 )
 
+// String is "on", "off" or "unknown".
 func (s State) String() string {
 	switch s {
 	case StateOn:

@@ -30,6 +30,7 @@ const (
 	Running
 )
 
+// String names the state for logs.
 func (s MachineState) String() string {
 	switch s {
 	case Standby:

@@ -659,6 +659,7 @@ type AgentError struct {
 	Index  uint8
 }
 
+// Error names the SNMP error status and the varbind it concerns.
 func (e *AgentError) Error() string {
 	return fmt.Sprintf("agent answered %s (index %d)", e.Status, e.Index)
 }
