@@ -13,8 +13,8 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/harness"
 	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
@@ -67,14 +67,7 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
-func loadConfig(t *testing.T, path string) *config.Config {
-	t.Helper()
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
+var loadConfig = harness.LoadConfig
 
 // startRack simulates the configuration's PDUs and machines until the test
 // ends; adjust may change the simulation before it starts.

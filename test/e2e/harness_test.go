@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
 	"github.com/powerjockey/powerjockey/test/harness"
 	"github.com/powerjockey/powerjockey/test/testkit"
@@ -61,14 +60,7 @@ func newEnv(t *testing.T, tmpl string, data map[string]any) *env {
 	return &env{Env: h, t: t, dir: h.Dir, cfgPath: h.CfgPath, httpPort: h.HTTPPort}
 }
 
-func loadConfig(t *testing.T, path string) *config.Config {
-	t.Helper()
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
+var loadConfig = harness.LoadConfig
 
 func (e *env) startRack(opt sim.Options) *sim.Rack {
 	e.t.Helper()

@@ -65,9 +65,16 @@ func NewEnv(t testing.TB, binary, tmpl string, data map[string]any) *Env {
 // LoadConfig loads the configuration as the daemon does.
 func (e *Env) LoadConfig() *config.Config {
 	e.T.Helper()
-	cfg, err := config.Load(e.CfgPath)
+	return LoadConfig(e.T, e.CfgPath)
+}
+
+// LoadConfig loads the configuration at path as the daemon does, failing
+// the test on an error.
+func LoadConfig(t testing.TB, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
 	if err != nil {
-		e.T.Fatal(err)
+		t.Fatal(err)
 	}
 	return cfg
 }

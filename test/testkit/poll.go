@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -21,4 +22,25 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		}
 		time.Sleep(pollEvery)
 	}
+}
+
+// Background runs run in a goroutine until the test ends, then cancels its
+// context and waits (at most 5 s) for it to return: a server or simulator
+// that lives as long as the test. An error it returns fails the test.
+func Background(t testing.TB, what string, run func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v", what, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s did not return within 5s of cancel", what)
+		}
+	})
 }

@@ -42,20 +42,7 @@ func startRack(t *testing.T, cfg sim.Config) *sim.Rack {
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("rack.Run: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("rack.Run did not return within 5s of cancel")
-		}
-	})
+	testkit.Background(t, "rack.Run", r.Run)
 	return r
 }
 
