@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,3 +34,15 @@ func (c *Clock) Advance(d time.Duration) {
 
 // Since is the time elapsed on the clock since t.
 func (c *Clock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// Offset is a clock that runs with real time plus what the test added to
+// it: code that needs time to pass between its steps (polls, read-backs)
+// sees it pass, and the test jumps over a long TTL instead of sleeping
+// through a short one that a loaded machine could overrun.
+type Offset struct{ d atomic.Int64 }
+
+// Now is the real time plus the offset.
+func (o *Offset) Now() time.Time { return time.Now().Add(time.Duration(o.d.Load())) }
+
+// Advance moves the clock forward by d.
+func (o *Offset) Advance(d time.Duration) { o.d.Add(int64(d)) }
