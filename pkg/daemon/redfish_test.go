@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -61,9 +59,7 @@ func TestServeRedfish(t *testing.T) {
 	for {
 		pem, err := os.ReadFile(filepath.Join(dir, "redfish", localca.CertFile))
 		if err == nil {
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(pem)
-			client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+			client = &http.Client{Timeout: 5 * time.Second, Transport: testkit.TrustingTransport(pem)}
 			systems = func() []string {
 				t.Helper()
 				r, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/redfish/v1/Systems", rf), nil)

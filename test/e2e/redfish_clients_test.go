@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -29,9 +26,7 @@ func TestRedfishConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	client := redfishtest.Client(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}})
+	client := redfishtest.Client(testkit.TrustingTransport(pem))
 	// A power action first, so the event log has entries.
 	if status, _, body := r.curl("/redfish/v1/Systems/manual-0/Actions/ComputerSystem.Reset", "-u", "admin:password",
 		"-H", "Content-Type: application/json", "--data-binary", `{"ResetType": "On"}`); status != 204 {
