@@ -246,6 +246,17 @@ func (c *guardedConn) Close() error {
 // LocalAddr lets go-ipmi learn the port it serves on.
 func (c *guardedConn) LocalAddr() net.Addr { return c.udp.LocalAddr() }
 
+// quiet reports whether the conn holds nothing sweep could expire: no
+// handshake, session, v1.5 challenge or answer owed. That is every conn of
+// an idle daemon, which the guard then skips instead of walking its maps.
+func (c *guardedConn) quiet() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) == 0 && len(c.unprovenQueue) == 0 && c.inflightOpens == 0 &&
+		len(c.awaitRAKP2) == 0 && len(c.awaitRAKP4) == 0 && len(c.sessions) == 0 &&
+		len(c.v15) == 0 && len(c.v15Active) == 0
+}
+
 // sweep expires what clients left behind; called once a second by the guard.
 func (c *guardedConn) sweep(now time.Time) {
 	c.sweepHandshakes(now)

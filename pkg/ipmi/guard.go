@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/bougou/go-ipmi/pkg/bmc"
 )
 
 // GuardConfig tunes the protections shared by all endpoints. Zero fields
@@ -174,6 +176,11 @@ type Guard struct {
 	inFlight      int
 	logs          logLimiter
 	conns         map[*guardedConn]struct{}
+
+	// sweepMu serializes sweeps; it guards the fields below.
+	sweepMu    sync.Mutex
+	sweepConns []*guardedConn // reused: a sweep a second allocates nothing
+	lastEvict  time.Time      // when the sweep last ticked go-ipmi's eviction
 }
 
 // sourceKey is one source address talking to one endpoint. Limits are per
@@ -221,17 +228,34 @@ func (g *Guard) Run(ctx context.Context) {
 	}
 }
 
+// sweep expires what clients left behind on every endpoint and, every
+// bmc.DefaultSessionEvictInterval, has go-ipmi evict idle sessions on the
+// endpoints that have any (endpointClock). At rest, with every table
+// empty, it costs a lock per endpoint and allocates nothing.
 func (g *Guard) sweep() {
+	g.sweepMu.Lock()
+	defer g.sweepMu.Unlock()
 	now := g.now()
 	g.mu.Lock()
-	conns := make([]*guardedConn, 0, len(g.conns))
+	conns := g.sweepConns[:0]
 	for c := range g.conns {
 		conns = append(conns, c)
 	}
 	g.mu.Unlock()
-	for _, c := range conns {
-		c.sweep(now)
+	evict := now.Sub(g.lastEvict) >= bmc.DefaultSessionEvictInterval
+	if evict {
+		g.lastEvict = now
 	}
+	for _, c := range conns {
+		if !c.quiet() {
+			c.sweep(now)
+		}
+		if evict {
+			c.ep.evictIfBusy(now)
+		}
+	}
+	clear(conns) // no references kept to endpoints that may close
+	g.sweepConns = conns
 }
 
 func (g *Guard) register(c *guardedConn) {
