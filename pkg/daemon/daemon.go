@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 
 	mwol "github.com/mdlayher/wol"
 
@@ -33,6 +34,7 @@ type Daemon struct {
 	guard   *ipmi.Guard
 	store   *node.Store
 	lock    *Lock
+	sampler *sampler
 
 	wolClient  *mwol.Client
 	rawSenders map[string]*wol.RawSender
@@ -78,6 +80,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		metrics:    m,
 		store:      store,
 		lock:       lock,
+		sampler:    newSampler(),
 		wolClient:  wc,
 		rawSenders: map[string]*wol.RawSender{},
 		cfg:        cfg,
@@ -105,7 +108,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	defer d.mu.Unlock()
 	d.ctx = ctx
 	go d.guard.Run(ctx)
-	go d.runSampler(ctx)
+	go d.sampler.run(ctx)
 	for _, p := range d.cfg.PDUs {
 		c, err := newPDUClient(p, d.log, d.metrics)
 		if err != nil {
@@ -142,6 +145,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.nodes[e.cfg.Name] = e
 	}
+	d.sampleNew(entries)
 	// Parsing and building left garbage (YAML trees, JSON) that the daemon
 	// will not need again: hand it back to the OS now rather than keeping
 	// the start-up peak as resident memory for the daemon's lifetime.
@@ -241,6 +245,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	detectErr := d.detectPDUs(d.ctx, reloaded)
 	var errs []error
 	var started []string
+	var entries []*nodeEntry
 	for _, n := range cfg.Nodes {
 		if _, running := d.nodes[n.Name]; running {
 			continue
@@ -252,12 +257,24 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		}
 		d.nodes[n.Name] = e
 		started = append(started, n.Name)
+		entries = append(entries, e)
 	}
+	d.sampleNew(entries)
 	slices.Sort(stopped)
 	slices.Sort(started)
 	d.log.Info("configuration reloaded", "kept", len(kept), "stopped", stopped, "started", started)
 	d.applyFDBudgetLocked()
 	return errors.Join(append([]error{detectErr}, errs...)...)
+}
+
+// sampleNew has the sampler read started nodes in the background, all
+// together (and so in step) from samplerFirstDelay on.
+func (d *Daemon) sampleNew(entries []*nodeEntry) {
+	nodes := make([]*node.Node, len(entries))
+	for i, e := range entries {
+		nodes[i] = e.node
+	}
+	d.sampler.add(time.Now().Add(samplerFirstDelay), nodes...)
 }
 
 // Node returns the named node, or nil.
