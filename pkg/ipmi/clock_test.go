@@ -108,25 +108,57 @@ func TestIdleSessionsExpire(t *testing.T) {
 	}
 }
 
-// TestIdleEndpointsAreNotWoken: at rest the guard neither sweeps an
-// endpoint's empty tables nor ticks go-ipmi's eviction goroutine, which is
-// still waiting on the ticker it asked the endpoint's clock for (the only
-// one go-ipmi's server makes; an active SOL console's pump is the other).
+// active reports whether the guard's sweep looks at ep.
+func active(g *Guard, ep *Endpoint) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.active[ep.conn]
+	return ok
+}
+
+// TestIdleEndpointsAreNotWoken: at rest the guard's sweep does not look at
+// an endpoint (it is on the active list only from a datagram until a sweep
+// finds nothing left to expire) nor tick go-ipmi's eviction goroutine,
+// which waits on the ticker it asked the endpoint's clock for (the only one
+// go-ipmi's server makes; an active SOL console's pump is the other).
 func TestIdleEndpointsAreNotWoken(t *testing.T) {
 	clk := &fakeNow{now: time.Now()}
 	ep, _, g := startGuarded(t, newFakeMachine("n0"), testEndpointConfig(), DefaultGuardConfig(), newInjectConn(t),
 		func(g *Guard) { g.now = clk.Now })
 	tk := evictionTicker(t, ep)
-	if !ep.conn.quiet() {
-		t.Fatal("a new endpoint's conn is not quiet")
+	if !ep.conn.quiet() || active(g, ep) {
+		t.Fatal("a new endpoint is not quiet, or on the active list")
 	}
-	for range 3 {
-		clk.advance(gobmc.DefaultSessionEvictInterval)
-		g.sweep()
-		if n := len(tk.c); n != 0 {
-			t.Fatalf("an idle endpoint's eviction ticker was ticked (%d waiting)", n)
+	idle := func() {
+		t.Helper()
+		for range 3 {
+			clk.advance(gobmc.DefaultSessionEvictInterval)
+			g.sweep()
+			if n := len(tk.c); n != 0 {
+				t.Fatalf("an idle endpoint's eviction ticker was ticked (%d waiting)", n)
+			}
+			if active(g, ep) {
+				t.Fatal("a quiet endpoint stayed on the active list")
+			}
 		}
 	}
+	idle()
+
+	// A session puts it on the list, and keeps it there while it lasts.
+	c, err := connect(ep, "admin", "password", client.InterfaceLanplus, 17) // closed below, not by a cleanup
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.sweep()
+	if !active(g, ep) {
+		t.Fatal("an endpoint with a session is not on the active list")
+	}
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "the closed session leaves the books", func() bool { return ep.Sessions() == 0 })
+	idle()
+
 	// Other periods are real tickers, not the guard's.
 	sol := ep.clock.NewTicker(10 * time.Millisecond)
 	defer sol.Stop()
