@@ -267,14 +267,29 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	return errors.Join(append([]error{detectErr}, errs...)...)
 }
 
-// sampleNew has the sampler read started nodes in the background, all
-// together (and so in step) from samplerFirstDelay on.
+// sampleNew has the sampler read started nodes in the background, in
+// groups by PDU.
 func (d *Daemon) sampleNew(entries []*nodeEntry) {
-	nodes := make([]*node.Node, len(entries))
-	for i, e := range entries {
-		nodes[i] = e.node
+	byKey := map[string]*sampleGroup{}
+	var groups []*sampleGroup
+	for _, e := range entries {
+		key := ""
+		if e.feed != nil {
+			key = "pdu " + e.feed.Client().Name()
+		}
+		g := byKey[key]
+		if g == nil {
+			g = &sampleGroup{key: key, every: e.cfg.Status.SampleInterval.D()}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.nodes = append(g.nodes, e.node)
 	}
-	d.sampler.add(time.Now().Add(samplerFirstDelay), nodes...)
+	out := make([]sampleGroup, len(groups))
+	for i, g := range groups {
+		out[i] = *g
+	}
+	d.sampler.add(time.Now(), out)
 }
 
 // Node returns the named node, or nil.

@@ -86,7 +86,7 @@ func TestSamplerSchedule(t *testing.T) {
 	nodes, sensors := sampledNodes(t, every, 3)
 	s := newSampler()
 	t0 := time.Now()
-	s.add(t0, nodes...)
+	s.add(t0.Add(-samplerFirstDelay), []sampleGroup{{key: "pdu p", every: every, nodes: nodes}})
 	if b := s.take(t0.Add(-time.Millisecond), nil); len(b) != 0 {
 		t.Fatalf("%d nodes taken before they are due", len(b))
 	}
@@ -124,7 +124,7 @@ func TestSamplerRuns(t *testing.T) {
 	go func() { s.run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	time.Sleep(10 * time.Millisecond) // asleep with an empty schedule
-	s.add(time.Now(), nodes...)
+	s.add(time.Now().Add(-samplerFirstDelay), []sampleGroup{{every: 50 * time.Millisecond, nodes: nodes}})
 	for range 1000 {
 		if sensors[0].count() >= 3 && sensors[1].count() >= 3 {
 			return
@@ -132,4 +132,47 @@ func TestSamplerRuns(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("reads after 5 s at a 50 ms interval: %d and %d, want at least 3 each", sensors[0].count(), sensors[1].count())
+}
+
+// TestSamplerGroups: groups (a PDU's nodes, the nodes read otherwise)
+// started together are due together, a node added later joins its PDU's
+// phase, and a new PDU starts after the first delay.
+func TestSamplerGroups(t *testing.T) {
+	const every = 15 * time.Second
+	nodes, _ := sampledNodes(t, every, 6)
+	s := newSampler()
+	t0 := time.Now()
+	s.add(t0, []sampleGroup{
+		{key: "pdu a", every: every, nodes: nodes[0:2]},
+		{key: "pdu b", every: every, nodes: nodes[2:3]},
+		{key: "", every: every, nodes: nodes[3:4]},
+	})
+	start := t0.Add(samplerFirstDelay)
+	dueAt := func(n *node.Node) time.Duration {
+		t.Helper()
+		for _, e := range s.due {
+			if e.node == n {
+				return e.at.Sub(start)
+			}
+		}
+		t.Fatalf("node %s not scheduled", n.Name())
+		return 0
+	}
+	for i := range 4 {
+		if got := dueAt(nodes[i]); got != 0 {
+			t.Errorf("node %d first due at start+%v, want start", i, got)
+		}
+	}
+	// 40 s later a node joins PDU a: its next grid point from 41 s on; a
+	// node of a new PDU starts after the first delay.
+	s.add(t0.Add(40*time.Second), []sampleGroup{
+		{key: "pdu a", every: every, nodes: nodes[4:5]},
+		{key: "pdu c", every: every, nodes: nodes[5:6]},
+	})
+	if got := dueAt(nodes[4]); got != 45*time.Second {
+		t.Errorf("a node joining PDU a is due at start+%v, want start+45s", got)
+	}
+	if got := dueAt(nodes[5]); got != 40*time.Second {
+		t.Errorf("a node of a new PDU is due at start+%v, want start+40s", got)
+	}
 }
