@@ -24,6 +24,10 @@ var demoConfig = template.Must(template.New("demo").Parse(`# powerjockey demo: a
 state_dir: {{.StateDir}}
 http:
   listen: "127.0.0.1:{{.HTTP}}"
+{{- if .VM}}
+boot:                               # the VMs' iPXE fetches its boot script here
+  listen: "127.0.0.1:{{.Boot}}"
+{{- end}}
 ipmi:
   v15_auth_types: [md5, password]
 pdus:
@@ -49,6 +53,7 @@ nodes:
   - name: {{.Name}}
     ipmi: {listen: "127.0.0.1:{{.Port}}", username: admin, password: password}
     mac: "{{.MAC}}"
+    console: {tcp: "127.0.0.1:{{.ConsolePort}}"}  # the simulated machine's serial port
 {{- if .WoL}}
     wol: {target: "127.0.0.1:{{$.WoL}}"}
 {{- end}}
@@ -57,20 +62,31 @@ nodes:
     on_delay: 2s
 {{- end}}
     cycle_delay: 2s
+{{- if and $.VM (not .IsVM)}}
+    boot: {script: false}           # simulated, not a VM: it fetches no script
+{{- end}}
 {{- end}}
 `))
 
 type demoNode struct {
 	Name, MAC, PDU, Outlets string
-	Port                    int
-	WoL                     bool
+	// ConsolePort is the machine's serial port (TCP): the simulated
+	// machine's, or its QEMU VM's with --vm.
+	Port, ConsolePort int
+	WoL               bool
+	// IsVM: with --vm, the machine is a QEMU VM.
+	IsVM bool
 }
+
+// demoBootPort is the demo's boot endpoint (with --vm).
+const demoBootPort = 9624
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", "[flags]", stderr)
-	base := fs.Int("base-port", 6230, "first IPMI port; the demo uses 127.0.0.1 ports from here and 9623 (HTTP), 16161-16162 (SNMP), 19999 (WoL)")
+	base := fs.Int("base-port", 6230, "first IPMI port; the demo uses 127.0.0.1 ports from here, from here+100 (serial consoles), and 9623 (HTTP), 16161-16162 (SNMP), 19999 (WoL)")
 	stateDir := fs.String("state-dir", filepath.Join(os.TempDir(), "powerjockey-demo"), "where the demo keeps its config and state")
 	shutdownAfter := fs.Duration("self-shutdown", 0, "make simulated machines shut themselves down this long after each boot (0: never)")
+	vm := fs.Bool("vm", false, "run the machines that have power means as QEMU VMs that network-boot from the boot endpoint (127.0.0.1:9624); serial ports on 127.0.0.1 from base-port+100")
 	var lf logFlags
 	lf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +106,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	for i := range nodes {
 		nodes[i].Port = *base + i
+		nodes[i].ConsolePort = *base + 100 + i
+		// A machine with no power means at all (manual-0) stays simulated:
+		// nothing would ever switch its VM on.
+		nodes[i].IsVM = *vm && (nodes[i].PDU != "" || nodes[i].WoL)
+	}
+	if *vm {
+		if err := sim.CheckVMTools(sim.VMConfig{}); err != nil {
+			return fmt.Errorf("demo --vm: %w", err)
+		}
 	}
 	if err := os.MkdirAll(*stateDir, 0o750); err != nil {
 		return err
@@ -97,6 +122,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var b strings.Builder
 	if err := demoConfig.Execute(&b, map[string]any{
 		"StateDir": filepath.Join(*stateDir, "state"), "HTTP": 9623, "PDU1": 16161, "PDU2": 16162, "WoL": 19999, "Nodes": nodes,
+		"VM": *vm, "Boot": demoBootPort,
 	}); err != nil {
 		return err
 	}
@@ -114,6 +140,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rackCfg, err := sim.FromConfig(cfg, sim.Options{SelfShutdownAfter: *shutdownAfter, Logger: log.With("component", "sim")})
 	if err != nil {
 		return err
+	}
+	if *vm {
+		demoVMs(rackCfg, nodes)
 	}
 	rack, err := sim.New(rackCfg)
 	if err != nil {
@@ -140,10 +169,20 @@ try:
   ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password power on
   ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password power status
   ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password chassis bootdev pxe options=persistent,efiboot
+  ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password sensor list
+  ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password sol activate     (~. leaves)
   snmpwalk -v2c -c private 127.0.0.1:16161 1.3.6.1.4.1.318.1.1.26.9.2.3.1.5
   curl -s http://127.0.0.1:9623/api/v1/nodes
 Ctrl-C stops.
-`, len(nodes), cfgPath, nodes[0].Port, nodes[0].Port, nodes[0].Port)
+`, len(nodes), cfgPath, nodes[0].Port, nodes[0].Port, nodes[0].Port, nodes[0].Port, nodes[0].Port)
+	if *vm {
+		fmt.Fprintf(stdout, `
+--vm: the machines on PDUs or Wake-on-LAN are QEMU VMs (SeaBIOS, iPXE, TCG) that network-boot from the
+boot endpoint http://127.0.0.1:%d/boot.ipxe; without an override their script exits to the firmware.
+  socat - TCP:127.0.0.1:%d     # compute-0's serial port (or: nc 127.0.0.1 %d)
+  ipmitool -I lanplus -H 127.0.0.1 -p %d -U admin -P password chassis bootdev pxe    # then power on, watch the serial port
+`, demoBootPort, nodes[0].ConsolePort, nodes[0].ConsolePort, nodes[0].Port)
+	}
 	err = serveUntilDone(ctx, d, cfgPath)
 	<-rackDone
 	return err
@@ -187,4 +226,20 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	err = rack.Run(ctx)
 	log.Info("simulation stopped", "ran", time.Since(start).Round(time.Second))
 	return err
+}
+
+// demoVMs makes the demo's machines that have power means QEMU VMs booting
+// from the demo's boot endpoint, each with its serial port on its console
+// port.
+func demoVMs(rc sim.Config, nodes []demoNode) {
+	for i := range rc.Machines {
+		for _, n := range nodes {
+			if n.Name == rc.Machines[i].Name && n.IsVM {
+				rc.Machines[i].VM = &sim.VMConfig{
+					BootURL: fmt.Sprintf("http://127.0.0.1:%d", demoBootPort),
+					Serial:  fmt.Sprintf("127.0.0.1:%d", n.ConsolePort),
+				}
+			}
+		}
+	}
 }

@@ -43,16 +43,20 @@ type instackenvOptions struct {
 	legacy  bool
 	address string
 	redfish bool
+	// virtualMedia enrolls Redfish nodes for virtual media boot (Ironic's
+	// redfish-virtual-media boot interface, Metal3's redfish-virtualmedia://).
+	virtualMedia bool
 }
 
 func runInstackenv(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("instackenv", "--config FILE [--format tripleo|ironic|metal3] [--legacy] [--address HOST] [--redfish] [-o FILE]", stderr)
+	fs := newFlagSet("instackenv", "--config FILE [--format tripleo|ironic|metal3] [--legacy] [--address HOST] [--redfish [--virtual-media]] [-o FILE]", stderr)
 	cfgPath := fs.String("config", defaultConfigPath, "configuration file")
 	var opt instackenvOptions
 	fs.StringVar(&opt.format, "format", "tripleo", "tripleo (instackenv.json), ironic (baremetal create YAML) or metal3 (BareMetalHost manifests)")
 	fs.BoolVar(&opt.legacy, "legacy", false, "enroll nodes with no power means as fake_pxe instead of manual-management (Ironic with classic drivers)")
 	fs.StringVar(&opt.address, "address", "", "host Ironic reaches this machine at, for listen addresses 0.0.0.0 or ::")
 	fs.BoolVar(&opt.redfish, "redfish", false, "enroll with the Redfish driver (redfish.listen) instead of IPMI (ironic and metal3 formats)")
+	fs.BoolVar(&opt.virtualMedia, "virtual-media", false, "with --redfish: boot from Redfish virtual media (Ironic's redfish-virtual-media boot interface, Metal3's redfish-virtualmedia://), served by the boot endpoint (boot.listen)")
 	output := fs.String("o", "", "write to this file (mode 0600: it holds passwords) instead of standard output")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -68,6 +72,9 @@ func runInstackenv(_ context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if opt.redfish && opt.format == "tripleo" {
 		return errors.New("--redfish: instackenv.json enrolls with pm_type ipmi; use --format ironic or metal3 for Redfish")
+	}
+	if opt.virtualMedia && !opt.redfish {
+		return errors.New("--virtual-media: virtual media is Redfish's: add --redfish")
 	}
 	if opt.legacy && opt.format == "metal3" {
 		return errors.New("--legacy: Metal3 has no fake_pxe; it applies to the tripleo and ironic formats")
@@ -95,7 +102,7 @@ func runInstackenv(_ context.Context, args []string, stdout, stderr io.Writer) e
 	case "ironic":
 		out, err = ironicFile(nodes, opt)
 	case "metal3":
-		out, err = metal3Manifests(nodes)
+		out, err = metal3Manifests(nodes, opt)
 	}
 	if err != nil {
 		return err
@@ -158,9 +165,15 @@ func enrollments(cfg *config.Config, opt instackenvOptions) ([]enrollment, error
 			return nil, fmt.Errorf("redfish.tls_cert: %w", err)
 		}
 	}
+	if opt.virtualMedia && cfg.Boot.Listen == "" {
+		return nil, fmt.Errorf("--virtual-media: the boot endpoint is off in %s (set boot.listen): nothing would serve the image to the machines", cfg.Path)
+	}
 	out := make([]enrollment, 0, len(cfg.Nodes))
 	for _, n := range cfg.Nodes {
 		e := enrollment{cfg: n, manual: isManualOnly(n)}
+		if opt.virtualMedia && !cfg.FetchesBootScript(n) {
+			return nil, fmt.Errorf("node %s: --virtual-media: its machine must fetch its boot script from the boot endpoint to boot the virtual CD (set mac; boot.script must not be false)", n.Name)
+		}
 		if opt.redfish {
 			e.host, e.port = rfHost, rfPort
 			e.redfishScheme, e.redfishInsecure = rfScheme, rfInsecure
@@ -305,11 +318,13 @@ func itoa(v int) string {
 
 // Ironic's `baremetal create` file.
 type ironicNode struct {
-	Name       string            `yaml:"name"`
-	Driver     string            `yaml:"driver"`
-	DriverInfo *ironicDriverInfo `yaml:"driver_info,omitempty"`
-	Properties *ironicProperties `yaml:"properties,omitempty"`
-	Ports      []ironicPort      `yaml:"ports,omitempty"`
+	Name   string `yaml:"name"`
+	Driver string `yaml:"driver"`
+	// BootInterface is redfish-virtual-media with --virtual-media.
+	BootInterface string            `yaml:"boot_interface,omitempty"`
+	DriverInfo    *ironicDriverInfo `yaml:"driver_info,omitempty"`
+	Properties    *ironicProperties `yaml:"properties,omitempty"`
+	Ports         []ironicPort      `yaml:"ports,omitempty"`
 }
 
 type ironicDriverInfo struct {
@@ -348,6 +363,9 @@ func ironicFile(nodes []enrollment, opt instackenvOptions) ([]byte, error) {
 			in.Driver = manualType(opt)
 		case opt.redfish:
 			in.Driver = "redfish"
+			if opt.virtualMedia {
+				in.BootInterface = "redfish-virtual-media"
+			}
 			in.DriverInfo = &ironicDriverInfo{
 				RedfishAddress:  e.redfishScheme + "://" + net.JoinHostPort(e.host, strconv.Itoa(e.port)),
 				RedfishSystemID: e.redfishSystem,
@@ -426,7 +444,7 @@ type bareMetalHostSpec struct {
 // dns1123Subdomain is what Kubernetes accepts as an object name.
 var dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
-func metal3Manifests(nodes []enrollment) ([]byte, error) {
+func metal3Manifests(nodes []enrollment, opt instackenvOptions) ([]byte, error) {
 	var docs []any
 	for _, e := range nodes {
 		n := e.cfg
@@ -451,8 +469,11 @@ func metal3Manifests(nodes []enrollment) ([]byte, error) {
 		hostPort := net.JoinHostPort(e.host, strconv.Itoa(e.port))
 		if e.redfishSystem != "" {
 			scheme := "redfish"
+			if opt.virtualMedia {
+				scheme = "redfish-virtualmedia"
+			}
 			if e.redfishScheme == "http" {
-				scheme = "redfish+http"
+				scheme += "+http"
 			}
 			h.Spec.BMC.Address = scheme + "://" + hostPort + e.redfishSystem
 			h.Spec.BMC.DisableCertificateVerification = e.redfishInsecure

@@ -59,10 +59,12 @@ func TestInstackenvGolden(t *testing.T) {
 	}{
 		{"tripleo.json", nil, validateTripleO("manual-management")},
 		{"tripleo-legacy.json", []string{"--legacy"}, validateTripleO("fake_pxe")},
-		{"ironic.yaml", []string{"--format", "ironic"}, validateIronic(false)},
-		{"ironic-redfish.yaml", []string{"--format", "ironic", "--redfish"}, validateIronic(true)},
-		{"metal3.yaml", []string{"--format", "metal3"}, validateMetal3(false)},
-		{"metal3-redfish.yaml", []string{"--format", "metal3", "--redfish"}, validateMetal3(true)},
+		{"ironic.yaml", []string{"--format", "ironic"}, validateIronic(false, false)},
+		{"ironic-redfish.yaml", []string{"--format", "ironic", "--redfish"}, validateIronic(true, false)},
+		{"metal3.yaml", []string{"--format", "metal3"}, validateMetal3(false, false)},
+		{"metal3-redfish.yaml", []string{"--format", "metal3", "--redfish"}, validateMetal3(true, false)},
+		{"ironic-virtual-media.yaml", []string{"--format", "ironic", "--redfish", "--virtual-media"}, validateIronic(true, true)},
+		{"metal3-virtual-media.yaml", []string{"--format", "metal3", "--redfish", "--virtual-media"}, validateMetal3(true, true)},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
 			args := append([]string{"instackenv", "--config", enrollConfig, "--address", "192.168.24.1"}, c.args...)
@@ -176,15 +178,16 @@ func validateTripleO(manualType string) func(t *testing.T, out []byte) {
 	}
 }
 
-func validateIronic(redfish bool) func(t *testing.T, out []byte) {
+func validateIronic(redfish, virtualMedia bool) func(t *testing.T, out []byte) {
 	return func(t *testing.T, out []byte) {
 		var file struct {
 			Nodes []struct {
-				Name       string         `yaml:"name"`
-				Driver     string         `yaml:"driver"`
-				DriverInfo map[string]any `yaml:"driver_info"`
-				Properties map[string]any `yaml:"properties"`
-				Ports      []struct {
+				Name          string         `yaml:"name"`
+				Driver        string         `yaml:"driver"`
+				BootInterface string         `yaml:"boot_interface"`
+				DriverInfo    map[string]any `yaml:"driver_info"`
+				Properties    map[string]any `yaml:"properties"`
+				Ports         []struct {
 					Address string `yaml:"address"`
 				} `yaml:"ports"`
 			} `yaml:"nodes"`
@@ -221,6 +224,9 @@ func validateIronic(redfish bool) func(t *testing.T, out []byte) {
 				if n.Driver != "redfish" {
 					t.Errorf("%s: driver %s, want redfish", name, n.Driver)
 				}
+				if want := map[bool]string{true: "redfish-virtual-media"}[virtualMedia]; n.BootInterface != want {
+					t.Errorf("%s: boot_interface %q, want %q", name, n.BootInterface, want)
+				}
 			} else {
 				port := map[string]int{"6230": 6230, "6231": 6231, "6232": 6232, "6233": 6233}[ep[1]]
 				want = map[string]any{"ipmi_address": ep[0], "ipmi_port": port, "ipmi_username": enrollUser(name), "ipmi_password": enrollPasswords[name]}
@@ -249,7 +255,7 @@ func validateIronic(redfish bool) func(t *testing.T, out []byte) {
 	}
 }
 
-func validateMetal3(redfish bool) func(t *testing.T, out []byte) {
+func validateMetal3(redfish, virtualMedia bool) func(t *testing.T, out []byte) {
 	return func(t *testing.T, out []byte) {
 		type doc struct {
 			APIVersion string `yaml:"apiVersion"`
@@ -308,6 +314,9 @@ func validateMetal3(redfish bool) func(t *testing.T, out []byte) {
 			if redfish {
 				wantAddr = "redfish://192.168.24.1:8443/redfish/v1/Systems/" + name
 			}
+			if virtualMedia {
+				wantAddr = "redfish-virtualmedia://192.168.24.1:8443/redfish/v1/Systems/" + name
+			}
 			if h.Spec.BMC.Address != wantAddr {
 				t.Errorf("%s: bmc.address %q, want %q", name, h.Spec.BMC.Address, wantAddr)
 			}
@@ -346,6 +355,14 @@ nodes:
   - name: compute-0
     ipmi: {listen: "127.0.0.1:6230", username: admin, password: pw}
 `, 0o600)
+	noBoot := filepath.Join(dir, "noboot.yaml")
+	writeFile(t, noBoot, `state_dir: /var/lib/powerjockey
+redfish: {listen: "127.0.0.1:8443"}
+nodes:
+  - name: compute-0
+    ipmi: {listen: "127.0.0.1:6230", username: admin, password: pw}
+    mac: "52:54:00:aa:00:01"
+`, 0o600)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -358,6 +375,8 @@ nodes:
 		{[]string{"--config", bad, "--format", "ironic", "--redfish"}, "--redfish: redfish is not configured in " + bad + " (set redfish.listen)"},
 		{[]string{"--config", noMAC, "--format", "metal3"}, "node compute-0: Metal3 needs the boot NIC's MAC (bootMACAddress): set mac"},
 		{[]string{"--config", enrollConfig, "extra"}, "unexpected argument \"extra\""},
+		{[]string{"--config", enrollConfig, "--format", "ironic", "--virtual-media"}, "--virtual-media: virtual media is Redfish's: add --redfish"},
+		{[]string{"--config", noBoot, "--format", "metal3", "--redfish", "--virtual-media"}, "--virtual-media: the boot endpoint is off in " + noBoot + " (set boot.listen)"},
 	} {
 		out, errOut, code := runCmd(t, append([]string{"instackenv"}, c.args...)...)
 		if code != 1 || !strings.Contains(errOut, c.want) || out != "" {

@@ -16,9 +16,6 @@ import (
 	"strings"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // command is one subcommand.
 type command struct {
 	summary string
@@ -35,7 +32,8 @@ func commands() map[string]command {
 		"power":      {"operate a node through the running daemon (--direct when none runs)", runPower},
 		"demo":       {"run the daemon on a simulated rack on loopback (no hardware needed)", runDemo},
 		"sim":        {"simulate the PDUs and machines a configuration describes", runSim},
-		"version":    {"print the version", func(_ context.Context, _ []string, out, _ io.Writer) error { fmt.Fprintln(out, version); return nil }},
+		"version":    {"print the version, commit, build date and Go version (--json)", runVersion},
+		"man":        {"print the manual page (roff), as the packages install it", runMan},
 	}
 }
 
@@ -51,6 +49,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
 	}
 	c, ok := cmds[args[0]]
 	if !ok {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -33,22 +36,28 @@ import (
 // targetFlags say where the running daemon is: its configuration (whose
 // http.listen and state_dir are used) or its URL.
 type targetFlags struct {
-	config  string
-	url     string
-	timeout time.Duration
+	config    string
+	url       string
+	tokenFile string
+	caFile    string
+	timeout   time.Duration
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.config, "config", "", "the daemon's configuration (its http.listen is the API; default "+defaultConfigPath+")")
 	fs.StringVar(&t.url, "url", "", "the daemon's HTTP API, e.g. http://127.0.0.1:9623 (instead of --config)")
+	fs.StringVar(&t.tokenFile, "token-file", "", "a file holding a bearer token (one of http.tokens), for a daemon that asks for credentials")
+	fs.StringVar(&t.caFile, "cacert", "", "the CA that signed the daemon's HTTPS certificate (default with --config: its tls_cert, or state_dir/http/ca.crt)")
 	fs.DurationVar(&t.timeout, "timeout", time.Minute, "give up after this long")
 }
 
 // target is a resolved daemon location.
 type target struct {
-	base     string // http://host:port
+	base     string // http://host:port or https://host:port
 	cfgPath  string // "" when only --url was given
 	stateDir string // "" when unknown
+	caFile   string // "" for the system's roots
+	token    string // bearer token, "" for none
 }
 
 // resolve finds the daemon's API from the flags. Only http.listen and
@@ -56,6 +65,14 @@ type target struct {
 // the password files can still ask the daemon.
 func (t *targetFlags) resolve() (target, error) {
 	var tg target
+	if t.tokenFile != "" {
+		b, err := os.ReadFile(t.tokenFile)
+		if err != nil {
+			return tg, fmt.Errorf("--token-file: %w", err)
+		}
+		tg.token = strings.TrimSpace(string(b))
+	}
+	tg.caFile = t.caFile
 	cfgPath, explicit := t.config, t.config != ""
 	if !explicit {
 		cfgPath = defaultConfigPath
@@ -85,7 +102,9 @@ func (t *targetFlags) resolve() (target, error) {
 	var c struct {
 		StateDir string `yaml:"state_dir"`
 		HTTP     struct {
-			Listen string `yaml:"listen"`
+			Listen  string `yaml:"listen"`
+			TLS     *bool  `yaml:"tls"`
+			TLSCert string `yaml:"tls_cert"`
 		} `yaml:"http"`
 	}
 	if err := yaml.Unmarshal(data, &c); err != nil {
@@ -117,16 +136,45 @@ func (t *targetFlags) resolve() (target, error) {
 			addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 		}
 	}
-	tg.base = "http://" + netip.AddrPortFrom(addr, ap.Port()).String()
+	scheme := "http"
+	if (config.HTTP{Listen: listen, TLS: c.HTTP.TLS, TLSCert: c.HTTP.TLSCert}).TLSEnabled() {
+		scheme = "https"
+		if tg.caFile == "" {
+			tg.caFile = filepath.Join(tg.stateDir, "http", "ca.crt")
+			if c.HTTP.TLSCert != "" {
+				tg.caFile = c.HTTP.TLSCert
+			}
+		}
+	}
+	tg.base = scheme + "://" + netip.AddrPortFrom(addr, ap.Port()).String()
 	return tg, nil
+}
+
+// client is the API client for the target: its CA, its token.
+func (tg target) client() (*apiClient, error) {
+	c := newAPIClient(tg.base)
+	c.token = tg.token
+	if tg.caFile != "" && strings.HasPrefix(tg.base, "https:") {
+		pem, err := os.ReadFile(tg.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("the daemon serves HTTPS, and its CA cannot be read: %w (give --cacert FILE)", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate", tg.caFile)
+		}
+		c.hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	}
+	return c, nil
 }
 
 // errUnreachable is an API that does not answer at all.
 var errUnreachable = errors.New("daemon not reachable")
 
 type apiClient struct {
-	base string
-	hc   *http.Client
+	base  string
+	token string
+	hc    *http.Client
 }
 
 func newAPIClient(base string) *apiClient {
@@ -154,6 +202,9 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any, out
 	// The API refuses POSTs that could come from a cross-site page; this
 	// header (or the JSON body) says the request is not one.
 	req.Header.Set("X-Requested-By", "powerjockey")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		var op *net.OpError
@@ -170,6 +221,12 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any, out
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
 			Error string `json:"error"`
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			if c.token == "" {
+				return &apiError{status: resp.StatusCode, msg: "the daemon asks for credentials: give --token-file FILE (a file holding one of its http.tokens)"}
+			}
+			return &apiError{status: resp.StatusCode, msg: "the daemon refused the token of --token-file"}
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
 			return &apiError{status: resp.StatusCode, msg: e.Error}
@@ -235,7 +292,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, tf.timeout)
 	defer cancel()
-	c := newAPIClient(tg.base)
+	c, err := tg.client()
+	if err != nil {
+		return err
+	}
 	var raw json.RawMessage
 	if err := c.call(ctx, "GET", "/api/v1/nodes", nil, &raw); err != nil {
 		return unreachableHelp(err, tg, "")
@@ -421,7 +481,10 @@ flags:
 	if err != nil {
 		return err
 	}
-	c := newAPIClient(tg.base)
+	c, err := tg.client()
+	if err != nil {
+		return err
+	}
 	path := "/api/v1/nodes/" + url.PathEscape(name)
 	var n httpapi.NodeJSON
 	switch verb {

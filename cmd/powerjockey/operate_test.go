@@ -170,13 +170,16 @@ func TestParseInterspersed(t *testing.T) {
 func TestResolveTarget(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
-		yaml, want, err string
+		yaml, want, err, ca string
 	}{
-		{"nodes: []\n", "http://127.0.0.1:9623", ""},
-		{"http: {listen: \"0.0.0.0:9000\"}\n", "http://127.0.0.1:9000", ""},
-		{"http: {listen: \"[::]:9000\"}\n", "http://[::1]:9000", ""},
-		{"http: {listen: \"[fd00::1]:9000\"}\n", "http://[fd00::1]:9000", ""},
-		{"http: {listen: \"off\"}\n", "", "http.listen is off"},
+		{"nodes: []\n", "http://127.0.0.1:9623", "", ""},
+		// Beyond loopback the daemon serves HTTPS (a generated CA unless
+		// tls_cert is given).
+		{"http: {listen: \"0.0.0.0:9000\"}\n", "https://127.0.0.1:9000", "", "/var/lib/powerjockey/http/ca.crt"},
+		{"http: {listen: \"[::]:9000\"}\n", "https://[::1]:9000", "", "/var/lib/powerjockey/http/ca.crt"},
+		{"http: {listen: \"[fd00::1]:9000\", tls_cert: /etc/pj.crt}\n", "https://[fd00::1]:9000", "", "/etc/pj.crt"},
+		{"http: {listen: \"127.0.0.1:9000\", tls: true}\n", "https://127.0.0.1:9000", "", "/var/lib/powerjockey/http/ca.crt"},
+		{"http: {listen: \"off\"}\n", "", "http.listen is off", ""},
 	} {
 		path := filepath.Join(dir, "c.yaml")
 		writeFile(t, path, c.yaml, 0o600)
@@ -188,7 +191,7 @@ func TestResolveTarget(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || tg.base != c.want || tg.stateDir != "/var/lib/powerjockey" {
+		if err != nil || tg.base != c.want || tg.stateDir != "/var/lib/powerjockey" || tg.caFile != c.ca {
 			t.Errorf("%q: %+v %v, want %s", c.yaml, tg, err, c.want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/powerjockey/powerjockey/pkg/buildinfo"
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/daemon"
 )
@@ -24,6 +25,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The first line says which build runs, before anything can fail.
+	log.Info("powerjockey starting", buildinfo.Get().LogAttrs()...)
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err

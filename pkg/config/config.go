@@ -10,6 +10,7 @@ package config
 
 import (
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -24,6 +25,9 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Redfish configures the shared Redfish endpoint; disabled when Listen is empty.
 	Redfish Redfish `yaml:"redfish"`
+	// Boot configures the boot endpoint (iPXE scripts, virtual media);
+	// disabled when Listen is empty.
+	Boot Boot `yaml:"boot"`
 	// PDUs are the switched PDUs nodes may reference by name.
 	PDUs []PDU `yaml:"pdus"`
 	// Nodes are the machines powerjockey gives a BMC.
@@ -67,6 +71,62 @@ type HTTP struct {
 	// PDUs and state files.
 	MaxConnections          int `yaml:"max_connections"`
 	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+
+	// TLS serves HTTPS. Default: on for a non-loopback listen address
+	// (where it cannot be switched off) or when TLSCert is given, off on
+	// loopback.
+	TLS *bool `yaml:"tls"`
+	// TLSCert and TLSKey are PEM files; without them a leaf certificate
+	// is generated into state_dir/http, signed by a name-constrained CA
+	// there (state_dir/http/ca.crt), as for Redfish.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// Tokens are bearer tokens for the API and the page, each with a
+	// role. A non-loopback listener needs Tokens or Accounts.
+	Tokens []HTTPToken `yaml:"tokens"`
+	// Accounts lets the nodes' BMC users (their ipmi username and
+	// password, as Redfish accepts them) log in, each seeing its own
+	// nodes with the role of its IPMI privilege.
+	Accounts bool `yaml:"accounts"`
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (Prometheus: authorization: {credentials_file: ...}); without it
+	// /metrics is open.
+	MetricsToken     string `yaml:"metrics_token"`
+	MetricsTokenFile string `yaml:"metrics_token_file"`
+}
+
+// HTTPToken is one bearer token of the HTTP server.
+type HTTPToken struct {
+	// Name identifies the token's holder in audit lines, the event log
+	// and the page ("noc", "ironic-conductor").
+	Name string `yaml:"name"`
+	// Role is ReadOnly (reads) or Operator (also power actions and
+	// acknowledging manual actions); Administrator means Operator here.
+	Role string `yaml:"role"`
+	// Token (at least 16 characters), or TokenFile holding it.
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// TLSEnabled reports whether the HTTP server serves HTTPS (see HTTP.TLS).
+func (h HTTP) TLSEnabled() bool {
+	if h.TLS != nil {
+		return *h.TLS
+	}
+	return h.TLSCert != "" || !IsLoopbackListen(h.Listen)
+}
+
+// AuthEnabled reports whether the HTTP server asks for credentials.
+func (h HTTP) AuthEnabled() bool { return len(h.Tokens) > 0 || h.Accounts }
+
+// IsLoopbackListen reports whether a listen address ("IP:port") is on
+// loopback only; "off" counts as loopback (nothing is exposed).
+func IsLoopbackListen(listen string) bool {
+	if listen == "off" {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(listen)
+	return err == nil && ap.Addr().IsLoopback()
 }
 
 // Redfish configures the Redfish service shared by all nodes.
@@ -155,6 +215,18 @@ type Node struct {
 	Fallback string `yaml:"fallback"`
 	// Status chooses where "power status" comes from.
 	Status Status `yaml:"status"`
+	// Boot changes the boot endpoint's settings for this node (optional).
+	Boot *NodeBoot `yaml:"boot"`
+
+	// Console is the machine's serial console, served over IPMI Serial
+	// over LAN (optional).
+	Console *Console `yaml:"console"`
+	// FRU is the inventory its BMC reports (optional; see FRU).
+	FRU *FRU `yaml:"fru"`
+	// MaxWatts is the most the machine draws (e.g. its power supplies'
+	// rating); it sets the range and resolution of its IPMI Watts sensors
+	// (default 1000).
+	MaxWatts float64 `yaml:"max_watts"`
 
 	// Hardware properties for enrollment files (instackenv.json); optional.
 	CPU          int    `yaml:"cpu"`

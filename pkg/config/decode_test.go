@@ -148,7 +148,7 @@ func TestWrongTypes(t *testing.T) {
 		{"list for mapping", `ipmi: [1, 2]
 ` + minimal, `x.yaml:1:7: ipmi: want a mapping of keys, got a list`},
 		{"scalar for mapping", `http: 127.0.0.1:9623
-` + minimal, `x.yaml:1:7: http: want a mapping of keys, got a scalar "127.0.0.1:9623"`},
+` + minimal, `x.yaml:1:7: http: want a mapping of keys, got a scalar (not shown: it may be a misplaced secret)`},
 		{"scalar for optional mapping", minimal + `  wol: yes
 `, `x.yaml:7:8: nodes[0].wol: want a mapping of keys, got a scalar (not shown: it may be a misplaced secret)`},
 		{"mapping for list", `nodes:

@@ -161,6 +161,14 @@ func (c *Config) hasInlineSecrets() bool {
 			return true
 		}
 	}
+	for _, t := range c.HTTP.Tokens {
+		if t.Token != "" && t.TokenFile == "" {
+			return true
+		}
+	}
+	if c.HTTP.MetricsToken != "" && c.HTTP.MetricsTokenFile == "" {
+		return true
+	}
 	for _, p := range c.PDUs {
 		if p.SNMP.Community != "" || p.SNMP.CommunityWrite != "" ||
 			(p.SNMP.AuthPassphrase != "" && p.SNMP.AuthPassphraseFile == "") ||

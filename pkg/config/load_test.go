@@ -180,6 +180,7 @@ ipmi:
   auth_failures_per_minute: -1
 http:
   listen: 0.0.0.0:80
+  accounts: true
 nodes:
 - name: n1
   ipmi:

@@ -77,6 +77,7 @@ func (v *validator) applyDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultHTTPListen
 	}
+	v.bootDefaults()
 	if c.HTTP.MaxConnections == 0 {
 		c.HTTP.MaxConnections = DefaultHTTPMaxConnections
 	}
@@ -162,6 +163,7 @@ func (v *validator) applyDefaults() {
 		if n.Status.Probe != nil && n.Status.Probe.Timeout == 0 {
 			n.Status.Probe.Timeout = Duration(DefaultProbeTimeout)
 		}
+		applyHardwareDefaults(n)
 	}
 }
 
@@ -205,6 +207,8 @@ func (v *validator) validate() {
 		}
 	}
 
+	v.validateBoot()
+	v.validateHTTPAccess()
 	v.validateConnCaps("http", c.HTTP.MaxConnections, c.HTTP.MaxConnectionsPerSource)
 	v.validateConnCaps("redfish", c.Redfish.MaxConnections, c.Redfish.MaxConnectionsPerSource)
 
@@ -220,6 +224,66 @@ func (v *validator) validate() {
 	outlets := map[string]string{}
 	for i := range c.Nodes {
 		v.validateNode(fmt.Sprintf("nodes[%d]", i), &c.Nodes[i], pdus, names, &listens, outlets)
+	}
+}
+
+// MinHTTPTokenLength is the shortest bearer token accepted: 16 characters
+// of `openssl rand -base64 12` are 96 random bits.
+const MinHTTPTokenLength = 16
+
+// validateHTTPAccess checks who may reach the HTTP server and how. Its page
+// and API switch power: a listener beyond loopback must serve HTTPS and
+// ask for credentials, and is refused otherwise.
+func (v *validator) validateHTTPAccess() {
+	h := &v.cfg.HTTP
+	if (h.TLSCert == "") != (h.TLSKey == "") {
+		v.fail("http.tls_cert", "tls_cert and tls_key go together")
+	}
+	if h.TLS != nil && !*h.TLS && h.TLSCert != "" {
+		v.fail("http.tls", "is false but tls_cert is given: remove one")
+	}
+	seen := map[string]bool{}
+	for i := range h.Tokens {
+		tp := fmt.Sprintf("http.tokens[%d]", i)
+		tok := &h.Tokens[i]
+		switch {
+		case !nameRE.MatchString(tok.Name):
+			v.fail(tp+".name", "want a name of letters, digits, '.', '_' or '-', got %q", tok.Name)
+		case seen[tok.Name]:
+			v.fail(tp+".name", "duplicate token name %q", tok.Name)
+		}
+		seen[tok.Name] = true
+		switch strings.ToLower(tok.Role) {
+		case "readonly":
+			tok.Role = "ReadOnly"
+		case "operator", "administrator":
+			tok.Role = "Operator"
+		default:
+			v.fail(tp+".role", "want ReadOnly or Operator, got %q", tok.Role)
+		}
+		v.secret(tp+".token", &tok.Token, tok.TokenFile, tp+".token_file", true)
+		if tok.Token != "" && len(tok.Token) < MinHTTPTokenLength {
+			v.fail(secretKey(tp+".token", tok.TokenFile), "at least %d characters (e.g. openssl rand -base64 24), got %d", MinHTTPTokenLength, len(tok.Token))
+		}
+	}
+	v.secret("http.metrics_token", &h.MetricsToken, h.MetricsTokenFile, "http.metrics_token_file", false)
+	if h.MetricsToken != "" && len(h.MetricsToken) < MinHTTPTokenLength {
+		v.fail(secretKey("http.metrics_token", h.MetricsTokenFile), "at least %d characters, got %d", MinHTTPTokenLength, len(h.MetricsToken))
+	}
+	if IsLoopbackListen(h.Listen) {
+		return
+	}
+	if _, err := netip.ParseAddrPort(h.Listen); err != nil {
+		return // reported by validate
+	}
+	if h.TLS != nil && !*h.TLS {
+		v.fail("http.tls", "cannot be false: http.listen %s is not a loopback address, and the page's logins and tokens "+
+			"must not cross the network in clear text (leave tls out for a generated certificate, or give tls_cert and tls_key)", h.Listen)
+	}
+	if !h.AuthEnabled() {
+		v.fail("http.listen", "%s is not a loopback address: the page and API switch power, so they need authentication there: "+
+			"add http.tokens (bearer tokens from files, role ReadOnly or Operator) or http.accounts: true (the nodes' BMC users log in), "+
+			"or listen on 127.0.0.1", h.Listen)
 	}
 }
 
@@ -510,6 +574,8 @@ func (v *validator) validateNode(path string, n *Node, pdus map[string]*PDU, nam
 		v.fail(path+".fallback", "want manual or error, got %q", n.Fallback)
 	}
 	v.validateStatus(path, n)
+	v.validateNodeBoot(path, n)
+	v.validateHardware(path, n)
 }
 
 func (v *validator) validateNodePDU(path, node string, np *NodePDU, pdus map[string]*PDU, outlets map[string]string) {

@@ -643,3 +643,59 @@ func TestConnectionCaps(t *testing.T) {
 	wantExactly(t, "http:\n  max_connections: many\n"+minimal,
 		`x.yaml:2:20: http.max_connections: want an integer, got "many"`)
 }
+
+// TestHTTPAccess: a listener beyond loopback is refused without HTTPS and
+// credentials, with the file, line and key; tokens are checked like every
+// secret.
+func TestHTTPAccess(t *testing.T) {
+	const tok = "    token: 0123456789abcdefXYZ\n"
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"no auth beyond loopback", "http:\n  listen: 192.0.2.1:9623\n" + minimal,
+			[]string{`x.yaml:2:3: http.listen: 192.0.2.1:9623 is not a loopback address: the page and API switch power, so they need authentication there: add http.tokens (bearer tokens from files, role ReadOnly or Operator) or http.accounts: true (the nodes' BMC users log in), or listen on 127.0.0.1`}},
+		{"wildcard is not loopback", "http:\n  listen: 0.0.0.0:9623\n" + minimal,
+			[]string{`x.yaml:2:3: http.listen: 0.0.0.0:9623 is not a loopback address: the page and API switch power, so they need authentication there: add http.tokens (bearer tokens from files, role ReadOnly or Operator) or http.accounts: true (the nodes' BMC users log in), or listen on 127.0.0.1`}},
+		{"no TLS beyond loopback", "http:\n  listen: \"[2001:db8::1]:9623\"\n  accounts: true\n  tls: false\n" + minimal,
+			[]string{`x.yaml:4:3: http.tls: cannot be false: http.listen [2001:db8::1]:9623 is not a loopback address, and the page's logins and tokens must not cross the network in clear text (leave tls out for a generated certificate, or give tls_cert and tls_key)`}},
+		{"neither", "http:\n  listen: 192.0.2.1:9623\n  tls: false\n" + minimal,
+			[]string{`x.yaml:3:3: http.tls: cannot be false: http.listen 192.0.2.1:9623 is not a loopback address, and the page's logins and tokens must not cross the network in clear text (leave tls out for a generated certificate, or give tls_cert and tls_key)`,
+				`x.yaml:2:3: http.listen: 192.0.2.1:9623 is not a loopback address: the page and API switch power, so they need authentication there: add http.tokens (bearer tokens from files, role ReadOnly or Operator) or http.accounts: true (the nodes' BMC users log in), or listen on 127.0.0.1`}},
+		{"cert without key", "http:\n  tls_cert: /c.pem\n" + minimal,
+			[]string{`x.yaml:2:3: http.tls_cert: tls_cert and tls_key go together`}},
+		{"bad role", "http:\n  tokens:\n  - name: noc\n    role: admin\n" + tok + minimal,
+			[]string{`x.yaml:4:5: http.tokens[0].role: want ReadOnly or Operator, got "admin"`}},
+		{"short token", "http:\n  tokens:\n  - name: noc\n    role: ReadOnly\n    token: short\n" + minimal,
+			[]string{`x.yaml:5:5: http.tokens[0].token: at least 16 characters (e.g. openssl rand -base64 24), got 5`}},
+		{"placeholder token", "http:\n  tokens:\n  - name: noc\n    role: ReadOnly\n    token: CHANGE-ME-0123456789\n" + minimal,
+			[]string{`x.yaml:5:5: http.tokens[0].token: the value is a placeholder (CHANGE-ME), not a secret: set a real one (or keep it in a file named by token_file)`}},
+		{"no token", "http:\n  tokens:\n  - name: noc\n    role: ReadOnly\n" + minimal,
+			[]string{`x.yaml:3:5: http.tokens[0].token: required (or token_file)`}},
+		{"duplicate name", "http:\n  tokens:\n  - name: noc\n    role: ReadOnly\n" + tok + "  - name: noc\n    role: Operator\n" + tok + minimal,
+			[]string{`x.yaml:6:5: http.tokens[1].name: duplicate token name "noc"`}},
+		{"short metrics token", "http:\n  metrics_token: abc\n" + minimal,
+			[]string{`x.yaml:2:3: http.metrics_token: at least 16 characters, got 3`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantExactly(t, tt.src, tt.want...) })
+	}
+
+	c := parseOK(t, "http:\n  listen: 192.0.2.1:9623\n  tokens:\n  - name: noc\n    role: readonly\n"+tok+"  - name: ops\n    role: administrator\n"+tok+minimal)
+	if !c.HTTP.TLSEnabled() || !c.HTTP.AuthEnabled() || c.HTTP.Tokens[0].Role != "ReadOnly" || c.HTTP.Tokens[1].Role != "Operator" {
+		t.Errorf("%+v", c.HTTP)
+	}
+	c = parseOK(t, "http:\n  listen: 0.0.0.0:9623\n  accounts: true\n"+minimal)
+	if !c.HTTP.TLSEnabled() {
+		t.Error("no TLS by default beyond loopback")
+	}
+	c = parseOK(t, minimal)
+	if c.HTTP.TLSEnabled() || c.HTTP.AuthEnabled() {
+		t.Errorf("loopback default: %+v", c.HTTP)
+	}
+	c = parseOK(t, "http:\n  tls: true\n  accounts: true\n"+minimal)
+	if !c.HTTP.TLSEnabled() || !c.HTTP.AuthEnabled() {
+		t.Errorf("loopback with tls and accounts: %+v", c.HTTP)
+	}
+}

@@ -58,6 +58,7 @@ func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 		WattsOn:        *n.Status.WattsOn,
 		MaxAge:         n.Status.MaxAge.D(),
 		SampleInterval: n.Status.SampleInterval.D(),
+		Boot:           d.nodeBootConfig(n),
 		Logger:         d.log,
 		Observer:       d.metrics,
 	}
@@ -198,10 +199,18 @@ func (d *Daemon) newNode(ctx context.Context, n config.Node) (*nodeEntry, error)
 	return &nodeEntry{node: nd, cfg: n, feed: feed}, nil
 }
 
-// startEndpoint binds and serves a built node's IPMI endpoint; on failure
-// the node is released.
+// startEndpoint opens a built node's console and binds and serves its IPMI
+// endpoint; on failure the node is released.
 func (d *Daemon) startEndpoint(ctx context.Context, e *nodeEntry) error {
-	if _, err := d.ipmi.Start(ctx, e.node, endpointConfig(d.cfg, e.cfg)); err != nil {
+	con, stop, err := d.startConsole(ctx, e.cfg)
+	if err != nil {
+		e.release()
+		return err
+	}
+	e.console, e.stopConsole = con, stop
+	ec := endpointConfig(d.cfg, e.cfg)
+	ec.Hardware = hardware(e.cfg, e.console)
+	if _, err := d.ipmi.Start(ctx, e.node, ec); err != nil {
 		e.release()
 		return err
 	}
@@ -213,8 +222,12 @@ func (d *Daemon) stopNode(e *nodeEntry) {
 	e.release()
 }
 
-// release stops the node and takes its outlets out of its PDU's poll set.
+// release stops the node and its console and takes its outlets out of its
+// PDU's poll set.
 func (e *nodeEntry) release() {
+	if e.stopConsole != nil {
+		e.stopConsole()
+	}
 	e.node.Close()
 	if e.feed != nil {
 		e.feed.Release()

@@ -21,11 +21,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/powerjockey/powerjockey/pkg/config"
 )
 
 // Files of the generated certificates, under state_dir/redfish. tls.crt is
@@ -54,15 +53,23 @@ const (
 	certCheckInterval = 6 * time.Hour
 )
 
-// certStore holds the Redfish service's certificate and keeps it current:
+// certSource is where a service's certificate comes from: the operator's
+// files, or (both empty) a leaf generated for the listen address.
+type certSource struct {
+	Listen, TLSCert, TLSKey string
+}
+
+// certStore holds a TLS service's certificate (Redfish's, the HTTP
+// server's) and keeps it current:
 // a generated one is renewed before it expires, a configured one is
 // re-read when its files change (a renewal by certbot or cert-manager),
 // both without a restart.
 type certStore struct {
-	dir string
-	rc  config.Redfish
-	log *slog.Logger
-	now func() time.Time
+	service string // "redfish", "http": in log lines and the certificates' names
+	dir     string
+	rc      certSource
+	log     *slog.Logger
+	now     func() time.Time
 
 	cur atomic.Pointer[tls.Certificate]
 
@@ -72,8 +79,8 @@ type certStore struct {
 
 // newCertStore loads or generates the certificate; an error means the
 // service cannot start.
-func newCertStore(dir string, rc config.Redfish, log *slog.Logger, now func() time.Time) (*certStore, error) {
-	s := &certStore{dir: dir, rc: rc, log: log, now: now}
+func newCertStore(service, dir string, rc certSource, log *slog.Logger, now func() time.Time) (*certStore, error) {
+	s := &certStore{service: service, dir: dir, rc: rc, log: log, now: now}
 	if err := s.refresh(true); err != nil {
 		return nil, err
 	}
@@ -96,7 +103,7 @@ func (s *certStore) run(ctx context.Context) {
 			return
 		case <-t.C:
 			if err := s.refresh(false); err != nil {
-				s.log.Error("redfish certificate not refreshed: the current one keeps serving", "err", err)
+				s.log.Error(s.service+" certificate not refreshed: the current one keeps serving", "err", err)
 			}
 		}
 	}
@@ -108,7 +115,7 @@ func (s *certStore) refresh(first bool) error {
 	if s.rc.TLSCert != "" {
 		return s.refreshConfigured(first)
 	}
-	cert, err := generatedCertificate(s.dir, s.rc.Listen, s.now(), s.log)
+	cert, err := generatedCertificate(s.service, s.dir, s.rc.Listen, s.now(), s.log)
 	if err != nil {
 		return err
 	}
@@ -138,7 +145,7 @@ func (s *certStore) refreshConfigured(first bool) error {
 		return fmt.Errorf("tls_cert/tls_key: %w", err)
 	}
 	if !first {
-		s.log.Info("redfish certificate files changed: serving the new certificate", "cert", s.rc.TLSCert,
+		s.log.Info(s.service+" certificate files changed: serving the new certificate", "cert", s.rc.TLSCert,
 			"not_after", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	s.mods = mods
@@ -151,14 +158,14 @@ func (s *certStore) warnConfigured(leaf *x509.Certificate) {
 	now := s.now()
 	switch {
 	case now.After(leaf.NotAfter):
-		s.log.Error("redfish certificate (tls_cert) has expired: clients that verify it refuse to connect", "cert", s.rc.TLSCert,
+		s.log.Error(s.service+" certificate (tls_cert) has expired: clients that verify it refuse to connect", "cert", s.rc.TLSCert,
 			"not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	case now.Add(renewBefore).After(leaf.NotAfter):
-		s.log.Warn("redfish certificate (tls_cert) expires soon: renew it (the daemon re-reads the files)", "cert", s.rc.TLSCert,
+		s.log.Warn(s.service+" certificate (tls_cert) expires soon: renew it (the daemon re-reads the files)", "cert", s.rc.TLSCert,
 			"not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if leaf.IsCA {
-		s.log.Warn("redfish certificate (tls_cert) is a CA certificate: serve a leaf certificate that a CA signed", "cert", s.rc.TLSCert)
+		s.log.Warn(s.service+" certificate (tls_cert) is a CA certificate: serve a leaf certificate that a CA signed", "cert", s.rc.TLSCert)
 	}
 }
 
@@ -166,7 +173,7 @@ func (s *certStore) warnConfigured(leaf *x509.Certificate) {
 // renewing (and, when needed, first creating) what is missing, expiring,
 // not covering the listen host, or not what this version generates (the
 // self-signed CA certificate that earlier versions served).
-func generatedCertificate(dir, listen string, now time.Time, log *slog.Logger) (tls.Certificate, error) {
+func generatedCertificate(service, dir, listen string, now time.Time, log *slog.Logger) (tls.Certificate, error) {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("listen %q: %w", listen, err)
@@ -184,27 +191,27 @@ func generatedCertificate(dir, listen string, now time.Time, log *slog.Logger) (
 		// A renewed leaf from the CA clients already trust; unless the CA
 		// does not permit the listen host (its name constraints were
 		// made for another one): then a new CA.
-		cert, err := issueLeaf(ca, caKey, host, names, now)
+		cert, err := issueLeaf(service, ca, caKey, host, names, now)
 		if err != nil {
 			return tls.Certificate{}, err
 		}
 		if err := verifyLeaf(cert, ca, host, now); err == nil {
-			log.Info("redfish certificate renewed", "cert", certPath, "reason", leafWhy,
+			log.Info(service+" certificate renewed", "cert", certPath, "reason", leafWhy,
 				"not_after", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 			return cert, writeLeaf(certPath, keyPath, cert)
 		}
 		caWhy = "its name constraints do not cover listen host " + host
 	}
 	if _, err := os.Stat(caPath); err == nil {
-		log.Warn("redfish generating a new CA: clients must be given the new ca.crt to verify the service", "ca", caPath, "reason", caWhy)
+		log.Warn(service+" generating a new CA: clients must be given the new ca.crt to verify the service", "ca", caPath, "reason", caWhy)
 	} else {
-		log.Info("redfish generating a CA and a certificate; give clients ca.crt to verify the service", "ca", caPath)
+		log.Info(service+" generating a CA and a certificate; give clients ca.crt to verify the service", "ca", caPath)
 	}
-	ca, caKey, err = newCA(host, names, now)
+	ca, caKey, err = newCA(service, host, names, now)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	cert, err = issueLeaf(ca, caKey, host, names, now)
+	cert, err = issueLeaf(service, ca, caKey, host, names, now)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -337,6 +344,14 @@ func certCN(host string) string {
 	return host
 }
 
+// serviceTitle is the service's name in certificates: "Redfish", "HTTP".
+func serviceTitle(service string) string {
+	if service == "redfish" {
+		return "Redfish"
+	}
+	return strings.ToUpper(service)
+}
+
 func randomSerial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
@@ -353,7 +368,7 @@ func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 // newCA makes the CA that signs the service's leaves. Its name
 // constraints permit only the service's names, so its key, kept in
 // state_dir next to the leaf's, cannot vouch for any other host.
-func newCA(host string, names certNames, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+func newCA(service, host string, names certNames, now time.Time) (*x509.Certificate, crypto.Signer, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -373,7 +388,7 @@ func newCA(host string, names certNames, now time.Time) (*x509.Certificate, cryp
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject: pkix.Name{Organization: []string{"powerjockey"},
-			CommonName: fmt.Sprintf("powerjockey Redfish CA %s %s", certCN(host), now.UTC().Format("2006-01-02"))},
+			CommonName: fmt.Sprintf("powerjockey %s CA %s %s", serviceTitle(service), certCN(host), now.UTC().Format("2006-01-02"))},
 		NotBefore:                   now.Add(-time.Hour),
 		NotAfter:                    now.Add(caLifetime - time.Hour),
 		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -399,7 +414,7 @@ func newCA(host string, names certNames, now time.Time) (*x509.Certificate, cryp
 // issueLeaf makes the served certificate: a leaf (not a CA) for TLS
 // servers only, naming the service's host, signed by ca, living at most
 // leafLifetime and never past the CA.
-func issueLeaf(ca *x509.Certificate, caKey crypto.Signer, host string, names certNames, now time.Time) (tls.Certificate, error) {
+func issueLeaf(service string, ca *x509.Certificate, caKey crypto.Signer, host string, names certNames, now time.Time) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -419,7 +434,7 @@ func issueLeaf(ca *x509.Certificate, caKey crypto.Signer, host string, names cer
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{Organization: []string{"powerjockey"}, CommonName: "powerjockey Redfish " + certCN(host)},
+		Subject:      pkix.Name{Organization: []string{"powerjockey"}, CommonName: "powerjockey " + serviceTitle(service) + " " + certCN(host)},
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
 		// ECDSA keys sign (the handshake); keyEncipherment is for RSA

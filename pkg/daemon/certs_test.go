@@ -21,8 +21,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/powerjockey/powerjockey/pkg/config"
 )
 
 // logLines is a slog handler that keeps messages, for tests that look for
@@ -88,7 +86,7 @@ func verifyFor(leaf, ca *x509.Certificate, name string, at time.Time) error {
 func TestGeneratedCertificate(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	cert, err := generatedCertificate(dir, "127.0.0.1:8000", now, quietLogger())
+	cert, err := generatedCertificate("redfish", dir, "127.0.0.1:8000", now, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +167,7 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	gen := func(listen string, at time.Time) (*x509.Certificate, *x509.Certificate, *logLines) {
 		t.Helper()
 		logs := &logLines{}
-		if _, err := generatedCertificate(dir, listen, at, slog.New(logs)); err != nil {
+		if _, err := generatedCertificate("redfish", dir, listen, at, slog.New(logs)); err != nil {
 			t.Fatal(err)
 		}
 		return readPEMs(t, filepath.Join(dir, generatedCert))[0], readPEMs(t, filepath.Join(dir, generatedCA))[0], logs
@@ -212,15 +210,15 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	// A host name listen address is a DNS SAN; the wildcard address
 	// names the machine.
 	d2 := t.TempDir()
-	if c, err := generatedCertificate(d2, "bmc.example.org:8000", now, quietLogger()); err != nil || c.Leaf.VerifyHostname("bmc.example.org") != nil {
+	if c, err := generatedCertificate("redfish", d2, "bmc.example.org:8000", now, quietLogger()); err != nil || c.Leaf.VerifyHostname("bmc.example.org") != nil {
 		t.Errorf("host name listen: %v", err)
 	}
 	d3 := t.TempDir()
-	c, err := generatedCertificate(d3, "0.0.0.0:8000", now, quietLogger())
+	c, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, quietLogger())
 	if h, herr := os.Hostname(); err != nil || herr == nil && c.Leaf.VerifyHostname(h) != nil {
 		t.Errorf("wildcard listen: %v, DNS SANs %v", err, c.Leaf.DNSNames)
 	}
-	if c2, err := generatedCertificate(d3, "0.0.0.0:8000", now, quietLogger()); err != nil || !bytes.Equal(c.Certificate[0], c2.Certificate[0]) {
+	if c2, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, quietLogger()); err != nil || !bytes.Equal(c.Certificate[0], c2.Certificate[0]) {
 		t.Errorf("wildcard listen: certificate not kept: %v", err)
 	}
 
@@ -236,7 +234,7 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	os.WriteFile(filepath.Join(d4, generatedCert), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: oldDER}), 0o644)
 	os.WriteFile(filepath.Join(d4, generatedKey), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: oldKeyDER}), 0o600)
 	logs = &logLines{}
-	c, err = generatedCertificate(d4, "127.0.0.1:8000", now, slog.New(logs))
+	c, err = generatedCertificate("redfish", d4, "127.0.0.1:8000", now, slog.New(logs))
 	if err != nil || c.Leaf.IsCA || bytes.Equal(c.Certificate[0], oldDER) {
 		t.Errorf("the old CA-style certificate was kept: %v", err)
 	}
@@ -250,7 +248,7 @@ func TestConfiguredCertificate(t *testing.T) {
 	now := time.Now()
 	// Files from the generator stand in for the operator's.
 	src := t.TempDir()
-	if _, err := generatedCertificate(src, "127.0.0.1:8000", now, quietLogger()); err != nil {
+	if _, err := generatedCertificate("redfish", src, "127.0.0.1:8000", now, quietLogger()); err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile := filepath.Join(dir, "my.crt"), filepath.Join(dir, "my.key")
@@ -266,8 +264,8 @@ func TestConfiguredCertificate(t *testing.T) {
 	copyFile(filepath.Join(src, generatedCert), certFile)
 	copyFile(filepath.Join(src, generatedKey), keyFile)
 	logs := &logLines{}
-	rc := config.Redfish{Listen: "127.0.0.1:8000", TLSCert: certFile, TLSKey: keyFile}
-	s, err := newCertStore(filepath.Join(dir, "state"), rc, slog.New(logs), time.Now)
+	rc := certSource{Listen: "127.0.0.1:8000", TLSCert: certFile, TLSKey: keyFile}
+	s, err := newCertStore("redfish", filepath.Join(dir, "state"), rc, slog.New(logs), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +280,7 @@ func TestConfiguredCertificate(t *testing.T) {
 
 	// New files (a renewal): served after the next refresh.
 	src2 := t.TempDir()
-	if _, err := generatedCertificate(src2, "127.0.0.1:8000", now, quietLogger()); err != nil {
+	if _, err := generatedCertificate("redfish", src2, "127.0.0.1:8000", now, quietLogger()); err != nil {
 		t.Fatal(err)
 	}
 	copyFile(filepath.Join(src2, generatedCert), certFile)
@@ -306,7 +304,7 @@ func TestConfiguredCertificate(t *testing.T) {
 		t.Errorf("no warning for a certificate expiring in a day: %v", logs.msgs)
 	}
 	// A missing file is an error at start.
-	if _, err := newCertStore(dir, config.Redfish{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, quietLogger(), time.Now); err == nil {
+	if _, err := newCertStore("redfish", dir, certSource{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, quietLogger(), time.Now); err == nil {
 		t.Error("a missing tls_cert is not an error")
 	}
 }

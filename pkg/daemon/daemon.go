@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"runtime/debug"
 	"slices"
@@ -17,8 +18,10 @@ import (
 
 	mwol "github.com/mdlayher/wol"
 
+	"github.com/powerjockey/powerjockey/pkg/boot"
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/connlimit"
+	"github.com/powerjockey/powerjockey/pkg/console"
 	"github.com/powerjockey/powerjockey/pkg/ipmi"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 	"github.com/powerjockey/powerjockey/pkg/node"
@@ -38,6 +41,10 @@ type Daemon struct {
 
 	wolClient  *mwol.Client
 	rawSenders map[string]*wol.RawSender
+	// imageClient fetches virtual media images; mediaChecker checks them
+	// before they are inserted (boot.go).
+	imageClient  *http.Client
+	mediaChecker *boot.Checker
 
 	// mu guards the configuration-derived state below; it is held for a
 	// whole reload so readers see the old or the new set, never a mix.
@@ -55,6 +62,10 @@ type nodeEntry struct {
 	node *node.Node
 	cfg  config.Node
 	feed *pdu.Feed
+	// console is the node's serial console (nil without one); stopConsole
+	// closes it.
+	console     *console.Console
+	stopConsole func()
 }
 
 // New prepares a daemon for cfg and takes the state directory's lock;
@@ -76,18 +87,20 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	m := metrics.New()
 	d := &Daemon{
-		log:        log,
-		metrics:    m,
-		store:      store,
-		lock:       lock,
-		sampler:    newSampler(),
-		wolClient:  wc,
-		rawSenders: map[string]*wol.RawSender{},
-		cfg:        cfg,
-		pdus:       map[string]*pdu.Client{},
-		nodes:      map[string]*nodeEntry{},
-		listeners:  map[string]*connlimit.Listener{},
+		log:         log,
+		metrics:     m,
+		store:       store,
+		lock:        lock,
+		sampler:     newSampler(),
+		wolClient:   wc,
+		rawSenders:  map[string]*wol.RawSender{},
+		imageClient: boot.NewImageClient(),
+		cfg:         cfg,
+		pdus:        map[string]*pdu.Client{},
+		nodes:       map[string]*nodeEntry{},
+		listeners:   map[string]*connlimit.Listener{},
 	}
+	d.mediaChecker = &boot.Checker{Client: d.imageClient}
 	d.guard = ipmi.NewGuard(guardConfig(cfg))
 	d.ipmi = ipmi.NewManager(d.guard, m, log)
 	m.SetState(d)

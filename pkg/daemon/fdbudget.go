@@ -62,8 +62,8 @@ func fileLimit() uint64 {
 type fdBudget struct {
 	limit    uint64
 	reserved int
-	// http and redfish are the caps of the servers (zero when off).
-	http, redfish connlimit.Limits
+	// http, redfish and boot are the caps of the servers (zero when off).
+	http, redfish, boot connlimit.Limits
 	// lowered says which configured caps the limit could not afford.
 	lowered []string
 }
@@ -83,13 +83,17 @@ func newFDBudget(cfg *config.Config, limit uint64) fdBudget {
 		b.reserved += fdPerListener
 		want["redfish"] = config.HTTP{MaxConnections: cfg.Redfish.MaxConnections, MaxConnectionsPerSource: cfg.Redfish.MaxConnectionsPerSource}
 	}
+	if cfg.Boot.Listen != "" {
+		b.reserved += fdPerListener
+		want["boot"] = config.HTTP{MaxConnections: cfg.Boot.MaxConnections, MaxConnectionsPerSource: cfg.Boot.MaxConnectionsPerSource}
+	}
 	left := int64(limit) - int64(b.reserved)
 	total := 0
 	for _, w := range want {
 		total += w.MaxConnections
 	}
 	caps := map[string]connlimit.Limits{}
-	for _, name := range []string{"http", "redfish"} {
+	for _, name := range []string{"http", "redfish", "boot"} {
 		w, on := want[name]
 		if !on {
 			continue
@@ -102,6 +106,6 @@ func newFDBudget(cfg *config.Config, limit uint64) fdBudget {
 		c.PerSource = min(c.PerSource, c.Max)
 		caps[name] = c
 	}
-	b.http, b.redfish = caps["http"], caps["redfish"]
+	b.http, b.redfish, b.boot = caps["http"], caps["redfish"], caps["boot"]
 	return b
 }

@@ -74,6 +74,25 @@ func TestFDBudget(t *testing.T) {
 	}
 }
 
+// TestFDBudgetBoot: the boot endpoint has its caps (default 256 and 64),
+// shared out with the others when the limit cannot afford them all.
+func TestFDBudgetBoot(t *testing.T) {
+	bootOn := "boot: {listen: \"127.0.0.1:9624\"}\n"
+	b := newFDBudget(budgetConfig(t, 10, 0, bootOn), 65536)
+	if b.boot != (connlimit.Limits{Max: 256, PerSource: 64}) || b.reserved != 64+80+2+2 {
+		t.Errorf("budget %+v", b)
+	}
+	// 1024 - (64 + 800 + 2 + 2) = 156 left for 64 + 256 wanted.
+	b = newFDBudget(budgetConfig(t, 100, 0, bootOn), 1024)
+	if b.http.Max != 31 || b.boot.Max != 124 || b.boot.PerSource != 64 ||
+		!slices.Equal(b.lowered, []string{"http.max_connections 64 -> 31", "boot.max_connections 256 -> 124"}) {
+		t.Errorf("budget %+v", b)
+	}
+	if b = newFDBudget(budgetConfig(t, 1, 0, ""), 65536); b.boot != (connlimit.Limits{}) {
+		t.Errorf("boot endpoint off: %+v", b.boot)
+	}
+}
+
 func TestRaiseFileLimit(t *testing.T) {
 	got, err := RaiseFileLimit()
 	if err != nil || got == 0 || got != fileLimit() {

@@ -19,13 +19,13 @@ import (
 func (d *Daemon) Logger() *slog.Logger { return d.log }
 
 // RunServers runs the daemon's TCP servers (the operator HTTP server and,
-// when configured, Redfish) until ctx ends or one fails. The first error
-// stops the others and is returned; a server that is switched off returns
-// nil at once and the others keep serving.
+// when configured, Redfish and the boot endpoint) until ctx ends or one
+// fails. The first error stops the others and is returned; a server that
+// is switched off returns nil at once and the others keep serving.
 func (d *Daemon) RunServers(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	servers := []func(context.Context) error{d.ServeHTTP, d.ServeRedfish}
+	servers := []func(context.Context) error{d.ServeHTTP, d.ServeRedfish, d.ServeBoot}
 	errc := make(chan error, len(servers))
 	for _, serve := range servers {
 		go func() { errc <- serve(ctx) }()
@@ -43,29 +43,46 @@ func (d *Daemon) RunServers(ctx context.Context) error {
 // ServeHTTP serves the operator API, metrics and live page on http.listen
 // until ctx ends; it returns nil at once when HTTP is off.
 func (d *Daemon) ServeHTTP(ctx context.Context) error {
-	addr := d.Config().HTTP.Listen
+	cfg := d.Config()
+	addr := cfg.HTTP.Listen
 	if addr == "off" {
 		return nil
+	}
+	// Beyond loopback the configuration guarantees HTTPS and credentials
+	// (config.validateHTTPAccess); here they are put in place.
+	tlsConfig, err := d.httpTLS(ctx, cfg, addr)
+	if err != nil {
+		return err
 	}
 	ln, err := d.listen("http", addr)
 	if err != nil {
 		return err
 	}
 	defer d.forget("http", ln)
-	var h http.Handler = httpapi.New(d, d.log)
+	var h http.Handler = httpapi.NewWithOptions(d, httpapi.Options{Logger: d.log, Auth: d.httpAuth})
 	if ip := net.ParseIP(ln.Addr().(*net.TCPAddr).IP.String()); ip != nil && ip.IsLoopback() {
 		h = loopbackHostsOnly(h, d.log)
 	}
 	srv := newServer(h, ln, d.log)
-	d.log.Info("http serving", "listen", ln.Addr().String(), "max_connections", ln.Stats().Max,
-		"max_connections_per_source", ln.Stats().PerSource)
+	srv.TLSConfig = tlsConfig
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	d.log.Info("http serving", "listen", ln.Addr().String(), "scheme", scheme, "auth", httpAuthSummary(cfg.HTTP),
+		"max_connections", ln.Stats().Max, "max_connections_per_source", ln.Stats().PerSource)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if tlsConfig != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -86,7 +103,7 @@ const (
 	maxHeaderBytes = 64 << 10
 )
 
-// listen opens a TCP listener for server ("http", "redfish") with the
+// listen opens a TCP listener for server ("http", "redfish", "boot") with the
 // connection caps the file descriptor budget allows, and registers it for
 // the metrics and for reloads, which resize the caps.
 func (d *Daemon) listen(server, addr string) (*connlimit.Listener, error) {
@@ -98,8 +115,11 @@ func (d *Daemon) listen(server, addr string) (*connlimit.Listener, error) {
 	defer d.mu.Unlock()
 	b := newFDBudget(d.cfg, fileLimit())
 	lim := b.http
-	if server == "redfish" {
+	switch server {
+	case "redfish":
 		lim = b.redfish
+	case "boot":
+		lim = b.boot
 	}
 	ln := connlimit.New(inner, server, lim, d.log)
 	d.listeners[server] = ln
@@ -131,6 +151,9 @@ func (d *Daemon) applyFDBudgetLocked() {
 	if d.cfg.Redfish.Listen != "" {
 		attrs = append(attrs, "redfish_max_connections", b.redfish.Max)
 	}
+	if d.cfg.Boot.Listen != "" {
+		attrs = append(attrs, "boot_max_connections", b.boot.Max)
+	}
 	if len(b.lowered) > 0 {
 		d.log.Warn("file descriptor limit too low for the configured connection caps: lowered so that IPMI, PDUs and state files keep theirs; raise LimitNOFILE",
 			append(attrs, "lowered", b.lowered)...)
@@ -146,6 +169,9 @@ func (d *Daemon) applyFDBudgetLocked() {
 	}
 	if ln := d.listeners["redfish"]; ln != nil {
 		ln.SetLimits(b.redfish)
+	}
+	if ln := d.listeners["boot"]; ln != nil {
+		ln.SetLimits(b.boot)
 	}
 }
 

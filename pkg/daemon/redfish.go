@@ -92,7 +92,7 @@ func (d *Daemon) ServeRedfish(ctx context.Context) error {
 	}
 	var tlsConfig *tls.Config
 	if !rc.InsecureHTTP {
-		certs, err := newCertStore(dir, rc, d.log, time.Now)
+		certs, err := newCertStore("redfish", dir, certSource{Listen: rc.Listen, TLSCert: rc.TLSCert, TLSKey: rc.TLSKey}, d.log, time.Now)
 		if err != nil {
 			return fmt.Errorf("redfish: %w", err)
 		}

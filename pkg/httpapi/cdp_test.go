@@ -97,15 +97,16 @@ func (l *limitedBuffer) String() string {
 
 // startBrowser launches chromium on about:blank and connects to its page.
 // The browser and every process it started are killed when the test ends.
-func startBrowser(ctx context.Context, t *testing.T, bin string) *browser {
+func startBrowser(ctx context.Context, t *testing.T, bin string, extraArgs ...string) *browser {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(bin,
-		"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	args := []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
 		"--disable-sync", "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars",
-		"--mute-audio", "--user-data-dir="+dir, "--remote-debugging-port=0",
-		"--remote-allow-origins=http://127.0.0.1", "--window-size=1280,800", "about:blank")
+		"--mute-audio", "--user-data-dir=" + dir, "--remote-debugging-port=0",
+		"--remote-allow-origins=http://127.0.0.1", "--window-size=1280,800"}
+	args = append(append(args, extraArgs...), "about:blank")
+	cmd := exec.Command(bin, args...)
 	stderr := &limitedBuffer{}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	// Its own process group, so that the renderers and helpers die with it;

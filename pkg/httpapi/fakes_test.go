@@ -97,12 +97,14 @@ func (p *fakeProbe) Read(context.Context) (power.Reading, error) {
 type nodeSpec struct {
 	name string
 	feed *fakeFeed
+	// means, when set, are the node's means instead (a real PDU feed).
+	means *node.Means
 	// probe, when set, is the node's status sensor besides the feed.
 	probe *fakeProbe
 	// fallbackError makes actions without means fail instead of going manual.
 	fallbackError bool
 	// setup is run once the node exists (to leave a last action, say).
-	setup func(t *testing.T, n *node.Node)
+	setup func(t testing.TB, n *node.Node)
 }
 
 // fakeRack is a Backend over real nodes with fake means.
@@ -124,7 +126,7 @@ func (r *fakeRack) Snapshots() (out []node.Snapshot) {
 	return out
 }
 
-func newRack(t *testing.T, specs ...nodeSpec) *fakeRack {
+func newRack(t testing.TB, specs ...nodeSpec) *fakeRack {
 	t.Helper()
 	store, err := node.OpenStore(t.TempDir())
 	if err != nil {
@@ -147,6 +149,9 @@ func newRack(t *testing.T, specs ...nodeSpec) *fakeRack {
 		}
 		if s.probe != nil {
 			cfg.Means.Probe = s.probe
+		}
+		if s.means != nil {
+			cfg.Means = *s.means
 		}
 		if s.fallbackError {
 			cfg.Fallback = node.FallbackError
@@ -199,7 +204,7 @@ func deadNode(name string) nodeSpec {
 func manualNode(name string, action power.Action) nodeSpec {
 	s := nodeSpec{name: name}
 	if action != 0 {
-		s.setup = func(t *testing.T, n *node.Node) { mustPower(t, n, action) }
+		s.setup = func(t testing.TB, n *node.Node) { mustPower(t, n, action) }
 	}
 	return s
 }
@@ -207,7 +212,7 @@ func manualNode(name string, action power.Action) nodeSpec {
 // busyNode is on, with its last action still running in the background.
 func busyNode(name string) nodeSpec {
 	feed := &fakeFeed{state: power.StateOff, hold: make(chan struct{})}
-	return nodeSpec{name: name, feed: feed, setup: func(t *testing.T, n *node.Node) {
+	return nodeSpec{name: name, feed: feed, setup: func(t testing.TB, n *node.Node) {
 		mustPower(t, n, power.On)
 		t.Cleanup(func() { close(feed.hold) })
 	}}
@@ -216,7 +221,7 @@ func busyNode(name string) nodeSpec {
 // failedNode's last action failed.
 func failedNode(name string) nodeSpec {
 	feed := &fakeFeed{state: power.StateOff}
-	return nodeSpec{name: name, feed: feed, setup: func(t *testing.T, n *node.Node) {
+	return nodeSpec{name: name, feed: feed, setup: func(t testing.TB, n *node.Node) {
 		feed.setDoErr(fmt.Errorf("snmp set 10.0.0.50:161: %w", power.ErrTimeout))
 		if err := n.Power(context.Background(), power.On); !errors.Is(err, power.ErrTimeout) {
 			t.Fatalf("power on %s: %v, want a timeout", n.Name(), err)
@@ -225,7 +230,7 @@ func failedNode(name string) nodeSpec {
 	}}
 }
 
-func mustPower(t *testing.T, n *node.Node, a power.Action) {
+func mustPower(t testing.TB, n *node.Node, a power.Action) {
 	t.Helper()
 	if err := n.Power(context.Background(), a); err != nil {
 		t.Fatalf("power %s %s: %v", a, n.Name(), err)
@@ -233,7 +238,7 @@ func mustPower(t *testing.T, n *node.Node, a power.Action) {
 }
 
 // demoRack is the rack of the tests: every kind of node the page shows.
-func demoRack(t *testing.T) *fakeRack {
+func demoRack(t testing.TB) *fakeRack {
 	return newRack(t,
 		meteredNode("compute-0", true, 142),
 		meteredNode("compute-1", true, 118),

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/powerjockey/powerjockey/pkg/audit"
+	"github.com/powerjockey/powerjockey/pkg/buildinfo"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
@@ -36,19 +37,50 @@ type Backend interface {
 // the pair defends the power buttons against cross-site request forgery.
 const RequestedByHeader = "X-Requested-By"
 
-// New returns the HTTP handler.
+// Options configure the handler.
+type Options struct {
+	Logger *slog.Logger
+	// Auth returns who may use the server; it is called per request, so
+	// a reload's tokens and passwords apply at once. A nil func, or a nil
+	// result, asks for no credentials (loopback listeners).
+	Auth func() *Auth
+	// Now is the clock of sessions and login limits (tests: a fake one).
+	Now func() time.Time
+}
+
+// New returns the HTTP handler, asking for no credentials.
 func New(b Backend, log *slog.Logger) http.Handler {
-	s := &server{b: b, log: log, audit: audit.New(log, "http", audit.Options{})}
+	return NewWithOptions(b, Options{Logger: log})
+}
+
+// NewWithOptions returns the HTTP handler.
+func NewWithOptions(b Backend, o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &server{b: b, log: o.Logger, audit: audit.New(o.Logger, "http", audit.Options{}), authFn: o.Auth,
+		sessions: newSessionTable(o.Now), failures: &failureLimiter{now: o.Now, count: map[string]*failures{}}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(b.Metrics().Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /api/v1/nodes", s.listNodes)
-	mux.HandleFunc("GET /api/v1/nodes/{name}", s.getNode)
-	mux.HandleFunc("POST /api/v1/nodes/{name}/power", s.powerNode)
-	mux.HandleFunc("POST /api/v1/nodes/{name}/acknowledge", s.acknowledge)
+	mux.Handle("GET /metrics", s.metricsAuth(promhttp.HandlerFor(b.Metrics().Registry, promhttp.HandlerOpts{})))
+	mux.HandleFunc("GET /api/v1/session", s.getSession)
+	mux.HandleFunc("POST /api/v1/session", s.login)
+	mux.HandleFunc("DELETE /api/v1/session", s.logout)
+	mux.HandleFunc("GET /api/v1/version", s.requireAuth(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, buildinfo.Get())
+	}))
+	mux.HandleFunc("GET /api/v1/nodes", s.requireAuth(s.listNodes))
+	mux.HandleFunc("GET /api/v1/nodes/{name}", s.requireAuth(s.getNode))
+	mux.HandleFunc("GET /api/v1/nodes/{name}/history", s.requireAuth(s.history))
+	mux.HandleFunc("POST /api/v1/nodes/{name}/power", s.requireAuth(s.powerNode))
+	mux.HandleFunc("POST /api/v1/nodes/{name}/acknowledge", s.requireAuth(s.acknowledge))
+	mux.HandleFunc("GET /api/v1/pdus", s.requireAuth(s.listPDUs))
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("GET /static/{file}", s.static)
 	return s.guard(mux)
@@ -99,9 +131,51 @@ func isJSON(r *http.Request) bool {
 type server struct {
 	b   Backend
 	log *slog.Logger
-	// audit writes refused requests, rate-limited per source address
-	// (the API has no logins yet: issue 14 adds them).
-	audit *audit.Log
+	// audit writes refused requests and logins, rate-limited per source
+	// address.
+	audit    *audit.Log
+	authFn   func() *Auth
+	sessions *sessionTable
+	failures *failureLimiter
+}
+
+// auth is the current authentication configuration (nil: none).
+func (s *server) auth() *Auth {
+	if s.authFn == nil {
+		return nil
+	}
+	return s.authFn()
+}
+
+// visibleNode returns the named node if the request may see it; else it
+// answers 404 (a node of other credentials is not revealed) and returns nil.
+func (s *server) visibleNode(w http.ResponseWriter, r *http.Request) *node.Node {
+	name := r.PathValue("name")
+	n := s.b.Node(name)
+	if n == nil || !accessFrom(r.Context()).canSee(name) {
+		writeError(w, http.StatusNotFound, "no such node")
+		return nil
+	}
+	return n
+}
+
+// operableNode is visibleNode for a request that changes the node: it
+// answers 403 when the credentials may only read it.
+func (s *server) operableNode(w http.ResponseWriter, r *http.Request) *node.Node {
+	n := s.visibleNode(w, r)
+	if n == nil {
+		return nil
+	}
+	if a := accessFrom(r.Context()); !a.canOperate(n.Name()) {
+		s.forbidden(w, r, a, n.Name())
+		return nil
+	}
+	return n
+}
+
+// requester is who asks, for the node's records.
+func requester(r *http.Request) node.Requester {
+	return node.Requester{Channel: "http", Source: r.RemoteAddr, User: accessFrom(r.Context()).user()}
 }
 
 // NodeJSON is one node in /api/v1/nodes.
@@ -167,7 +241,13 @@ func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
 	defer cancel()
-	nodes := s.b.Nodes()
+	a := accessFrom(r.Context())
+	var nodes []*node.Node
+	for _, n := range s.b.Nodes() {
+		if a.canSee(n.Name()) {
+			nodes = append(nodes, n)
+		}
+	}
 	out := make([]NodeJSON, len(nodes))
 	// Status reads of many nodes share their PDUs' polls; run them side by
 	// side so a listing costs one poll's latency, not N.
@@ -196,9 +276,8 @@ func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getNode(w http.ResponseWriter, r *http.Request) {
-	n := s.b.Node(r.PathValue("name"))
+	n := s.visibleNode(w, r)
 	if n == nil {
-		writeError(w, http.StatusNotFound, "no such node")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
@@ -207,9 +286,8 @@ func (s *server) getNode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) powerNode(w http.ResponseWriter, r *http.Request) {
-	n := s.b.Node(r.PathValue("name"))
+	n := s.operableNode(w, r)
 	if n == nil {
-		writeError(w, http.StatusNotFound, "no such node")
 		return
 	}
 	var body struct {
@@ -224,7 +302,7 @@ func (s *server) powerNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ctx := node.WithRequester(r.Context(), node.Requester{Channel: "http", Source: r.RemoteAddr})
+	ctx := node.WithRequester(r.Context(), requester(r))
 	if err := n.Power(ctx, a); err != nil {
 		status := http.StatusBadGateway
 		if errors.Is(err, power.ErrUnsupported) {
@@ -239,12 +317,11 @@ func (s *server) powerNode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
-	n := s.b.Node(r.PathValue("name"))
+	n := s.operableNode(w, r)
 	if n == nil {
-		writeError(w, http.StatusNotFound, "no such node")
 		return
 	}
-	if err := n.Acknowledge(node.WithRequester(r.Context(), node.Requester{Channel: "http", Source: r.RemoteAddr})); err != nil {
+	if err := n.Acknowledge(node.WithRequester(r.Context(), requester(r))); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}

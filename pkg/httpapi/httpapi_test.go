@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/buildinfo"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
@@ -442,5 +443,15 @@ func TestMetricsEndpoint(t *testing.T) {
 		if !strings.Contains(body, s) {
 			t.Errorf("/metrics lacks %s", s)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	c := newClient(t, demoRack(t))
+	w := c.do("GET", "/api/v1/version", "")
+	wantStatus(t, w, 200)
+	got := decode[buildinfo.Info](t, w)
+	if want := buildinfo.Get(); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
 }

@@ -38,6 +38,9 @@ type EndpointConfig struct {
 	// silent before a new console may take its place in a full table
 	// (default 10s).
 	ReclaimAfter time.Duration
+	// Hardware is what the BMC reports beyond power and boot: power
+	// supplies, FRU inventory, serial console (hardware.go).
+	Hardware Hardware
 }
 
 // defaultReclaimAfter: far longer than any pause inside a scripted session,
@@ -71,6 +74,8 @@ type Endpoint struct {
 	mu                sync.Mutex
 	bootSetInProgress byte // boot options parameter 0, volatile like on a real BMC
 
+	hw bmcState // SEL/SDR reservations and the like (hardware.go)
+
 	done chan struct{}
 }
 
@@ -85,7 +90,7 @@ var deviceInfo = bmc.DeviceInfo{
 	IPMIVersion:             0x02, // BCD, low nibble major: 2.0
 	ManufacturerID:          0,
 	ProductID:               0x706A, // "pj"
-	AdditionalDeviceSupport: 0x80,   // chassis device
+	AdditionalDeviceSupport: 0x8F,   // chassis, FRU inventory, SEL, SDR repository and sensor device
 }
 
 // newEndpoint builds the BMC for m and binds its socket; Serve starts it.
@@ -164,6 +169,7 @@ func newEndpointOn(udp udpConn, m Machine, cfg EndpointConfig, reg *handlers.Reg
 	user.ChannelAccess[lanChannel] = bmc.UserChannelAccess{MaxPrivilege: cfg.Privilege, Enabled: true}
 	ep.v15Password = user.PasswordV15Padded()
 	ep.bmc = b
+	ep.setupSOL()
 	// IPMI datagrams are small (a few hundred bytes; an SOL packet at most
 	// ~300): a 1 KiB read buffer instead of go-ipmi's 4 KiB saves 3 MiB per
 	// 1,000 endpoints. Anything longer is dropped as oversize by the guard.
@@ -260,13 +266,18 @@ func ipmiGUID(g node.GUID) [16]byte {
 type halAdapter struct{ ep *Endpoint }
 
 func (h *halAdapter) Chassis() hal.ChassisHAL { return chassisHAL{h.ep} }
-func (h *halAdapter) Sensors() hal.SensorHAL  { return nil }
-func (h *halAdapter) Storage() hal.StorageHAL { return nil }
-func (h *halAdapter) Network() hal.NetworkHAL { return nil }
+func (h *halAdapter) Sensors() hal.SensorHAL  { return nil } // sensors.go serves the Sensor/Event commands itself
+func (h *halAdapter) Storage() hal.StorageHAL { return storageHAL{h.ep} }
+func (h *halAdapter) Network() hal.NetworkHAL { return networkHAL{h.ep} }
 func (h *halAdapter) GPIO() hal.GPIOHAL       { return nil }
 func (h *halAdapter) I2C() hal.I2CHAL         { return nil }
-func (h *halAdapter) Console() hal.ConsoleHAL { return nil }
-func (h *halAdapter) Close() error            { return nil }
+func (h *halAdapter) Console() hal.ConsoleHAL {
+	if h.ep.cfg.Hardware.Console == nil {
+		return nil
+	}
+	return consoleHAL{h.ep}
+}
+func (h *halAdapter) Close() error { return nil }
 
 // readBufferSize is each endpoint's datagram buffer.
 const readBufferSize = 1024

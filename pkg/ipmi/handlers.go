@@ -48,6 +48,7 @@ func registerHandlers(r *handlers.Registry) {
 	r.RegisterFunc(types.CommandColdReset, handleBMCReset)
 	r.RegisterFunc(types.CommandWarmReset, handleBMCReset)
 	r.RegisterFunc(types.CommandCloseSession, handleCloseSession)
+	registerBMCHandlers(r)
 }
 
 // completionFor maps a node error to a completion code: a device that did

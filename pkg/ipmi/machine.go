@@ -27,6 +27,24 @@ type Machine interface {
 	Boot() node.Boot
 	// SetBoot replaces the boot override; ctx carries the requester.
 	SetBoot(ctx context.Context, b node.Boot, validFor time.Duration) error
+
+	// Snapshot is the node's state without touching any device (the last
+	// action, the cached reading and its error).
+	Snapshot() node.Snapshot
+	// Events is the node's event log, oldest first: the SEL.
+	Events() ([]node.Event, error)
+	// ClearEvents empties the log; ctx carries the requester.
+	ClearEvents(ctx context.Context) error
+	// EventLogSize is how many events the node keeps.
+	EventLogSize() int
+	// MeterSamples is the metered draw since t in node.MeterBucket
+	// buckets, oldest first; none without a meter.
+	MeterSamples(since time.Time) []node.MeterSample
+	// PowerOnTime is how long the node has been seen powered on.
+	PowerOnTime() time.Duration
+	// FirstServed is when the node first served content with this
+	// fingerprint under key, persisted (the SDR's addition time).
+	FirstServed(key, fingerprint string) (time.Time, error)
 }
 
 var _ Machine = (*node.Node)(nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/powerjockey/powerjockey/pkg/buildinfo"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -92,10 +93,25 @@ func New() *Metrics {
 		Help:    "Duration of power actions including background steps, by means.",
 		Buckets: []float64{.01, .05, .1, .5, 1, 2.5, 5, 10, 30, 60},
 	}, []string{"means"})
+	m.Registry.MustRegister(buildInfoGauge(buildinfo.Get()))
 	m.Registry.MustRegister(m.ipmiRequests, m.ipmiDropped, m.authFailures, m.retransmissions, m.panics,
 		m.snmpRequests, m.snmpErrors, m.snmpDuration, m.wolSent, m.actions, m.actionDuration, m.listeners,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// buildInfoGauge is powerjockey_build_info: always 1, the build in its
+// labels, in the form Prometheus' own exporters use (so that
+// "count by (version) (powerjockey_build_info)" shows what runs where).
+func buildInfoGauge(i buildinfo.Info) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "powerjockey_build_info",
+		Help: "The running build: version, VCS revision, build date and Go version; always 1.",
+		ConstLabels: prometheus.Labels{"version": i.Version, "revision": i.Commit, "build_date": i.Date,
+			"goversion": i.GoVersion, "modified": fmt.Sprint(i.Modified)},
+	})
+	g.Set(1)
+	return g
 }
 
 // SetState registers the scrape-time collector of node and session state.

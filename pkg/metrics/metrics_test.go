@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/powerjockey/powerjockey/pkg/buildinfo"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -196,6 +197,11 @@ func TestIssueSeries(t *testing.T) {
 	s.want(t, `powerjockey_power_actions_total{action="on",means="pdu+wol",node="compute-0",result="ok"}`, "1")
 	s.want(t, `powerjockey_power_actions_total{action="off",means="pdu",node="compute-1",result="error"}`, "1")
 	s.want(t, `powerjockey_power_action_duration_seconds_count{means="pdu+wol"}`, "1")
+
+	// The build.
+	bi := buildinfo.Get()
+	s.want(t, fmt.Sprintf(`powerjockey_build_info{build_date=%q,goversion=%q,modified="%v",revision=%q,version=%q}`,
+		bi.Date, bi.GoVersion, bi.Modified, bi.Commit, bi.Version), "1")
 }
 
 // TestNoManualActionPending: the total is exported as 0 (an alert on it
@@ -221,7 +227,9 @@ func TestLabelCardinality(t *testing.T) {
 	m.SetState(fakeRack())
 	feed(m)
 	allowed := map[string]bool{"node": true, "command": true, "completion_code": true, "reason": true,
-		"pdu": true, "op": true, "action": true, "means": true, "result": true, "source": true, "le": true}
+		"pdu": true, "op": true, "action": true, "means": true, "result": true, "source": true, "le": true,
+		// powerjockey_build_info: one series, fixed for the process's life.
+		"version": true, "revision": true, "build_date": true, "goversion": true, "modified": true}
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

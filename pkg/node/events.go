@@ -44,6 +44,19 @@ const (
 	// EventIndicator: the identify indicator was set (By); recorded only,
 	// the machine has no indicator light.
 	EventIndicator EventKind = "indicator"
+	// EventBootScript: the boot endpoint served the machine its boot
+	// script (Boot: the override it carried out; By: channel "boot" and
+	// the machine's address); Warning when the override could not be
+	// obeyed and the script fell back.
+	EventBootScript EventKind = "boot_script"
+	// EventMediaInserted: an image was inserted into (or attached to) the
+	// virtual CD (By).
+	EventMediaInserted EventKind = "media_inserted"
+	// EventMediaEjected: the virtual CD's image was ejected (By).
+	EventMediaEjected EventKind = "media_ejected"
+	// EventMediaFailed: the virtual CD's image could not be served to the
+	// machine at boot (Error).
+	EventMediaFailed EventKind = "media_failed"
 )
 
 // Severity grades an event, in Redfish's words.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
@@ -78,8 +79,11 @@ type Config struct {
 	// EventLogSize is how many events the node keeps (default
 	// DefaultEventLogSize).
 	EventLogSize int
-	Logger       *slog.Logger
-	Observer     Observer
+	// Boot says whether the machine fetches its boot script from the boot
+	// endpoint, and how virtual media is checked.
+	Boot     BootConfig
+	Logger   *slog.Logger
+	Observer Observer
 }
 
 // Node is one machine.
@@ -115,14 +119,21 @@ type Node struct {
 	// epoch counts accepted actions; a refresh begun in an older epoch is
 	// not published.
 	epoch uint64
+	// mediaErrID is the virtual media insertion whose serving failure was
+	// last recorded (media.go).
+	mediaErrID string
 
 	ctx    context.Context // node lifetime; cancelled by Close
 	cancel context.CancelFunc
 }
 
 type tail struct {
+	action power.Action
 	cancel context.CancelFunc
-	done   chan struct{}
+	// stepsDone is set once the steps have run (before the result is
+	// recorded); done is closed once the result is recorded.
+	stepsDone atomic.Bool
+	done      chan struct{}
 }
 
 // New builds a node, loading its persisted state from store.
@@ -204,20 +215,30 @@ func (n *Node) Close() {
 func (n *Node) Power(ctx context.Context, a power.Action) error {
 	n.actMu.Lock()
 	defer n.actMu.Unlock()
-	busy := n.tail != nil
-	n.stopTailLocked()
-
 	start := time.Now()
 	by := RequesterFrom(ctx)
+	busy := n.tailRunningLocked()
+	if busy && (a == power.On || a == power.Off) && targetState(n.tail.action) == targetState(a) {
+		// The action under way already heads there (a client resending
+		// "power on" while the Wake-on-LAN repeats run): let it finish,
+		// and keep its record; the request still gets its audit line.
+		n.log.Info("power action", append([]any{"action", a.String(), "means", "none", "result", "ok",
+			"note", "the " + n.tail.action.String() + " under way already does it"}, by.logAttrs()...)...)
+		return nil
+	}
+	n.stopTailLocked()
+
 	planned := a
 	switch a {
 	case power.Off:
-		if n.outletsOff(ctx) {
+		if !busy && n.outletsOff(ctx) {
 			n.already(a, power.StateOff, by, start)
 			return nil
 		}
 	case power.On, power.SoftOff:
-		if st, ok := n.sensedState(ctx); ok && st == targetState(a) {
+		// Not while an action of ours runs: a machine booting after its
+		// outlet came on reads as off until it draws power.
+		if st, ok := n.sensedState(ctx); ok && st == targetState(a) && !busy {
 			n.already(a, st, by, start)
 			return nil
 		}
@@ -256,11 +277,12 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 		return nil
 	}
 	tctx, cancel := context.WithCancel(n.ctx)
-	t := &tail{cancel: cancel, done: make(chan struct{})}
+	t := &tail{action: a, cancel: cancel, done: make(chan struct{})}
 	n.tail = t
 	go func() {
 		defer close(t.done)
 		err := n.runTail(tctx, cont, rest)
+		t.stepsDone.Store(true)
 		if errors.Is(err, context.Canceled) {
 			n.log.Info("power action superseded", "action", a.String(), "means", means)
 			n.finishRecord(a, means, by, start, "cancelled", nil)
@@ -282,6 +304,15 @@ type step struct {
 	// boots marks the step that powers the machine on: once it is done,
 	// the machine boots and consumes a next-boot-only override.
 	boots bool
+}
+
+// tailRunningLocked reports whether the background steps of the last
+// action are still under way (the tail stays recorded after it ended).
+// It turns false before the action's result is recorded, so that a
+// request arriving once the snapshot says "not busy" sees it ended.
+// n.actMu must be held.
+func (n *Node) tailRunningLocked() bool {
+	return n.tail != nil && !n.tail.stepsDone.Load()
 }
 
 func (n *Node) runTail(ctx context.Context, cont power.Continuation, rest []step) error {
@@ -458,6 +489,10 @@ func (n *Node) recordAccepted(a power.Action, means string, by Requester, start 
 	n.mu.Lock()
 	if t := targetState(a); t != power.Unknown {
 		n.state.Power = t
+		if !n.hasSensors() {
+			// The recorded state is the only truth such a node has.
+			n.state.OnTime.observe(t, start)
+		}
 	}
 	if means != "manual" {
 		n.state.Manual = nil
@@ -472,22 +507,24 @@ func (n *Node) recordAccepted(a power.Action, means string, by Requester, start 
 	}
 }
 
-// consumeBoot clears a next-boot-only override: the machine was just
-// powered on, and its firmware reads the flags as it boots.
+// consumeBoot is the machine just powered on: its firmware reads the flags
+// as it boots. A next-boot-only override is used up now, or, for a machine
+// that fetches its boot script, when it does (bootfetch.go has the rule).
 func (n *Node) consumeBoot() {
 	n.mu.Lock()
-	b := n.state.Boot.effective(time.Now())
-	if b.Valid && !b.Persistent {
-		b.Valid = false
-	}
-	b.ExpiresAt = time.Time{}
-	changed := b != n.state.Boot
-	n.state.Boot = b
+	before := n.state.Boot
+	n.bootOnPowerOnLocked()
+	b := n.state.Boot
+	changed := b != before
 	n.mu.Unlock()
 	if !changed {
 		return
 	}
-	n.log.Info("boot override consumed by power-on", "device", string(b.Device))
+	if b.Valid {
+		n.log.Info("boot override kept for the boot script fetch (its lapse stopped)", "device", string(b.Device))
+	} else {
+		n.log.Info("boot override consumed by power-on", "device", string(b.Device))
+	}
 	if err := n.persist(); err != nil {
 		n.log.Error("cannot persist node state", "err", err)
 	}

@@ -682,3 +682,64 @@ func TestAuditNamesRequester(t *testing.T) {
 		t.Errorf("requester of a bare context = %+v, want channel internal", got)
 	}
 }
+
+// TestRequestsDuringAnAction: while a power-on runs (the outlet is on, the
+// Wake-on-LAN is still due), the machine reads as off; a repeated "on"
+// leaves the action alone, and a soft off is not mistaken for a request
+// for the state the node is already in (MAAS sends --soft right after an
+// on; the soft off must reach the human).
+func TestRequestsDuringAnAction(t *testing.T) {
+	const onDelay = time.Hour
+	log := &journal{}
+	feed := newFeed(log, power.StateOff)
+	wol := newActuator("wol", log, power.On)
+	logger, logs := newLogger()
+	n := newNode(t, Config{Means: Means{Feed: feed, Waker: wol}, OnDelay: onDelay, Logger: logger}, nil)
+	ctx := context.Background()
+	if err := n.Power(ctx, power.On); err != nil {
+		t.Fatal(err)
+	}
+	feed.fakeSensor.set(power.StateOn, nil, nil) // outlet on, no meter
+	if err := n.Power(ctx, power.On); err != nil {
+		t.Fatal(err)
+	}
+	if s := n.Snapshot(); !s.Busy || s.State.LastAction.Action != "on" || s.State.LastAction.Means != "pdu+wol" {
+		t.Fatalf("a repeated on disturbed the action under way: %+v", s.State.LastAction)
+	}
+	if !strings.Contains(logs.String(), "the on under way already does it") {
+		t.Errorf("the repeated on has no audit line:\n%s", logs.String())
+	}
+	if err := n.Power(ctx, power.SoftOff); err != nil {
+		t.Fatal(err)
+	}
+	s := settled(t, n)
+	if s.State.LastAction.Action != "soft" || s.State.LastAction.Means != "manual" || s.State.Manual == nil {
+		t.Errorf("soft off during the on = %+v, manual %+v; want it announced for a human", s.State.LastAction, s.State.Manual)
+	}
+	if got := log.names(); !slices.Equal(got, []string{"pdu:on"}) {
+		t.Errorf("calls = %v, want only the first outlet switch", got)
+	}
+}
+
+// TestRequestAfterAnActionEnded: once an action's background steps are
+// done, a new request is judged by the sensors again.
+func TestRequestAfterAnActionEnded(t *testing.T) {
+	log := &journal{}
+	feed := newFeed(log, power.StateOff)
+	wol := newActuator("wol", log, power.On)
+	n := newNode(t, Config{Means: Means{Feed: feed, Waker: wol}, OnDelay: time.Millisecond}, nil)
+	ctx := context.Background()
+	if err := n.Power(ctx, power.On); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, n)
+	// The machine shut itself down behind its live outlet.
+	feed.fakeSensor.set(power.StateOff, nil, nil)
+	if err := n.Power(ctx, power.On); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, n)
+	if got := log.names(); !slices.Equal(got, []string{"pdu:on", "wol:on", "pdu:on", "wol:on"}) {
+		t.Errorf("calls = %v, want the second on carried out", got)
+	}
+}

@@ -141,8 +141,8 @@ func (n *Node) startRefreshLocked() <-chan struct{} {
 		// times at most; actions do not come faster than sensors answer).
 		for try := 0; try < 3; try++ {
 			r, err := n.sense(ctx)
-			stored, manualDone, next, events := n.storeReading(r, err, epoch)
-			if manualDone {
+			stored, changed, next, events := n.storeReading(r, err, epoch)
+			if changed {
 				if err := n.persist(); err != nil {
 					n.log.Error("cannot persist node state", "err", err)
 				}
@@ -164,10 +164,11 @@ func (n *Node) startRefreshLocked() <-chan struct{} {
 
 // storeReading records the result of a refresh begun at epoch. It reports
 // whether it was stored (false: an action was accepted meanwhile, and the
-// current epoch is returned), whether a pending manual action was cleared
-// (and the state must be persisted), and the events the reading makes,
-// for the caller to record once the node is unlocked.
-func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, manualDone bool, current uint64, events []Event) {
+// current epoch is returned), whether the persisted state changed (a
+// pending manual action cleared, an on-time interval opened or closed), and
+// the events the reading makes, for the caller to record once the node is
+// unlocked.
+func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, changed bool, current uint64, events []Event) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if epoch != n.epoch {
@@ -198,6 +199,7 @@ func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, m
 	}
 	prev := n.reading
 	n.reading = r
+	changed = n.state.OnTime.observe(r.State, r.At)
 	if prev.State != r.State && !prev.At.IsZero() {
 		attrs := []any{"from", prev.State.String(), "to", r.State.String(), "source", r.Source}
 		if r.Watts != nil {
@@ -213,7 +215,7 @@ func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, m
 			return true, true, epoch, append(events, manualDoneEvent(*m, nil))
 		}
 	}
-	return true, false, epoch, events
+	return true, changed, epoch, events
 }
 
 // changeEventLocked describes a change a sensor saw. A change towards the

@@ -29,8 +29,30 @@ type State struct {
 	LastAction *ActionRecord `json:"last_action,omitempty"`
 	// Manual is the manual action waiting for a human, if any.
 	Manual *ManualAction `json:"manual,omitempty"`
+	// OnTime is how long the node has been seen powered on (IPMI's
+	// power-on hours counter).
+	OnTime OnTime `json:"on_time,omitzero"`
+	// Firsts records when a face first served a piece of content, by key
+	// (see FirstServed).
+	Firsts map[string]First `json:"firsts,omitempty"`
 	// Indicator is the identify indicator state last set (empty: Off).
 	Indicator Indicator `json:"indicator,omitempty"`
+	// Media is the virtual CD's image, if one is attached.
+	Media *Media `json:"media,omitempty"`
+}
+
+// First is when content with a fingerprint was first served.
+type First struct {
+	Fingerprint string    `json:"fingerprint"`
+	At          time.Time `json:"at"`
+}
+
+// OnTime accumulates a node's powered-on time across restarts.
+type OnTime struct {
+	// Total is the on-time of closed intervals.
+	Total time.Duration `json:"total_ns"`
+	// Since is when the current on-interval began; zero while off.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // ActionRecord describes one power action.

@@ -9,7 +9,8 @@ import (
 
 // FuzzDecoders feeds arbitrary bytes to the request decoders (PATCH of a
 // System and of a Chassis, ComputerSystem.Reset, LogService.ClearLog,
-// session login, and the query string). None may panic; each
+// session login, VirtualMedia.InsertMedia and a PATCH of the virtual CD,
+// and the query string). None may panic; each
 // either accepts or answers 400 with at least one well-formed message; an
 // accepted body re-encoded decodes to the same result; and a refused login
 // never echoes what was given as the password.
@@ -26,6 +27,9 @@ func FuzzDecoders(f *testing.F) {
 		`{"IndicatorLED": "Off", "LocationIndicatorActive": true}`,
 		`{"LocationIndicatorActive": "yes"}`,
 		`only`, `$expand=*&only`, `only=1`, `%24top=1`, `a=%zz&only`,
+		`{"Image": "http://img/x.iso", "Inserted": true, "WriteProtected": true, "TransferProtocolType": "HTTP"}`,
+		`{"Image": null, "Inserted": false}`,
+		`{"Image": "https://img/x.iso", "UserName": "u", "Password": {"p": "secret-value"}, "TransferMethod": "Upload"}`,
 		`{}`, `[]`, `"x"`, `{"a":1} {"b":2}`, "{\"\xff\": 1}", `{"Boot": {`, ``,
 	} {
 		f.Add([]byte(s))
@@ -113,6 +117,29 @@ func FuzzDecoders(f *testing.F) {
 			again, _ := json.Marshal(map[string]string{"ResetType": rt})
 			if rt2, aerr := decodeReset(again); aerr != nil || rt2 != rt {
 				t.Fatalf("re-encoded reset %s decodes to %q, %v", again, rt2, aerr)
+			}
+		}
+
+		// The virtual CD's InsertMedia and PATCH: what is accepted says
+		// only what the CD is (read-only, streamed, the URL's protocol).
+		for _, action := range []bool{true, false} {
+			r, aerr := decodeMediaRequest(data, action)
+			if aerr != nil {
+				checkRefusal("media", aerr)
+				var raw map[string]json.RawMessage
+				if json.Unmarshal(data, &raw) == nil && len(raw["Password"]) > 8 {
+					if b, _ := json.Marshal(aerr.body()); strings.Contains(string(b), string(raw["Password"])) {
+						t.Fatalf("a refused media request echoes the password %s", raw["Password"])
+					}
+				}
+				continue
+			}
+			switch {
+			case action && r.Image == nil, !action && r.empty():
+				t.Fatalf("accepted a media request without an image or a change: %s", data)
+			case r.WriteProtected != nil && !*r.WriteProtected, r.TransferMethod != nil && *r.TransferMethod != "Stream",
+				r.Image != nil && r.TransferProtocolType != nil && protocolOf(*r.Image) != *r.TransferProtocolType:
+				t.Fatalf("accepted %+v", r)
 			}
 		}
 

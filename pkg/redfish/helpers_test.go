@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,6 +45,12 @@ type fakeSystem struct {
 	events    []node.Event
 	cleared   int
 	samples   []node.MeterSample
+	// noMedia is a node without a boot endpoint: no virtual CD.
+	noMedia bool
+	media   node.Media
+	// mediaErr is what InsertMedia returns; inserts what it was given.
+	mediaErr error
+	inserts  []node.Media
 }
 
 func newFakeSystem(name string) *fakeSystem {
@@ -154,6 +161,46 @@ func (f *fakeSystem) MeterSamples(since time.Time) []node.MeterSample {
 	return out
 }
 
+func (f *fakeSystem) HasVirtualMedia() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.noMedia
+}
+
+func (f *fakeSystem) Media() node.Media {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.media
+}
+
+func (f *fakeSystem) InsertMedia(_ context.Context, m node.Media) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inserts = append(f.inserts, m)
+	if f.mediaErr != nil {
+		return f.mediaErr
+	}
+	m.ID = fmt.Sprintf("id%d", len(f.inserts))
+	f.media = m
+	return nil
+}
+
+func (f *fakeSystem) SetMediaInserted(_ context.Context, inserted bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.media.Attached() {
+		f.media.Inserted = inserted
+	}
+	return nil
+}
+
+func (f *fakeSystem) EjectMedia(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.media = node.Media{}
+	return nil
+}
+
 func (f *fakeSystem) set(fn func(f *fakeSystem)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -258,6 +305,7 @@ func newFixture(t *testing.T, opt Options) *fixture {
 		{"other-0", "viewer", "viewer-secret", account.ReadOnly, Hardware{MACs: []net.HardwareAddr{{0x52, 0x54, 0, 0xcc, 0, 2}}}},
 	} {
 		s := newFakeSystem(n.name)
+		s.noMedia = n.name == "compute-1"
 		f.sys[n.name] = s
 		f.backend.entries = append(f.backend.entries, Entry{System: s, Credentials: Credentials{Username: n.user, Password: n.pw, Role: n.role},
 			Hardware: n.hw})

@@ -64,6 +64,17 @@ type System interface {
 	// MeterSamples is the metered draw since a time, oldest first; none
 	// without a meter.
 	MeterSamples(since time.Time) []node.MeterSample
+	// HasVirtualMedia reports whether the node's BMC has a virtual CD
+	// (there is a boot endpoint to serve its image); Media is the CD.
+	HasVirtualMedia() bool
+	Media() node.Media
+	// InsertMedia checks and attaches an image, returning a
+	// *node.MediaError for an image that cannot be served;
+	// SetMediaInserted moves an attached one in or out; EjectMedia
+	// detaches it. ctx carries the requester.
+	InsertMedia(ctx context.Context, m node.Media) error
+	SetMediaInserted(ctx context.Context, inserted bool) error
+	EjectMedia(ctx context.Context) error
 }
 
 var _ System = (*node.Node)(nil)

@@ -98,7 +98,7 @@ func serveChassisCollection(c *call) *apiError {
 func serveManager(c *call) *apiError {
 	name := c.entry.System.Name()
 	now := c.s.now().UTC()
-	return c.get(map[string]any{
+	body := map[string]any{
 		"@odata.type":           typeManager,
 		"@odata.id":             managerPath(name),
 		"Id":                    name,
@@ -115,7 +115,11 @@ func serveManager(c *call) *apiError {
 			"ManagerForServers": []any{odataID(SystemPath(name))},
 			"ManagerForChassis": []any{odataID(chassisPath(name))},
 		},
-	})
+	}
+	if c.entry.System.HasVirtualMedia() {
+		body["VirtualMedia"] = odataID(mediaCollPath(name))
+	}
+	return c.get(body)
 }
 
 func serveSessionService(c *call) *apiError {

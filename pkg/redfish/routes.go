@@ -20,6 +20,11 @@ func (s *Service) routeTable() []*route {
 	change := func(fn func(c *call) *apiError) method {
 		return method{priv: account.ConfigureComponents, serve: fn}
 	}
+	// The BMC's own resources (virtual media) need ConfigureManager
+	// (DSP8011's privilege registry): an Operator may not change them.
+	manage := func(fn func(c *call) *apiError) method {
+		return method{priv: account.ConfigureManager, serve: fn}
+	}
 	sys := findEntry("ComputerSystem")
 	r := func(path string, find func(*call) *apiError, collection bool, methods map[string]method) *route {
 		var segs []string
@@ -52,6 +57,10 @@ func (s *Service) routeTable() []*route {
 
 		r("Managers", nil, true, map[string]method{http.MethodGet: get(serveManagers)}),
 		r("Managers/{}", findEntry("Manager"), false, map[string]method{http.MethodGet: get(serveManager)}),
+		r("Managers/{}/VirtualMedia", findMedia, true, map[string]method{http.MethodGet: get(serveMediaCollection)}),
+		r("Managers/{}/VirtualMedia/"+mediaID, findMedia, false, map[string]method{http.MethodGet: get(serveMedia), http.MethodPatch: manage(patchMedia)}),
+		r("Managers/{}/VirtualMedia/"+mediaID+"/Actions/"+insertMediaAction, findMedia, false, map[string]method{http.MethodPost: manage(insertMedia)}),
+		r("Managers/{}/VirtualMedia/"+mediaID+"/Actions/"+ejectMediaAction, findMedia, false, map[string]method{http.MethodPost: manage(ejectMedia)}),
 
 		r("Chassis", nil, true, map[string]method{http.MethodGet: get(serveChassisCollection)}),
 		r("Chassis/{}", findEntry("Chassis"), false, map[string]method{http.MethodGet: get(serveChassis), http.MethodPatch: change(patchChassis)}),

@@ -11,7 +11,8 @@ import (
 // $metadata. Versions are DMTF schema versions that define every property
 // the service sends (LocationIndicatorActive needs ComputerSystem 1.13 and
 // Chassis 1.14, PowerInputWatts Power 1.5, AccountTypes ManagerAccount 1.4,
-// LogEntryType LogService 1.1, RoleId Role 1.2).
+// LogEntryType LogService 1.1, RoleId Role 1.2, TransferMethod and
+// TransferProtocolType VirtualMedia 1.3).
 const (
 	typeServiceRoot       = "#ServiceRoot.v1_5_0.ServiceRoot"
 	typeSystemCollection  = "#ComputerSystemCollection.ComputerSystemCollection"
@@ -40,6 +41,8 @@ const (
 	typeStorageColl       = "#SimpleStorageCollection.SimpleStorageCollection"
 	typeStorage           = "#SimpleStorage.v1_2_0.SimpleStorage"
 	typeMessage           = "#Message.v1_1_1.Message"
+	typeVirtualMediaColl  = "#VirtualMediaCollection.VirtualMediaCollection"
+	typeVirtualMedia      = "#VirtualMedia.v1_4_0.VirtualMedia"
 )
 
 // usedTypes lists them for $metadata.
@@ -49,6 +52,7 @@ var usedTypes = []string{
 	typeAccountService, typeAccountCollection, typeAccount, typeRoleCollection, typeRole,
 	typeNICCollection, typeNIC, typeLogServiceColl, typeLogService, typeLogEntryColl, typeLogEntry,
 	typeProcessorColl, typeProcessor, typeStorageColl, typeStorage, typeMessage,
+	typeVirtualMediaColl, typeVirtualMedia,
 }
 
 // schemaBase is where DMTF publishes its schemas.

@@ -71,6 +71,12 @@ func FromConfig(c *config.Config, opt Options) (Config, error) {
 		if n.PDU != nil {
 			mc.PDU, mc.Outlets = n.PDU.Name, n.PDU.Outlets
 		}
+		if n.Console != nil && n.Console.TCP != "" {
+			if err := requireLoopback(n.Console.TCP); err != nil {
+				return out, fmt.Errorf("node %s console: %w", n.Name, err)
+			}
+			mc.Console = n.Console.TCP
+		}
 		out.Machines = append(out.Machines, mc)
 		if n.WoL != nil && n.WoL.Target != "" && !targets[n.WoL.Target] {
 			if err := requireLoopback(n.WoL.Target); err != nil {

@@ -52,6 +52,12 @@ type MachineConfig struct {
 	// PowerOnAfterACLoss boots the machine as soon as power returns, like the
 	// BIOS option of that name; otherwise it waits for a magic packet.
 	PowerOnAfterACLoss bool
+	// VM, when set, runs the machine as a QEMU virtual machine (vm.go).
+	VM *VMConfig
+	// Console, if set, is the TCP address of the machine's serial port
+	// (raw, like QEMU's -serial tcp:...,server). For a VM it is the VM's
+	// serial port unless VM.Serial names another.
+	Console string
 }
 
 // Machine is one simulated machine.
@@ -60,11 +66,27 @@ type Machine struct {
 	rack *Rack
 	log  *slog.Logger
 
+	// vm and serial are the machine's VM and its serial port; nil when it
+	// is not a VM (vmmachine.go).
+	vm     *vmProcess
+	serial *serialPort
+	// console is a simulated machine's serial port; nil without one, and
+	// for a VM (its serial port is the VM's own).
+	console *simConsole
+
 	mu       sync.Mutex
 	state    MachineState
 	boots    int
 	wakes    int // magic packets received
 	shutdown *time.Timer
+}
+
+// ConsoleAddr is the bound address of the machine's serial port, or "".
+func (m *Machine) ConsoleAddr() string {
+	if m.console == nil {
+		return ""
+	}
+	return m.console.ln.Addr().String()
 }
 
 // Name returns the machine's name.
@@ -139,6 +161,7 @@ func (m *Machine) powerChanged() {
 	switch {
 	case !powered && m.state != Off:
 		m.stopTimerLocked()
+		m.vmStopLocked()
 		m.state = Off
 		m.log.Info("machine lost power", "machine", m.cfg.Name)
 	case powered && m.state == Off:
@@ -161,9 +184,15 @@ func (m *Machine) wake() {
 }
 
 func (m *Machine) bootLocked(why string) {
+	if !m.vmStartLocked() {
+		return
+	}
 	m.state = Running
 	m.boots++
 	m.log.Info("machine booted", "machine", m.cfg.Name, "why", why, "boots", m.boots)
+	if m.console != nil {
+		m.console.print(bootMessages(m.cfg.Name, m.boots))
+	}
 	if d := m.cfg.SelfShutdownAfter; d > 0 {
 		m.stopTimerLocked()
 		m.shutdown = time.AfterFunc(d, func() {
@@ -179,8 +208,12 @@ func (m *Machine) haltLocked(why string) {
 		return
 	}
 	m.stopTimerLocked()
+	m.vmStopLocked()
 	m.state = Standby
 	m.log.Info("machine shut itself down", "machine", m.cfg.Name, "why", why)
+	if m.console != nil {
+		m.console.print("\r\n[sim] reboot: Power down\r\n")
+	}
 }
 
 func (m *Machine) stopTimerLocked() {

@@ -69,6 +69,25 @@ func New(cfg Config) (*Rack, error) {
 			m.state = Standby
 		}
 		r.machines[mc.Name] = m
+		switch {
+		case mc.VM != nil:
+			if mc.VM.Serial == "" && mc.Console != "" {
+				vc := *mc.VM
+				vc.Serial = mc.Console
+				m.cfg.VM = &vc
+			}
+			if err := r.newVM(m); err != nil {
+				r.Close()
+				return nil, err
+			}
+		case mc.Console != "":
+			c, err := listenConsole(mc.Console)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("sim machine %s console: %w", mc.Name, err)
+			}
+			m.console = c
+		}
 		if len(mc.MAC) > 0 {
 			r.byMAC[mc.MAC.String()] = m
 		}
@@ -107,6 +126,17 @@ func (r *Rack) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			r.serveWoL(ctx, c)
+		}()
+	}
+	r.serveVMs(ctx, &wg)
+	for _, m := range r.machines {
+		if m.console == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.console.serve(ctx, func() bool { return m.State() == Running })
 		}()
 	}
 	<-ctx.Done()
@@ -184,5 +214,11 @@ func (r *Rack) Close() {
 	}
 	for _, c := range r.wol {
 		c.Close()
+	}
+	r.closeVMs()
+	for _, m := range r.machines {
+		if m.console != nil {
+			m.console.close()
+		}
 	}
 }

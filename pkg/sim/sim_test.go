@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +111,54 @@ func FuzzMagicPacket(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r.HandleMagicPacket(b)
 	})
+}
+
+func TestMachineConsole(t *testing.T) {
+	r, err := New(Config{
+		PDUs:     []PDUConfig{{Name: "p", Model: "apc_rpdu2", Listen: "127.0.0.1:0", ReadCommunity: "public", WriteCommunity: "private"}},
+		Machines: []MachineConfig{{Name: "vm1", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, PDU: "p", Outlets: []int{1}, Console: "127.0.0.1:0"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	m := r.Machine("vm1")
+	conn, err := net.Dial("tcp", m.ConsoleAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	read := func(want string) {
+		t.Helper()
+		var got []byte
+		buf := make([]byte, 256)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for !strings.Contains(string(got), want) {
+			n, err := conn.Read(buf)
+			if err != nil {
+				t.Fatalf("console: %v; got %q, want %q", err, got, want)
+			}
+			got = append(got, buf[:n]...)
+		}
+	}
+	// Off: typing is not echoed (nothing runs).
+	conn.Write([]byte("x"))
+	conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _ := conn.Read(make([]byte, 8)); n != 0 {
+		t.Fatal("an unpowered machine echoed")
+	}
+	// Booting prints its messages; running, it echoes.
+	deadline := time.Now().Add(5 * time.Second)
+	for m.console.clients() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.PDU("p").SetOutlet(1, true)
+	r.HandleMagicPacket(magic(t, "02:00:00:00:00:01"))
+	read("vm1 login: ")
+	conn.Write([]byte("root\r"))
+	read("root\r")
 }

@@ -40,16 +40,8 @@ type exporterCollector struct {
 	check func(t *testing.T, values []string, m *sim.Machine)
 }
 
-// exporterCollectors are the collectors powerjockey serves. The sensor,
-// DCMI and SEL collectors come with the sensors and the SEL (issue 9); add
-// them here as rows:
-//
-//	ipmi:  ipmimonitoring -Q --ignore-unrecognized-events --comma-separated-output
-//	       --no-header-output --sdr-cache-recreate --output-event-bitmask --output-sensor-state
-//	dcmi:  ipmi-dcmi --get-system-power-statistics
-//	       ^Power Measurement\s*:\s*(Active|Not\sAvailable) and ^Current Power\s*:\s*([0-9.]*)\s*Watts
-//	sel:   ipmi-sel --info
-//	       ^Number of log entries\s*:\s([0-9.]*) and ^Free space remaining\s*:\s([0-9.]*)\s*bytes
+// exporterCollectors are the collectors powerjockey serves: all of the
+// exporter's default remote-mode collectors.
 var exporterCollectors = []exporterCollector{
 	{
 		name: "bmc", cmd: "bmc-info",
@@ -77,6 +69,52 @@ var exporterCollectors = []exporterCollector{
 			}
 			if v[0] != want || v[1] != "false" || v[2] != "false" {
 				t.Errorf("power %q (machine %v), drive fault %q, cooling fault %q", v[0], m.State(), v[1], v[2])
+			}
+		},
+	},
+	{
+		// The exporter reads every line as CSV (ID, name, type, state,
+		// reading, unit, event); the node's draw is the Total Power line.
+		name: "ipmi", cmd: "ipmimonitoring",
+		args: []string{"-Q", "--ignore-unrecognized-events", "--comma-separated-output", "--no-header-output",
+			"--sdr-cache-recreate", "--output-event-bitmask", "--output-sensor-state"},
+		parse: []*regexp.Regexp{
+			regexp.MustCompile(`^\d+,Total Power,Current,([A-Za-z/]+),`),
+			regexp.MustCompile(`^\d+,Total Power,Current,[A-Za-z/]+,([0-9.]+|N/A),W,`),
+		},
+		check: func(t *testing.T, v []string, m *sim.Machine) {
+			// The sensor reads in 4 W steps (the default max_watts); the
+			// simulated machine draws 0, 4 or 120 W.
+			if v[0] != "Nominal" || v[1] != fmt.Sprintf("%.2f", m.Watts()) {
+				t.Errorf("Total Power %s %s W, machine %v draws %v W", v[0], v[1], m.State(), m.Watts())
+			}
+		},
+	},
+	{
+		name: "dcmi", cmd: "ipmi-dcmi", args: []string{"--get-system-power-statistics"},
+		parse: []*regexp.Regexp{
+			regexp.MustCompile(`^Power Measurement\s*:\s*(Active|Not\sAvailable)`),
+			regexp.MustCompile(`^Current Power\s*:\s*([0-9.]*)\s*Watts`),
+		},
+		check: func(t *testing.T, v []string, m *sim.Machine) {
+			if v[0] != "Active" || v[1] != fmt.Sprint(m.Watts()) {
+				t.Errorf("power measurement %s, current %s W; machine %v draws %v W", v[0], v[1], m.State(), m.Watts())
+			}
+		},
+	},
+	{
+		name: "sel", cmd: "ipmi-sel", args: []string{"--info"},
+		parse: []*regexp.Regexp{
+			regexp.MustCompile(`^Number of log entries\s*:\s([0-9.]*)`),
+			regexp.MustCompile(`^Free space remaining\s*:\s([0-9.]*)\s*bytes`),
+		},
+		check: func(t *testing.T, v []string, _ *sim.Machine) {
+			// 256 records of 16 bytes: what is not used is free.
+			var n, free int
+			fmt.Sscan(v[0], &n)
+			fmt.Sscan(v[1], &free)
+			if n < 0 || free != (256-n)*16 {
+				t.Errorf("%s entries, %s bytes free", v[0], v[1])
 			}
 		},
 	},

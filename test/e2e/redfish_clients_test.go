@@ -40,7 +40,8 @@ func TestRedfishConformance(t *testing.T) {
 	res := redfishtest.Walk(t, redfishtest.Config{Base: r.url, Client: client, User: "admin", Password: "password",
 		ReadOnlyUser: "viewer", ReadOnlyPassword: "viewer-secret"})
 	for _, p := range []string{"/redfish/v1/Systems/metered-0/EthernetInterfaces/525400cc0001", "/redfish/v1/Chassis/metered-0/Power",
-		"/redfish/v1/Systems/manual-0/LogServices/EventLog/Entries/1", "/redfish/v1/Systems/metered-0/Processors/CPU"} {
+		"/redfish/v1/Systems/manual-0/LogServices/EventLog/Entries/1", "/redfish/v1/Systems/metered-0/Processors/CPU",
+		"/redfish/v1/Managers/metered-0/VirtualMedia/Cd"} {
 		if res.Resources[p] == "" {
 			t.Errorf("%s was not walked", p)
 		}

@@ -25,6 +25,7 @@ const redfishRack = `
 state_dir: {{.Dir}}/state
 http: {listen: "127.0.0.1:{{.HTTP}}"}
 redfish: {listen: "127.0.0.1:{{.RF}}"}
+boot: {listen: "127.0.0.1:{{.Boot}}"}   # every BMC has a virtual CD (the walk covers it)
 pdus:
   - name: rack1
     address: "127.0.0.1:{{.PDU}}"
@@ -47,6 +48,7 @@ nodes:
     pdu: {name: rack1, outlets: [1]}
     on_delay: 200ms
     cycle_delay: 300ms
+    boot: {script: false}           # simulated: it fetches no script, its power-on uses overrides up
   - name: manual-0
     ipmi: {listen: "127.0.0.1:{{.P1}}", username: admin, password: password}
   - name: viewer-0
@@ -67,7 +69,7 @@ type redfishEnv struct {
 
 func newRedfishEnv(t *testing.T) *redfishEnv {
 	t.Helper()
-	ports := map[string]int{"RF": freePort(t, "tcp")}
+	ports := map[string]int{"RF": freePort(t, "tcp"), "Boot": freePort(t, "tcp")}
 	for _, k := range []string{"PDU", "Dead", "WoL", "P0", "P1", "P2", "P3"} {
 		ports[k] = freePort(t, "udp")
 	}
@@ -136,6 +138,14 @@ type sushyStep struct {
 	ChassisIndicator string `json:"chassis_indicator"`
 	// power
 	Supplies []struct{ ID, Name, State, Health string } `json:"supplies"`
+	// virtual media
+	VMedia []struct {
+		ID, Image      string
+		Inserted       bool
+		MediaTypes     []string `json:"media_types"`
+		ConnectedVia   string   `json:"connected_via"`
+		TransferMethod string   `json:"transfer_method"`
+	} `json:"vmedia"`
 }
 
 func (s sushyStep) power() string {

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/pkg/sim"
 )
 
 // Build compiles cmd/powerjockey into dir and returns the binary's path.
@@ -87,6 +89,18 @@ func RequirePython(t testing.TB, pkg string, modules ...string) {
 			t.Fatalf("%s (python module %s) is required under CI: %v\n%s", pkg, m, err, out)
 		}
 		t.Skipf("%s not installed (import %s: %s)", pkg, m, strings.TrimSpace(string(out)))
+	}
+}
+
+// RequireVMs skips (or, under CI, fails) unless machines can run as QEMU
+// VMs (sim.CheckVMTools names what is missing); uefi asks for OVMF too.
+func RequireVMs(t testing.TB, uefi bool) {
+	t.Helper()
+	if err := sim.CheckVMTools(sim.VMConfig{UEFI: uefi}); err != nil {
+		if underCI() {
+			t.Fatalf("required under CI: %v", err)
+		}
+		t.Skip(err)
 	}
 }
 

@@ -84,7 +84,7 @@ enabled_management_interfaces = ipmitool,redfish,noop
 enabled_power_interfaces = ipmitool,redfish,fake
 enabled_network_interfaces = noop
 default_network_interface = noop
-enabled_console_interfaces = no-console
+enabled_console_interfaces = ipmitool-socat,no-console
 enabled_vendor_interfaces = ipmitool,redfish,no-vendor
 enabled_raid_interfaces = no-raid
 enabled_bios_interfaces = no-bios
@@ -132,6 +132,8 @@ http_root = {{.Dir}}/httpboot
 
 [console]
 terminal_pid_dir = {{.Dir}}/console
+# socat listens for console clients on loopback only.
+socat_address = 127.0.0.1
 
 [oslo_concurrency]
 lock_path = {{.Dir}}/lock
@@ -238,7 +240,7 @@ func startIronic(t *testing.T) *server {
 	cmd := exec.Command(harness.Python, "-c",
 		"import sys; from ironic.cmd import singleprocess; sys.exit(singleprocess.main())",
 		"--config-file", confPath)
-	cmd.Dir, cmd.Env = s.dir, ironicEnv()
+	cmd.Dir, cmd.Env = s.dir, withSocatShim(t, ironicEnv())
 	s.proc = harness.Start(t, &s.log, cmd)
 	// oslo.service's exit status after SIGTERM is not a promise of ours;
 	// that it stops at all is checked (Stop fails the test otherwise).

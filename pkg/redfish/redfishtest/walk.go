@@ -41,7 +41,7 @@ type Config struct {
 	// Patches gives, per schema namespace, a PATCH body that changes
 	// nothing (it sets a writable property to its current value), made
 	// from the resource as read. Every resource that takes PATCH needs
-	// one; DefaultPatches covers ComputerSystem and Chassis.
+	// one; DefaultPatches covers ComputerSystem, Chassis and VirtualMedia.
 	Patches map[string]func(resource map[string]any) map[string]any
 	// MaxResources bounds the walk (default 2000).
 	MaxResources int
@@ -56,6 +56,9 @@ var DefaultPatches = map[string]func(map[string]any) map[string]any{
 	},
 	"Chassis": func(r map[string]any) map[string]any {
 		return map[string]any{"LocationIndicatorActive": r["LocationIndicatorActive"]}
+	},
+	"VirtualMedia": func(r map[string]any) map[string]any {
+		return map[string]any{"WriteProtected": r["WriteProtected"]}
 	},
 }
 
@@ -767,6 +770,8 @@ func actionBody(target string) []byte {
 	switch {
 	case strings.HasSuffix(target, "ComputerSystem.Reset"):
 		return []byte(`{"ResetType": "ForceOff"}`)
+	case strings.HasSuffix(target, "VirtualMedia.InsertMedia"):
+		return []byte(`{"Image": "http://192.0.2.1/readonly.iso"}`)
 	}
 	return []byte(`{}`)
 }

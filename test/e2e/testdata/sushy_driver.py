@@ -17,6 +17,10 @@ a session, else HTTP basic) or "basic". STEPS_JSON is a list of steps:
                                                     (NICs, memory, processors, disks, boot mode)
   {"op": "indicator", "value": "Blinking"}          System.set_indicator_led, read back
   {"op": "power"}                                   the chassis' power supplies (Ironic's sensor data)
+  {"op": "vmedia_insert", "url": "http://..."}      Ironic's redfish-virtual-media insertion of a CD
+                                                    (ironic.drivers.modules.redfish.boot._insert_vmedia)
+  {"op": "vmedia_eject"}                            its ejection of every CD (_eject_vmedia)
+  {"op": "vmedia"}                                  the managers' virtual media as sushy reads them
 A step that raises reports {"error", "exc", "status"} and the run goes on.
 """
 
@@ -103,7 +107,35 @@ def step(conn, system, s):
                                       "state": ps.status.state.value if ps.status and ps.status.state else None,
                                       "health": ps.status.health.value if ps.status and ps.status.health else None}
                                      for ps in power.power_supplies]}
+    if op in ("vmedia_insert", "vmedia_eject"):
+        # Ironic's own code, imported only when needed (it takes a second).
+        from ironic.drivers.modules.redfish import boot as redfish_boot
+
+        class Node:
+            uuid = system.identity
+
+        class Task:
+            node = Node()
+
+        if op == "vmedia_insert":
+            redfish_boot._insert_vmedia(Task(), system.managers, s["url"], sushy.VIRTUAL_MEDIA_CD)
+        else:
+            redfish_boot._eject_vmedia(Task(), system.managers, sushy.VIRTUAL_MEDIA_CD)
+        return system, {"vmedia": vmedia(system)}
+    if op == "vmedia":
+        return system, {"vmedia": vmedia(system)}
     raise ValueError("unknown op %r" % op)
+
+
+def vmedia(system):
+    out = []
+    for manager in system.managers:
+        for v in manager.virtual_media.get_members():
+            out.append({"id": v.identity, "image": v.image, "inserted": v.inserted,
+                        "media_types": sorted(t.value for t in v.media_types),
+                        "connected_via": v.connected_via.value if v.connected_via else None,
+                        "transfer_method": v.transfer_method.value if v.transfer_method else None})
+    return out
 
 
 def main():
