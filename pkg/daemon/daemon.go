@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 
 	mwol "github.com/mdlayher/wol"
 
@@ -36,6 +37,7 @@ type Daemon struct {
 	guard   *ipmi.Guard
 	store   *node.Store
 	lock    *Lock
+	sampler *sampler
 
 	wolClient  *mwol.Client
 	rawSenders map[string]*wol.RawSender
@@ -89,6 +91,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		metrics:     m,
 		store:       store,
 		lock:        lock,
+		sampler:     newSampler(),
 		wolClient:   wc,
 		rawSenders:  map[string]*wol.RawSender{},
 		imageClient: boot.NewImageClient(),
@@ -118,7 +121,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	defer d.mu.Unlock()
 	d.ctx = ctx
 	go d.guard.Run(ctx)
-	go d.runSampler(ctx)
+	go d.sampler.run(ctx)
 	for _, p := range d.cfg.PDUs {
 		c, err := newPDUClient(p, d.log, d.metrics)
 		if err != nil {
@@ -155,6 +158,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.nodes[e.cfg.Name] = e
 	}
+	d.sampleNew(entries)
 	// Parsing and building left garbage (YAML trees, JSON) that the daemon
 	// will not need again: hand it back to the OS now rather than keeping
 	// the start-up peak as resident memory for the daemon's lifetime.
@@ -254,6 +258,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	detectErr := d.detectPDUs(d.ctx, reloaded)
 	var errs []error
 	var started []string
+	var entries []*nodeEntry
 	for _, n := range cfg.Nodes {
 		if _, running := d.nodes[n.Name]; running {
 			continue
@@ -265,12 +270,39 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		}
 		d.nodes[n.Name] = e
 		started = append(started, n.Name)
+		entries = append(entries, e)
 	}
+	d.sampleNew(entries)
 	slices.Sort(stopped)
 	slices.Sort(started)
 	d.log.Info("configuration reloaded", "kept", len(kept), "stopped", stopped, "started", started)
 	d.applyFDBudgetLocked()
 	return errors.Join(append([]error{detectErr}, errs...)...)
+}
+
+// sampleNew has the sampler read started nodes in the background, in
+// groups by PDU.
+func (d *Daemon) sampleNew(entries []*nodeEntry) {
+	byKey := map[string]*sampleGroup{}
+	var groups []*sampleGroup
+	for _, e := range entries {
+		key := ""
+		if e.feed != nil {
+			key = "pdu " + e.feed.Client().Name()
+		}
+		g := byKey[key]
+		if g == nil {
+			g = &sampleGroup{key: key, every: e.cfg.Status.SampleInterval.D()}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.nodes = append(g.nodes, e.node)
+	}
+	out := make([]sampleGroup, len(groups))
+	for i, g := range groups {
+		out[i] = *g
+	}
+	d.sampler.add(time.Now(), out)
 }
 
 // Node returns the named node, or nil.
