@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	mwol "github.com/mdlayher/wol"
 
@@ -80,6 +81,8 @@ type Inventory struct {
 	// them with it too); mediaChecker checks them before they are inserted.
 	imageClient  *http.Client
 	mediaChecker *boot.Checker
+	// sampler reads the started nodes' sensors in the background.
+	sampler *sampler
 
 	// mu guards the configuration-derived state below; it is held for a
 	// whole reload so readers see the old or the new set, never a mix.
@@ -115,6 +118,7 @@ func New(cfg *config.Config, store *node.Store, o Options) *Inventory {
 		store:       store,
 		rawSenders:  map[string]*wol.RawSender{},
 		imageClient: boot.NewImageClient(),
+		sampler:     newSampler(),
 		cfg:         cfg,
 		pdus:        map[string]*pdu.Client{},
 		nodes:       map[string]*entry{},
@@ -132,7 +136,7 @@ func (inv *Inventory) Start(ctx context.Context) error {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.ctx = ctx
-	go inv.runSampler(ctx)
+	go inv.sampler.run(ctx)
 	for _, p := range inv.cfg.PDUs {
 		c, err := newPDUClient(p, inv.log, inv.obs)
 		if err != nil {
@@ -169,6 +173,7 @@ func (inv *Inventory) Start(ctx context.Context) error {
 		}
 		inv.nodes[e.cfg.Name] = e
 	}
+	inv.sampleNew(entries)
 	// Parsing and building left garbage (YAML trees, JSON) that the daemon
 	// will not need again: hand it back to the OS now rather than keeping
 	// the start-up peak as resident memory for the daemon's lifetime.
@@ -269,6 +274,7 @@ func (inv *Inventory) Reload(cfg *config.Config) error {
 	detectErr := inv.detectPDUs(inv.ctx, reloaded)
 	var errs []error
 	var started []string
+	var entries []*entry
 	for _, n := range cfg.Nodes {
 		if _, running := inv.nodes[n.Name]; running {
 			continue
@@ -280,11 +286,38 @@ func (inv *Inventory) Reload(cfg *config.Config) error {
 		}
 		inv.nodes[n.Name] = e
 		started = append(started, n.Name)
+		entries = append(entries, e)
 	}
+	inv.sampleNew(entries)
 	slices.Sort(stopped)
 	slices.Sort(started)
 	inv.log.Info("configuration reloaded", "kept", len(kept), "stopped", stopped, "started", started)
 	return errors.Join(append([]error{detectErr}, errs...)...)
+}
+
+// sampleNew has the sampler read started nodes in the background, in
+// groups by PDU.
+func (inv *Inventory) sampleNew(entries []*entry) {
+	byKey := map[string]*sampleGroup{}
+	var groups []*sampleGroup
+	for _, e := range entries {
+		key := ""
+		if e.feed != nil {
+			key = "pdu " + e.feed.Client().Name()
+		}
+		g := byKey[key]
+		if g == nil {
+			g = &sampleGroup{key: key, every: e.cfg.Status.SampleInterval.D()}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.nodes = append(g.nodes, e.node)
+	}
+	out := make([]sampleGroup, len(groups))
+	for i, g := range groups {
+		out[i] = *g
+	}
+	inv.sampler.add(time.Now(), out)
 }
 
 // Node returns the named node, or nil.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,12 @@ type guardedConn struct {
 	// the serve loop touches them.
 	unproven bucket
 	hitters  heavyHitters
+
+	// busy is set after every datagram in or out (it may have changed the
+	// books) and cleared by the guard's sweep when it finds nothing left to
+	// expire; a conn is on the guard's active list from the first datagram
+	// after it was cleared until then. An idle endpoint costs no sweep.
+	busy atomic.Bool
 
 	mu sync.Mutex
 	// RMCP+ handshakes between Open Session and RAKP 4, by BMC session ID.
@@ -101,7 +108,9 @@ func (c *guardedConn) ReadFrom(buf []byte) (int, net.Addr, error) {
 			c.ep.obs.Dropped(c.ep.Name(), "oversize")
 			continue
 		}
-		if c.admit(buf[:n], addr) {
+		ok := c.admit(buf[:n], addr)
+		c.touch()
+		if ok {
 			return n, addr, nil
 		}
 	}
@@ -192,6 +201,7 @@ func (c *guardedConn) WriteTo(pkt []byte, addr net.Addr) (int, error) {
 	ap := ua.AddrPort()
 	dst := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	out := c.account(pkt, dst)
+	c.touch()
 	if out == nil {
 		return len(pkt), nil
 	}
@@ -245,6 +255,28 @@ func (c *guardedConn) Close() error {
 
 // LocalAddr lets go-ipmi learn the port it serves on.
 func (c *guardedConn) LocalAddr() net.Addr { return c.udp.LocalAddr() }
+
+// touch marks the conn busy after a datagram, putting it on the guard's
+// active list if it was not. It comes after the datagram's effect on the
+// books, so that a sweep that found the conn quiet and took it off the list
+// either saw that effect or sees it put back.
+func (c *guardedConn) touch() {
+	if !c.busy.Swap(true) {
+		c.guard.activate(c)
+	}
+}
+
+// quiet reports whether the conn holds nothing sweep could expire (no
+// handshake, session, v1.5 challenge or answer owed) and go-ipmi's session
+// tables nothing its eviction could: every conn of an idle daemon.
+func (c *guardedConn) quiet() bool {
+	c.mu.Lock()
+	books := len(c.pending) == 0 && len(c.unprovenQueue) == 0 && c.inflightOpens == 0 &&
+		len(c.awaitRAKP2) == 0 && len(c.awaitRAKP4) == 0 && len(c.sessions) == 0 &&
+		len(c.v15) == 0 && len(c.v15Active) == 0
+	c.mu.Unlock()
+	return books && c.ep.bmc.Sessions.Count() == 0 && c.ep.bmc.V15Sessions.Count() == 0
+}
 
 // sweep expires what clients left behind; called once a second by the guard.
 func (c *guardedConn) sweep(now time.Time) {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
-	"github.com/bougou/go-ipmi/pkg/clock"
 	"github.com/bougou/go-ipmi/pkg/hal"
 	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/server"
@@ -63,6 +62,7 @@ type Endpoint struct {
 	bmc     *bmc.BMC
 	srv     *server.Server
 	conn    *guardedConn
+	clock   *endpointClock
 	obs     Observer
 
 	dedup dedupTable
@@ -132,8 +132,9 @@ func newEndpointOn(udp udpConn, m Machine, cfg EndpointConfig, reg *handlers.Reg
 		}
 	}
 	ep.conn = newGuardedConn(udp, guard, ep)
+	ep.clock = newEndpointClock(guard)
 
-	opts := []bmc.Option{bmc.WithClock(clock.Real), bmc.WithCipherSuites(cfg.CipherSuites)}
+	opts := []bmc.Option{bmc.WithClock(ep.clock), bmc.WithCipherSuites(cfg.CipherSuites)}
 	if len(cfg.V15AuthTypes) == 0 {
 		opts = append(opts, bmc.WithV15Disabled())
 	} else {

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/bougou/go-ipmi/pkg/bmc"
 )
 
 // GuardConfig tunes the protections shared by all endpoints. Zero fields
@@ -174,6 +176,12 @@ type Guard struct {
 	inFlight      int
 	logs          logLimiter
 	conns         map[*guardedConn]struct{}
+	active        map[*guardedConn]struct{} // the conns sweep looks at (touch)
+
+	// sweepMu serializes sweeps; it guards the fields below.
+	sweepMu    sync.Mutex
+	sweepConns []*guardedConn // reused: a sweep a second allocates nothing
+	lastEvict  time.Time      // when the sweep last ticked go-ipmi's eviction
 }
 
 // sourceKey is one source address talking to one endpoint. Limits are per
@@ -199,6 +207,7 @@ func NewGuard(cfg GuardConfig) *Guard {
 		sources: make(map[sourceKey]*sourceState),
 		proven:  make(map[netip.Addr]time.Time),
 		conns:   make(map[*guardedConn]struct{}),
+		active:  make(map[*guardedConn]struct{}),
 	}
 	if _, err := rand.Read(g.bootKey[:]); err != nil {
 		panic(fmt.Sprintf("ipmi guard: no randomness for the per-boot key: %v", err))
@@ -221,16 +230,53 @@ func (g *Guard) Run(ctx context.Context) {
 	}
 }
 
+// sweep expires what clients left behind on the endpoints that were busy
+// since they were last found quiet and, every
+// bmc.DefaultSessionEvictInterval, has go-ipmi evict idle sessions on them
+// (endpointClock). Quiet endpoints leave the active list; at rest the list
+// is empty and a sweep touches no endpoint and allocates nothing.
 func (g *Guard) sweep() {
+	g.sweepMu.Lock()
+	defer g.sweepMu.Unlock()
 	now := g.now()
 	g.mu.Lock()
-	conns := make([]*guardedConn, 0, len(g.conns))
-	for c := range g.conns {
+	conns := g.sweepConns[:0]
+	for c := range g.active {
 		conns = append(conns, c)
 	}
 	g.mu.Unlock()
+	evict := now.Sub(g.lastEvict) >= bmc.DefaultSessionEvictInterval
+	if evict {
+		g.lastEvict = now
+	}
 	for _, c := range conns {
+		// Cleared before looking: a datagram from here on sets it again
+		// (touch), and then the conn stays or comes back.
+		c.busy.Store(false)
+		if c.quiet() {
+			g.mu.Lock()
+			if !c.busy.Load() {
+				delete(g.active, c)
+			}
+			g.mu.Unlock()
+			continue
+		}
+		c.busy.Store(true)
 		c.sweep(now)
+		if evict {
+			c.ep.evictIfBusy(now)
+		}
+	}
+	clear(conns) // no references kept to endpoints that may close
+	g.sweepConns = conns
+}
+
+// activate puts a conn that became busy on the active list.
+func (g *Guard) activate(c *guardedConn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.conns[c]; ok { // not once it closed
+		g.active[c] = struct{}{}
 	}
 }
 
@@ -244,6 +290,7 @@ func (g *Guard) unregister(c *guardedConn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.conns, c)
+	delete(g.active, c)
 }
 
 func (g *Guard) failureBudget() Budget {

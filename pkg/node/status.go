@@ -59,16 +59,38 @@ func (n *Node) servableLocked(r power.Reading) bool {
 
 // Sample starts a refresh in the background when none was started for
 // SampleInterval, so the meter history and the event log do not depend on
-// a client asking (Ironic's power sync may be off). It never waits.
-func (n *Node) Sample(now time.Time) {
-	if n.cfg.SampleInterval <= 0 || !n.hasSensors() {
-		return
+// a client asking (Ironic's power sync may be off). It never waits. It
+// returns when the node is next due (zero: never, the node has no sensors,
+// no interval or is closed), for the caller to sleep until then.
+//
+// Background readings keep a fixed rate: a reading taken for a time the
+// node was due at is counted from then, not from when the caller got to
+// it, so lateness does not accumulate and one reading falls in each
+// MeterBucket; nodes sampled together stay together (and share their
+// PDU's poll). A reading a client caused restarts the count.
+func (n *Node) Sample(now time.Time) (next time.Time) {
+	if n.cfg.SampleInterval <= 0 || !n.hasSensors() || n.ctx.Err() != nil {
+		return time.Time{}
 	}
+	every := n.cfg.SampleInterval
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.refreshing == nil && now.Sub(n.lastRefresh) >= n.cfg.SampleInterval {
-		n.startRefreshLocked()
+	due := n.lastRefresh.Add(every)
+	if now.Before(due) {
+		return due
 	}
+	if n.refreshing != nil {
+		// The last reading outlasted an interval (a sensor timing out):
+		// look again shortly rather than a whole interval late.
+		return now.Add(min(every, time.Second))
+	}
+	n.startRefreshLocked()
+	if now.Sub(due) < every {
+		n.lastRefresh = due
+	} else {
+		n.lastRefresh = now // far behind, or never read: a new start
+	}
+	return n.lastRefresh.Add(every)
 }
 
 // Refresh reads the sensors now (for tests and the CLI) and returns the result.

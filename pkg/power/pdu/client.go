@@ -119,6 +119,12 @@ type Client struct {
 	// a poll that began before a SET describes the outlets before it.
 	cachedAt, cacheStart time.Time
 	polling              *pollRun // the poll in flight
+	// failed is the last poll when it failed, failedAt when it ended: it
+	// answers reads for CacheTTL like a successful one, so that the nodes
+	// of a PDU that fails at once (a closed port) read together do not
+	// poll it one after another.
+	failed   *pollRun
+	failedAt time.Time
 	// setAt is when the last SET was sent: no poll begun before it
 	// answers reads.
 	setAt time.Time
@@ -422,7 +428,8 @@ func (c *Client) verify(ctx context.Context, m *Model, outlets []int, on bool) e
 
 // Read returns the state of outlets from the shared poll, polling when the
 // cache is older than CacheTTL or began before the last switch. Concurrent
-// readers share one poll.
+// readers share one poll. A failed poll answers with its error for
+// CacheTTL in the same way.
 func (c *Client) Read(ctx context.Context, outlets []int) (map[int]Outlet, error) {
 	out, _, err := c.read(ctx, outlets, time.Time{})
 	return out, err
@@ -457,6 +464,10 @@ func (c *Client) read(ctx context.Context, outlets []int, notBefore time.Time) (
 				c.mu.Unlock()
 				return nil, time.Time{}, fmt.Errorf("pdu %s: outlet %d is not watched", c.cfg.Name, o)
 			}
+		}
+		if f := c.failed; f != nil && !f.start.Before(floor) && c.cfg.Now().Sub(c.failedAt) < c.cfg.CacheTTL {
+			c.mu.Unlock()
+			return nil, time.Time{}, f.err
 		}
 		run := c.polling
 		if run == nil {
@@ -513,8 +524,19 @@ func (c *Client) poll(run *pollRun) {
 	run.cache, run.err = cache, err
 	if err == nil {
 		c.cache, c.cachedAt, c.cacheStart = cache, c.cfg.Now(), run.start
+		if c.failed != nil {
+			c.log.Info("outlet poll answers again")
+		}
+		c.failed = nil
 	} else {
-		c.log.Warn("outlet poll failed", "err", err)
+		// Once per outage: the background sampler polls a dead PDU every
+		// sample interval.
+		if c.failed == nil {
+			c.log.Warn("outlet poll failed", "err", err)
+		} else {
+			c.log.Debug("outlet poll failed", "err", err)
+		}
+		c.failed, c.failedAt = run, c.cfg.Now()
 	}
 	c.polling = nil
 	c.mu.Unlock()
