@@ -28,14 +28,14 @@ targets=(
   ./pkg/ipmi:FuzzInSession
   ./pkg/ipmi:FuzzBMCCommands
   ./pkg/ipmi:FuzzSOLPayload
-  ./pkg/snmpagent:FuzzAgentDatagram
+  ./pkg/internal/snmpagent:FuzzAgentDatagram
   ./pkg/sim:FuzzMagicPacket
   ./pkg/redfish:FuzzDecoders
   ./pkg/boot:FuzzRequest
   ./pkg/boot:FuzzParseMAC
   ./pkg/httpapi:FuzzAuthRequest
   ./pkg/power/pdu:FuzzSNMPResponse
-  ./pkg/snmpagent/snmprec:FuzzParse
+  ./pkg/internal/snmpagent/snmprec:FuzzParse
 )
 for t in "${targets[@]}"; do
   pkg=${t%%:*} name=${t##*:}

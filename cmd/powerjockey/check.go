@@ -20,6 +20,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/daemon"
+	"github.com/powerjockey/powerjockey/pkg/inventory"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 )
 
@@ -356,7 +357,7 @@ func (c *checker) probe(ctx context.Context) {
 			row := pduRow{name: p.Name, address: p.Address}
 			defer func() { rows[i] = row }()
 			key := fmt.Sprintf("pdus[%d]", i)
-			client, err := daemon.NewPDUClient(p, nil)
+			client, err := inventory.NewPDUClient(p, nil)
 			if err != nil {
 				row.err = err.Error()
 				c.addf(sevError, key+".address", "%v", err)
@@ -392,7 +393,7 @@ func (c *checker) probe(ctx context.Context) {
 				hint := "no row of the table is confirmed on it"
 				auto := p
 				auto.Model = "auto"
-				if ac, aerr := daemon.NewPDUClient(auto, nil); aerr == nil {
+				if ac, aerr := inventory.NewPDUClient(auto, nil); aerr == nil {
 					if m, derr := ac.DetectModel(pctx); derr == nil {
 						hint = "its outlet table is that of model " + m.Name
 					} else if errors.Is(derr, pdu.ErrNotPDU) {

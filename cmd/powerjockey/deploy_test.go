@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 const deployDir = "../../deploy"
@@ -331,7 +332,7 @@ func TestSystemdUnit(t *testing.T) {
 // TestSystemdUnitVerify runs systemd-analyze verify on the unit, with
 // ExecStart pointing at an executable that exists here.
 func TestSystemdUnitVerify(t *testing.T) {
-	requireTool(t, "systemd-analyze")
+	testkit.RequireTool(t, "systemd-analyze")
 	data, err := os.ReadFile(filepath.Join(deployDir, "powerjockey.service"))
 	if err != nil {
 		t.Fatal(err)

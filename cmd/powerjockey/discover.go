@@ -17,7 +17,7 @@ import (
 	"unicode"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
-	"github.com/powerjockey/powerjockey/pkg/daemon"
+	"github.com/powerjockey/powerjockey/pkg/inventory"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
@@ -309,7 +309,7 @@ func discoverConfig(ctx context.Context, path string, stdout io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := daemon.NewPDUClient(p, nil)
+			c, err := inventory.NewPDUClient(p, nil)
 			if err != nil {
 				errs[i] = err
 				return

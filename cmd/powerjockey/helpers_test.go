@@ -5,19 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"text/template"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // runCmd runs the CLI in-process and returns its outputs and exit status.
@@ -30,67 +28,12 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers (a daemon's log).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var (
-	portMu    sync.Mutex
-	usedPorts = map[int]bool{}
-)
-
-// freePort returns a 127.0.0.1 port that was free a moment ago and that no
-// other test of this process was given.
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range 50 {
-		var port int
-		if network == "udp" {
-			c, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			port = c.LocalAddr().(*net.UDPAddr).Port
-			c.Close()
-		} else {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			port = l.Addr().(*net.TCPAddr).Port
-			l.Close()
-		}
-		if !usedPorts[port] {
-			usedPorts[port] = true
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 // ports allocates a UDP port for each name and a TCP port for HTTP.
 func ports(t *testing.T, names ...string) map[string]any {
 	t.Helper()
-	m := map[string]any{"HTTP": freePort(t, "tcp")}
+	m := map[string]any{"HTTP": testkit.FreePort(t, "tcp")}
 	for _, n := range names {
-		m[n] = freePort(t, "udp")
+		m[n] = testkit.FreePort(t, "udp")
 	}
 	return m
 }
@@ -124,14 +67,7 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
-func loadConfig(t *testing.T, path string) *config.Config {
-	t.Helper()
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
+var loadConfig = harness.LoadConfig
 
 // startRack simulates the configuration's PDUs and machines until the test
 // ends; adjust may change the simulation before it starts.
@@ -157,7 +93,7 @@ func startRack(t *testing.T, cfgPath string, adjust func(*sim.Config)) *sim.Rack
 
 // daemonProc is `powerjockey serve` running in-process.
 type daemonProc struct {
-	log    *syncBuffer
+	log    *testkit.Log
 	cancel context.CancelFunc
 	done   chan int
 }
@@ -167,7 +103,7 @@ type daemonProc struct {
 func startServe(t *testing.T, cfgPath string, httpPort int) *daemonProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemonProc{log: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	d := &daemonProc{log: &testkit.Log{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
 		d.done <- run(ctx, []string{"serve", "--config", cfgPath, "--log-format", "json", "--log-level", "debug"}, io.Discard, d.log)
 	}()
@@ -206,30 +142,5 @@ func (d *daemonProc) stop(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("serve did not stop within 15s:\n%s", d.log)
-	}
-}
-
-// requireTool skips (or, under CI, fails) when a tool is missing.
-func requireTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, name := range names {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is required under CI but missing: %v", name, err)
-			}
-			t.Skipf("%s not installed", name)
-		}
-	}
-}
-
-// eventually polls cond until it holds or the time is up.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // secretsConfig gives every secret a distinctive value, so that any trace
@@ -81,7 +81,7 @@ nodes:
 // the API or the CLI's output; and that every power action is logged
 // exactly once with node, action, means, result and duration.
 func TestLogsNeverHoldSecrets(t *testing.T) {
-	requireTool(t, "ipmitool")
+	testkit.RequireTool(t, "ipmitool")
 	secrets := []string{
 		"pjRO-c0mm-7f3a91", "pjRW-c0mm-9b1e27", "pjAuth-pass-4c2d88", "pjPriv-pass-8e6f13",
 		"pjBAD-c0mm-1a2b3c", "pjBADauth-5d3c77", "pjBADpriv-6e4d88",
@@ -99,7 +99,7 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 			case "badcomm":
 				c.PDUs[i].ReadCommunity, c.PDUs[i].WriteCommunity = "some-other-community", "some-other-community"
 			case "badv3":
-				c.PDUs[i].Users = []snmpagent.USMUser{{
+				c.PDUs[i].Users = []sim.USMUser{{
 					Name: "pjuser2", AuthProtocol: c.PDUs[i].Users[0].AuthProtocol, AuthPassphrase: "another-auth-pass",
 					PrivProtocol: c.PDUs[i].Users[0].PrivProtocol, PrivPassphrase: "another-priv-pass", ReadWrite: true,
 				}}
@@ -132,7 +132,7 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 	}
 	idle := func(name string) {
 		t.Helper()
-		eventually(t, 10*time.Second, name+" idle", func() bool {
+		testkit.Eventually(t, 10*time.Second, name+" idle", func() bool {
 			resp, err := http.Get(base + "/api/v1/nodes/" + name)
 			if err != nil {
 				return false
@@ -189,7 +189,7 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 	jsonOut, _, _ := runCmd(t, "status", "--config", path, "--json")
 	idle("n-v2c")
 
-	eventually(t, time.Until(wrongAt.Add(10*time.Second)), "the refused RMCP+ login logged", func() bool {
+	testkit.Eventually(t, time.Until(wrongAt.Add(10*time.Second)), "the refused RMCP+ login logged", func() bool {
 		for _, line := range strings.Split(d.log.String(), "\n") {
 			if strings.Contains(line, `"msg":"login refused","node":"n-manual"`) && strings.Contains(line, `"channel":"ipmi"`) &&
 				strings.Contains(line, `"user":"admin"`) && strings.Contains(line, `"reason":"handshake abandoned after RAKP 2 (wrong password or unknown user)"`) {

@@ -28,7 +28,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/daemon"
-	"github.com/powerjockey/powerjockey/pkg/httpapi"
+	"github.com/powerjockey/powerjockey/pkg/inventory"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -309,7 +309,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		_, err := stdout.Write(b.Bytes())
 		return err
 	}
-	var nodes []httpapi.NodeJSON
+	var nodes []node.View
 	if err := json.Unmarshal(raw, &nodes); err != nil {
 		return fmt.Errorf("unexpected answer from %s: %w", tg.base, err)
 	}
@@ -317,7 +317,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func printStatusTable(w io.Writer, nodes []httpapi.NodeJSON, now time.Time) {
+func printStatusTable(w io.Writer, nodes []node.View, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tPOWER\tSOURCE\tWATTS\tLAST ACTION\tRESULT\tMANUAL ACTION WAITING\tBUSY")
 	var notes []string
@@ -325,8 +325,8 @@ func printStatusTable(w io.Writer, nodes []httpapi.NodeJSON, now time.Time) {
 		last, result := "-", "-"
 		if a := n.LastAction; a != nil {
 			last = fmt.Sprintf("%s via %s at %s", a.Action, a.Means, clock(a.At, now))
-			result = a.Result
-			if a.Result != "running" && a.Duration > 0 {
+			result = string(a.Result)
+			if a.Result != node.ResultRunning && a.Duration > 0 {
 				result += fmt.Sprintf(" (%s)", a.Duration.Round(time.Millisecond))
 			}
 			if a.Error != "" {
@@ -335,7 +335,7 @@ func printStatusTable(w io.Writer, nodes []httpapi.NodeJSON, now time.Time) {
 		}
 		manual := "-"
 		if m := n.Manual; m != nil {
-			manual = fmt.Sprintf("power %s since %s", strings.ToUpper(m.Action), clock(m.Since, now))
+			manual = fmt.Sprintf("power %s since %s", strings.ToUpper(m.Action.String()), clock(m.Since, now))
 		}
 		busy := "-"
 		if n.Busy {
@@ -344,7 +344,7 @@ func printStatusTable(w io.Writer, nodes []httpapi.NodeJSON, now time.Time) {
 		if n.StatusErr != "" {
 			notes = append(notes, fmt.Sprintf("%s: status: %s", n.Name, n.StatusErr))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Power, dash(n.Source), watts(n.Watts), last, result, manual, busy)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Power, dash(string(n.Source)), watts(n.Watts), last, result, manual, busy)
 	}
 	tw.Flush()
 	if len(notes) > 0 {
@@ -372,11 +372,11 @@ func clock(t, now time.Time) string {
 }
 
 // describeNode prints one node's state, as power NODE status shows it.
-func describeNode(w io.Writer, n httpapi.NodeJSON, now time.Time) {
-	state := n.Power
+func describeNode(w io.Writer, n node.View, now time.Time) {
+	state := n.Power.String()
 	var details []string
 	if n.Source != "" {
-		details = append(details, "source "+n.Source)
+		details = append(details, "source "+string(n.Source))
 	}
 	if n.Watts != nil {
 		details = append(details, watts(n.Watts)+" W")
@@ -390,7 +390,7 @@ func describeNode(w io.Writer, n httpapi.NodeJSON, now time.Time) {
 	}
 	if a := n.LastAction; a != nil {
 		line := fmt.Sprintf("  last action: %s via %s at %s: %s", a.Action, a.Means, clock(a.At, now), a.Result)
-		if a.Result != "running" && a.Duration > 0 {
+		if a.Result != node.ResultRunning && a.Duration > 0 {
 			line += fmt.Sprintf(" in %s", a.Duration.Round(time.Millisecond))
 		}
 		if a.Error != "" {
@@ -399,7 +399,7 @@ func describeNode(w io.Writer, n httpapi.NodeJSON, now time.Time) {
 		fmt.Fprintln(w, line)
 	}
 	if m := n.Manual; m != nil {
-		fmt.Fprintf(w, "  manual action waiting: power %s since %s (a human must do it, then: powerjockey power %s acknowledge)\n", strings.ToUpper(m.Action), clock(m.Since, now), n.Name)
+		fmt.Fprintf(w, "  manual action waiting: power %s since %s (a human must do it, then: powerjockey power %s acknowledge)\n", strings.ToUpper(m.Action.String()), clock(m.Since, now), n.Name)
 	}
 	if n.Busy {
 		fmt.Fprintln(w, "  busy: background steps of the last action are running")
@@ -486,7 +486,7 @@ flags:
 		return err
 	}
 	path := "/api/v1/nodes/" + url.PathEscape(name)
-	var n httpapi.NodeJSON
+	var n node.View
 	switch verb {
 	case "status":
 		err = c.call(ctx, "GET", path, nil, &n)
@@ -523,7 +523,7 @@ func actionLine(name, verb string, a *node.ActionRecord) string {
 		return s
 	}
 	s += " via " + a.Means
-	if a.Result == "running" {
+	if a.Result == node.ResultRunning {
 		s += " (its background steps are running)"
 	}
 	return s
@@ -544,31 +544,41 @@ func powerDirect(ctx context.Context, cfgPath, name, verb string, action power.A
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	d, err := daemon.New(cfg, log)
+	// The state directory's lock, as the daemon takes it: the node's
+	// state and its PDU are this process's alone until it exits.
+	lock, err := daemon.LockStateDir(cfg.StateDir)
 	if errors.Is(err, daemon.ErrLocked) {
 		return fmt.Errorf("a powerjockey daemon is running (it holds %s): drop --direct to operate the node through it", cfg.StateDir)
 	}
 	if err != nil {
 		return err
 	}
-	defer d.Stop()
-	nd, err := d.StartNodeOnly(ctx, name)
+	defer lock.Unlock()
+	store, err := node.OpenStore(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	// The inventory alone: no metrics, no IPMI endpoints, no sockets but
+	// what the node's means need.
+	inv := inventory.New(cfg, store, inventory.Options{Logger: log})
+	defer inv.Close()
+	nd, err := inv.OpenNode(ctx, name)
 	if err != nil {
 		return err
 	}
 	switch verb {
 	case "status":
 	case "acknowledge":
-		if err := nd.Acknowledge(node.WithRequester(ctx, node.Requester{Channel: "cli"})); err != nil {
+		if err := nd.Acknowledge(node.WithRequester(ctx, node.Requester{Channel: node.ChannelCLI})); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: manual action acknowledged\n", name)
 	default:
-		if err := nd.Power(node.WithRequester(ctx, node.Requester{Channel: "cli"}), action); err != nil {
+		if err := nd.Power(node.WithRequester(ctx, node.Requester{Channel: node.ChannelCLI}), action); err != nil {
 			return err
 		}
 		s := nd.Snapshot()
-		fmt.Fprintln(stdout, actionLine(name, verb, s.State.LastAction))
+		fmt.Fprintln(stdout, actionLine(name, verb, s.Persisted.LastAction))
 		if s.Busy {
 			fmt.Fprintln(stderr, "waiting for the action's background steps (delays, Wake-on-LAN repeats) to finish...")
 			if err := waitIdle(ctx, nd); err != nil {
@@ -578,15 +588,8 @@ func powerDirect(ctx context.Context, cfgPath, name, verb string, action power.A
 	}
 	r, rerr := nd.Refresh(ctx)
 	s := nd.Snapshot()
-	n := httpapi.NodeJSON{
-		Name: s.Name, Power: r.State.String(), Source: r.Source, Watts: r.Watts,
-		LastAction: s.State.LastAction, Busy: s.Busy, Manual: s.State.Manual,
-	}
-	if rerr != nil {
-		n.Power, n.StatusErr = "unknown", rerr.Error()
-	}
-	describeNode(stdout, n, time.Now())
-	if a := s.State.LastAction; action != 0 && a != nil && a.Result == "error" {
+	describeNode(stdout, node.NewView(s, r, rerr), time.Now())
+	if a := s.Persisted.LastAction; action != 0 && a != nil && a.Result == node.ResultError {
 		return exitError(1)
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/daemon"
-	"github.com/powerjockey/powerjockey/pkg/httpapi"
+	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/sim"
 )
 
@@ -115,7 +115,7 @@ func TestStatusAndPower(t *testing.T) {
 
 	// --json is the API's own document.
 	raw := expect([]string{"status", "--url", url + "/", "--json"}, 0, "", "")
-	var nodes []httpapi.NodeJSON
+	var nodes []node.View
 	if err := json.Unmarshal([]byte(raw), &nodes); err != nil || len(nodes) != 2 || nodes[0].Name != "compute-0" || nodes[1].LastAction == nil || nodes[1].LastAction.Means != "manual" || nodes[1].Manual != nil {
 		t.Errorf("status --json: %v, %+v\n%s", err, nodes, raw)
 	}

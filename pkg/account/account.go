@@ -102,11 +102,11 @@ func (r Role) Description() string {
 // allows the same: administrator and operator may control power and boot
 // (IPMI's Chassis Control needs operator), user and callback may only
 // read. An empty privilege is the configuration's default, administrator.
-func FromIPMIPrivilege(privilege string) Role {
-	switch strings.ToLower(privilege) {
-	case "operator":
+func FromIPMIPrivilege(privilege config.Privilege) Role {
+	switch config.Privilege(strings.ToLower(string(privilege))) {
+	case config.PrivilegeOperator:
 		return Operator
-	case "user", "callback":
+	case config.PrivilegeUser, config.PrivilegeCallback:
 		return ReadOnly
 	default:
 		return Administrator

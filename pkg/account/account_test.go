@@ -46,7 +46,7 @@ func TestPredefinedRoles(t *testing.T) {
 
 func TestFromIPMIPrivilege(t *testing.T) {
 	for _, tt := range []struct {
-		ipmi string
+		ipmi config.Privilege
 		want Role
 	}{
 		{"administrator", Administrator},

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/audit"
+	"github.com/powerjockey/powerjockey/pkg/internal/audit"
 	"github.com/powerjockey/powerjockey/pkg/node"
 )
 

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/node"
-	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // fakeBackend serves real nodes by MAC and name.
@@ -44,7 +44,7 @@ func (b *fakeBackend) ByName(name string) (Node, bool) {
 type fixture struct {
 	srv  *httptest.Server
 	node *node.Node
-	log  *harness.Log
+	log  *testkit.Log
 }
 
 const testMAC = "52:54:00:00:00:01"
@@ -55,7 +55,7 @@ func newFixture(t *testing.T, opt Options, s Settings) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := &harness.Log{}
+	lb := &testkit.Log{}
 	opt.Logger = slog.New(slog.NewTextHandler(lb, nil))
 	n, err := node.New(context.Background(), node.Config{Name: "n1", Logger: opt.Logger,
 		Boot: node.BootConfig{FetchesScript: true, Media: &Checker{Timeout: 5 * time.Second}}}, store)

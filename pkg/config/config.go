@@ -9,6 +9,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -243,9 +244,8 @@ type NodeIPMI struct {
 	Username     string `yaml:"username"`
 	Password     string `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
-	// Privilege is the user's maximum privilege: callback, user, operator
-	// or administrator (default).
-	Privilege string `yaml:"privilege"`
+	// Privilege is the user's maximum privilege (default administrator).
+	Privilege Privilege `yaml:"privilege"`
 	// CipherSuites overrides the global list for this endpoint.
 	CipherSuites []int `yaml:"cipher_suites"`
 }
@@ -360,3 +360,37 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // DurationPtr is a convenience for defaults of optional durations.
 func DurationPtr(d time.Duration) *Duration { v := Duration(d); return &v }
+
+// Privilege is an IPMI privilege level as the configuration names it: the
+// most a node's BMC user may do. The IPMI face enforces it per command;
+// Redfish and the HTTP API give the credentials the matching role
+// (account.FromIPMIPrivilege).
+type Privilege string
+
+// Privilege levels (IPMI v2.0 section 6.8), lowest first.
+const (
+	PrivilegeCallback      Privilege = "callback"
+	PrivilegeUser          Privilege = "user"
+	PrivilegeOperator      Privilege = "operator"
+	PrivilegeAdministrator Privilege = "administrator"
+)
+
+// MarshalText writes the level's name.
+func (p Privilege) MarshalText() ([]byte, error) { return []byte(p), nil }
+
+// UnmarshalText reads a level's name; an empty one is unset (the default
+// applies).
+func (p *Privilege) UnmarshalText(b []byte) error {
+	switch v := Privilege(b); v {
+	case "", PrivilegeCallback, PrivilegeUser, PrivilegeOperator, PrivilegeAdministrator:
+		*p = v
+		return nil
+	}
+	return &choiceError{want: "callback, user, operator or administrator", got: string(b)}
+}
+
+// choiceError is a value outside a fixed vocabulary. Its message names the
+// choices and the value, so the decoder reports it as it is.
+type choiceError struct{ want, got string }
+
+func (e *choiceError) Error() string { return fmt.Sprintf("want %s, got %q", e.want, e.got) }

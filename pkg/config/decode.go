@@ -26,6 +26,7 @@ type Error struct {
 	Msg string
 }
 
+// Error is "file:line:col: key: message".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -48,6 +49,7 @@ func (e *Error) Error() string {
 // fixes the whole file in one pass rather than one error per restart.
 type Errors []*Error
 
+// Error is every problem, one per line.
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {
@@ -66,6 +68,10 @@ type decoder struct {
 	file string
 	pos  map[string]position
 	errs Errors
+	// key is the mapping key whose value is being decoded, at keyPath:
+	// errors about a value point at its key, as the validator's do.
+	key     *yaml.Node
+	keyPath string
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -93,10 +99,17 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			var choice *choiceError
 			if holdsSecret(path) {
 				// Neither the value nor the parser's error (which quotes
 				// it) may reach a log.
 				d.errorf(n, path, "invalid value (not shown: it is a secret)")
+			} else if errors.As(err, &choice) {
+				at := n
+				if d.key != nil && d.keyPath == path {
+					at = d.key
+				}
+				d.errorf(at, path, "%v", err)
 			} else {
 				d.errorf(n, path, "invalid value %q: %v", n.Value, err)
 			}
@@ -194,6 +207,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[k.Value] = true
+		d.key, d.keyPath = k, keyPath
 		d.decode(val, v.Field(idx), keyPath)
 		// Record the key's own line: errors about a value point there.
 		d.pos[keyPath] = position{k.Line, k.Column}

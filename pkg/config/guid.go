@@ -1,23 +1,23 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
-	"strings"
+
+	"github.com/google/uuid"
 )
 
-// ParseGUID parses a textual UUID ("8-4-4-4-12" hex digits) into its 16
-// bytes in RFC 4122 (network) order.
+// ParseGUID parses a textual UUID into its 16 bytes in RFC 4122 (network)
+// order. The configuration takes only the canonical 8-4-4-4-12 form (as
+// dmidecode and SMBIOS tools print it), though the parser would take
+// braces, a urn:uuid: prefix or no dashes: one spelling per GUID keeps
+// configurations greppable.
 func ParseGUID(s string) ([16]byte, error) {
-	var g [16]byte
-	parts := strings.Split(s, "-")
-	if len(parts) != 5 || len(parts[0]) != 8 || len(parts[1]) != 4 || len(parts[2]) != 4 || len(parts[3]) != 4 || len(parts[4]) != 12 {
-		return g, fmt.Errorf("want a UUID like 4c4c4544-0042-3010-8052-b7c04f4b4d31, got %q", s)
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return [16]byte{}, fmt.Errorf("want a UUID like 4c4c4544-0042-3010-8052-b7c04f4b4d31, got %q", s)
 	}
-	b, err := hex.DecodeString(strings.Join(parts, ""))
+	u, err := uuid.Parse(s)
 	if err != nil {
-		return g, fmt.Errorf("want a UUID of hex digits, got %q", s)
+		return [16]byte{}, fmt.Errorf("want a UUID of hex digits, got %q", s)
 	}
-	copy(g[:], b)
-	return g, nil
+	return u, nil
 }

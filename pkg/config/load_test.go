@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9623"},
 		{"redfish.listen", cfg.Redfish.Listen, ""},
 		{"redfish.insecure_http", cfg.Redfish.InsecureHTTP, false},
-		{"nodes[0].ipmi.privilege", cfg.Nodes[0].IPMI.Privilege, "administrator"},
+		{"nodes[0].ipmi.privilege", cfg.Nodes[0].IPMI.Privilege, PrivilegeAdministrator},
 		{"nodes[0].ipmi.cipher_suites", cfg.Nodes[0].IPMI.CipherSuites, []int(nil)},
 		{"nodes[0].fallback", cfg.Nodes[0].Fallback, "manual"},
 		{"nodes[0].on_delay", cfg.Nodes[0].OnDelay.D(), time.Duration(0)},

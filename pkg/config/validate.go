@@ -118,7 +118,7 @@ func (v *validator) applyDefaults() {
 	for i := range c.Nodes {
 		n := &c.Nodes[i]
 		if n.IPMI.Privilege == "" {
-			n.IPMI.Privilege = "administrator"
+			n.IPMI.Privilege = PrivilegeAdministrator
 		}
 		if n.Fallback == "" {
 			n.Fallback = "manual"
@@ -528,11 +528,6 @@ func (v *validator) validateNode(path string, n *Node, pdus map[string]*PDU, nam
 	v.secret(ip+".password", &n.IPMI.Password, n.IPMI.PasswordFile, ip+".password_file", true)
 	if len(n.IPMI.Password) > 20 {
 		v.fail(secretKey(ip+".password", n.IPMI.PasswordFile), "at most 20 bytes (IPMI v2.0 limit), got %d", len(n.IPMI.Password))
-	}
-	switch n.IPMI.Privilege {
-	case "callback", "user", "operator", "administrator":
-	default:
-		v.fail(ip+".privilege", "want callback, user, operator or administrator, got %q", n.IPMI.Privilege)
 	}
 	if n.IPMI.CipherSuites != nil {
 		v.validateCipherSuites(ip+".cipher_suites", n.IPMI.CipherSuites)

@@ -251,7 +251,7 @@ func TestNodeRules(t *testing.T) {
 	for _, p := range []string{"callback", "user", "operator", "administrator"} {
 		t.Run("privilege "+p, func(t *testing.T) {
 			cfg := parseOK(t, minimal+"    privilege: "+p+"\n")
-			if cfg.Nodes[0].IPMI.Privilege != p {
+			if string(cfg.Nodes[0].IPMI.Privilege) != p {
 				t.Errorf("privilege = %q, want %q", cfg.Nodes[0].IPMI.Privilege, p)
 			}
 		})

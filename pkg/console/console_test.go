@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/console/consoletest"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // run starts c until the test ends.
@@ -44,17 +45,6 @@ func readUntil(t *testing.T, s *Session, want string) string {
 	return ""
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestTCPConsole(t *testing.T) {
 	echo := consoletest.NewEchoConsole(t)
 	c, err := New(Config{Name: "n1", TCP: echo.Addr(), History: 64})
@@ -62,9 +52,9 @@ func TestTCPConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, c)
-	eventually(t, "connection", c.Connected)
+	testkit.Eventually(t, 10*time.Second, "connection", c.Connected)
 	echo.Print("BIOS boot\r\n")
-	eventually(t, "history", func() bool { return strings.Contains(string(c.History()), "BIOS boot") })
+	testkit.Eventually(t, 10*time.Second, "history", func() bool { return strings.Contains(string(c.History()), "BIOS boot") })
 
 	s, err := c.Attach(context.Background())
 	if err != nil {
@@ -98,7 +88,7 @@ func TestTCPConsole(t *testing.T) {
 	// The console server drops the connection: it is reopened, and the
 	// session stays attached across it.
 	echo.Drop()
-	eventually(t, "reconnection", func() bool { return echo.Connections() >= 2 && c.Connected() })
+	testkit.Eventually(t, 10*time.Second, "reconnection", func() bool { return echo.Connections() >= 2 && c.Connected() })
 	echo.Print("after reconnect\r\n")
 	readUntil(t, s2, "after reconnect")
 }
@@ -156,7 +146,7 @@ func TestCommandConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, c)
-	eventually(t, "command output", func() bool { return strings.Contains(string(c.History()), "console up") })
+	testkit.Eventually(t, 10*time.Second, "command output", func() bool { return strings.Contains(string(c.History()), "console up") })
 	s, err := c.Attach(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +165,7 @@ func TestCommandRestartsWhenItExits(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, c)
-	eventually(t, "a restart", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a restart", func() bool {
 		b, _ := os.ReadFile(dir + "/runs")
 		return strings.Count(string(b), "start") >= 2
 	})
@@ -188,7 +178,7 @@ func TestSerialDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, c)
-	eventually(t, "device open", c.Connected)
+	testkit.Eventually(t, 10*time.Second, "device open", c.Connected)
 	s, err := c.Attach(context.Background())
 	if err != nil {
 		t.Fatal(err)

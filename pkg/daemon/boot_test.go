@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestServeBoot runs the daemon with a boot endpoint and plain-HTTP
@@ -27,7 +29,7 @@ func TestServeBoot(t *testing.T) {
 	defer origin.Close()
 
 	dir := t.TempDir()
-	rf, bp := freeTCPPort(t), freeTCPPort(t)
+	rf, bp := testkit.FreePort(t, "tcp"), testkit.FreePort(t, "tcp")
 	src := func(def string) string {
 		return fmt.Sprintf(`state_dir: %s
 http: {listen: "127.0.0.1:%d"}
@@ -38,13 +40,13 @@ nodes:
     ipmi: {listen: "127.0.0.1:%d", username: admin, password: password}
     mac: "52:54:00:00:00:01"
     boot: {default: %s}
-`, dir, freeTCPPort(t), rf, bp, freeUDP(t), def)
+`, dir, testkit.FreePort(t, "tcp"), rf, bp, testkit.FreePort(t, "udp"), def)
 	}
 	cfg, err := config.Parse("test.yaml", []byte(src("exit")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, quietLogger())
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"syscall"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
-	"github.com/powerjockey/powerjockey/pkg/connlimit"
+	"github.com/powerjockey/powerjockey/pkg/internal/connlimit"
 )
 
 // File descriptors the daemon keeps for itself, whatever the TCP servers

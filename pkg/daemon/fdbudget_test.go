@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -10,7 +11,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
-	"github.com/powerjockey/powerjockey/pkg/connlimit"
+	"github.com/powerjockey/powerjockey/pkg/internal/connlimit"
 )
 
 // budgetConfig is a configuration of n manual nodes and p PDUs.
@@ -109,8 +110,8 @@ func TestServerTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inner.Close()
-	ln := connlimit.New(inner, "test", connlimit.Limits{Max: 1, PerSource: 1}, quietLogger())
-	srv := newServer(http.NotFoundHandler(), ln, quietLogger())
+	ln := connlimit.New(inner, "test", connlimit.Limits{Max: 1, PerSource: 1}, slog.New(slog.DiscardHandler))
+	srv := newServer(http.NotFoundHandler(), ln, slog.New(slog.DiscardHandler))
 	if srv.ReadHeaderTimeout != 10*time.Second || srv.ReadTimeout != 30*time.Second || srv.WriteTimeout != 2*time.Minute ||
 		srv.IdleTimeout != time.Minute || srv.MaxHeaderBytes != 64<<10 || srv.ConnState == nil {
 		t.Errorf("server %+v", srv)

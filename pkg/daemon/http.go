@@ -9,14 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/audit"
-	"github.com/powerjockey/powerjockey/pkg/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/httpapi"
+	"github.com/powerjockey/powerjockey/pkg/internal/audit"
+	"github.com/powerjockey/powerjockey/pkg/internal/connlimit"
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 )
-
-// Logger returns the daemon's logger.
-func (d *Daemon) Logger() *slog.Logger { return d.log }
 
 // RunServers runs the daemon's TCP servers (the operator HTTP server and,
 // when configured, Redfish and the boot endpoint) until ctx ends or one
@@ -25,7 +22,7 @@ func (d *Daemon) Logger() *slog.Logger { return d.log }
 func (d *Daemon) RunServers(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	servers := []func(context.Context) error{d.ServeHTTP, d.ServeRedfish, d.ServeBoot}
+	servers := []func(context.Context) error{d.serveAPI, d.serveRedfish, d.serveBoot}
 	errc := make(chan error, len(servers))
 	for _, serve := range servers {
 		go func() { errc <- serve(ctx) }()
@@ -40,10 +37,10 @@ func (d *Daemon) RunServers(ctx context.Context) error {
 	return first
 }
 
-// ServeHTTP serves the operator API, metrics and live page on http.listen
-// until ctx ends; it returns nil at once when HTTP is off.
-func (d *Daemon) ServeHTTP(ctx context.Context) error {
-	cfg := d.Config()
+// serveAPI serves the operator HTTP API, metrics and live page on
+// http.listen until ctx ends; it returns nil at once when HTTP is off.
+func (d *Daemon) serveAPI(ctx context.Context) error {
+	cfg := d.inv.Config()
 	addr := cfg.HTTP.Listen
 	if addr == "off" {
 		return nil
@@ -59,7 +56,7 @@ func (d *Daemon) ServeHTTP(ctx context.Context) error {
 		return err
 	}
 	defer d.forget("http", ln)
-	var h http.Handler = httpapi.NewWithOptions(d, httpapi.Options{Logger: d.log, Auth: d.httpAuth})
+	var h http.Handler = httpapi.NewWithOptions(d.inv.HTTP(), httpapi.Options{Logger: d.log, Auth: d.httpAuth, Metrics: d.metrics.Registry})
 	if ip := net.ParseIP(ln.Addr().(*net.TCPAddr).IP.String()); ip != nil && ip.IsLoopback() {
 		h = loopbackHostsOnly(h, d.log)
 	}
@@ -113,7 +110,7 @@ func (d *Daemon) listen(server, addr string) (*connlimit.Listener, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	b := newFDBudget(d.cfg, fileLimit())
+	b := newFDBudget(d.inv.Config(), fileLimit())
 	lim := b.http
 	switch server {
 	case "redfish":
@@ -140,18 +137,21 @@ func (d *Daemon) forget(server string, ln *connlimit.Listener) {
 	}
 }
 
-// applyFDBudgetLocked logs how the file descriptor limit is shared out
-// for the configuration in effect and resizes the running listeners' caps.
-func (d *Daemon) applyFDBudgetLocked() {
-	b := newFDBudget(d.cfg, fileLimit())
-	attrs := []any{"limit", b.limit, "reserved", b.reserved, "nodes", len(d.cfg.Nodes), "pdus", len(d.cfg.PDUs)}
-	if d.cfg.HTTP.Listen != "off" {
+// applyFDBudget logs how the file descriptor limit is shared out for the
+// configuration in effect and resizes the running listeners' caps.
+func (d *Daemon) applyFDBudget() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg := d.inv.Config()
+	b := newFDBudget(cfg, fileLimit())
+	attrs := []any{"limit", b.limit, "reserved", b.reserved, "nodes", len(cfg.Nodes), "pdus", len(cfg.PDUs)}
+	if cfg.HTTP.Listen != "off" {
 		attrs = append(attrs, "http_max_connections", b.http.Max)
 	}
-	if d.cfg.Redfish.Listen != "" {
+	if cfg.Redfish.Listen != "" {
 		attrs = append(attrs, "redfish_max_connections", b.redfish.Max)
 	}
-	if d.cfg.Boot.Listen != "" {
+	if cfg.Boot.Listen != "" {
 		attrs = append(attrs, "boot_max_connections", b.boot.Max)
 	}
 	if len(b.lowered) > 0 {

@@ -7,24 +7,24 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/httpapi"
+	"github.com/powerjockey/powerjockey/pkg/internal/localca"
 )
 
 // What the operator HTTP server needs of the daemon beyond its nodes: who
-// may log in (tokens, the nodes' BMC accounts), its certificate, and the
-// PDUs for the page's PDU view. Kept apart from the server loop in http.go.
+// may log in (tokens, the nodes' BMC accounts) and its certificate. Kept
+// apart from the server loop in http.go.
 
 // httpAuth is the HTTP server's authentication for the configuration in
 // effect (nil: none asked for). It is read per request, so a reload's
 // tokens and passwords apply at once.
 func (d *Daemon) httpAuth() *httpapi.Auth {
-	cfg := d.Config()
+	cfg := d.inv.Config()
 	return httpAuthFor(cfg)
 }
 
@@ -50,7 +50,7 @@ func httpAuthFor(cfg *config.Config) *httpapi.Auth {
 
 // httpTLS returns the HTTP server's TLS configuration, nil for plain HTTP:
 // the configured certificate, or a leaf from a CA generated into
-// state_dir/http, kept current like Redfish's (certs.go).
+// state_dir/http, kept current like Redfish's (pkg/internal/localca).
 func (d *Daemon) httpTLS(ctx context.Context, cfg *config.Config, listen string) (*tls.Config, error) {
 	if !cfg.HTTP.TLSEnabled() {
 		return nil, nil
@@ -59,12 +59,12 @@ func (d *Daemon) httpTLS(ctx context.Context, cfg *config.Config, listen string)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	certs, err := newCertStore("http", dir, certSource{Listen: listen, TLSCert: cfg.HTTP.TLSCert, TLSKey: cfg.HTTP.TLSKey}, d.log, time.Now)
+	certs, err := localca.NewStore("http", dir, localca.Source{Listen: listen, TLSCert: cfg.HTTP.TLSCert, TLSKey: cfg.HTTP.TLSKey}, d.log, time.Now)
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	go certs.run(ctx)
-	return &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}, nil
+	go certs.Run(ctx)
+	return certs.TLSConfig(), nil
 }
 
 // httpAuthSummary says how the HTTP server authenticates, for its log line.
@@ -84,31 +84,4 @@ func httpAuthSummary(h config.HTTP) string {
 		metrics = "metrics token"
 	}
 	return strings.Join(append(parts, metrics), ", ")
-}
-
-// PDUs implements httpapi.PDULister: every configured PDU with the
-// outlets its nodes are attached to.
-func (d *Daemon) PDUs() []httpapi.PDUInfo {
-	cfg := d.Config()
-	byName := map[string]*httpapi.PDUInfo{}
-	var out []httpapi.PDUInfo
-	for _, p := range cfg.PDUs {
-		out = append(out, httpapi.PDUInfo{Name: p.Name, Model: p.Model})
-	}
-	for i := range out {
-		byName[out[i].Name] = &out[i]
-	}
-	for _, n := range cfg.Nodes {
-		if n.PDU == nil || byName[n.PDU.Name] == nil {
-			continue
-		}
-		p := byName[n.PDU.Name]
-		for _, o := range n.PDU.Outlets {
-			p.Outlets = append(p.Outlets, httpapi.OutletInfo{Outlet: o, Node: n.Name})
-		}
-	}
-	for i := range out {
-		slices.SortFunc(out[i].Outlets, func(a, b httpapi.OutletInfo) int { return a.Outlet - b.Outlet })
-	}
-	return out
 }

@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,50 +14,18 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/internal/localca"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
-
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-func TestServiceUUIDStable(t *testing.T) {
-	dir := t.TempDir()
-	u1, err := serviceUUID(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u2, err := serviceUUID(dir)
-	if err != nil || u1 != u2 || len(u1) != 36 {
-		t.Errorf("service UUID %q then %q (%v)", u1, u2, err)
-	}
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func freeUDP(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
 
 // redfishConfig is a configuration with Redfish on port rf and the named
 // nodes (all admin/password).
 func redfishConfig(t *testing.T, dir string, rf int, extra string, nodes ...string) *config.Config {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nredfish: {listen: \"127.0.0.1:%d\"%s}\nnodes:\n", dir, freeTCPPort(t), rf, extra)
+	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nredfish: {listen: \"127.0.0.1:%d\"%s}\nnodes:\n", dir, testkit.FreePort(t, "tcp"), rf, extra)
 	for _, n := range nodes {
-		fmt.Fprintf(&b, "  - name: %s\n    ipmi: {listen: \"127.0.0.1:%d\", username: admin, password: password}\n", n, freeUDP(t))
+		fmt.Fprintf(&b, "  - name: %s\n    ipmi: {listen: \"127.0.0.1:%d\", username: admin, password: password}\n", n, testkit.FreePort(t, "udp"))
 	}
 	cfg, err := config.Parse("test.yaml", []byte(b.String()))
 	if err != nil {
@@ -73,9 +39,9 @@ func redfishConfig(t *testing.T, dir string, rf int, extra string, nodes ...stri
 // without a restart, and everything stops with the context.
 func TestServeRedfish(t *testing.T) {
 	dir := t.TempDir()
-	rf := freeTCPPort(t)
+	rf := testkit.FreePort(t, "tcp")
 	cfg := redfishConfig(t, dir, rf, "", "compute-0")
-	d, err := New(cfg, quietLogger())
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +57,9 @@ func TestServeRedfish(t *testing.T) {
 	var systems func() []string
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		pem, err := os.ReadFile(filepath.Join(dir, "redfish", generatedCert))
+		pem, err := os.ReadFile(filepath.Join(dir, "redfish", localca.CertFile))
 		if err == nil {
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(pem)
-			client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+			client = &http.Client{Timeout: 5 * time.Second, Transport: testkit.TrustingTransport(pem)}
 			systems = func() []string {
 				t.Helper()
 				r, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/redfish/v1/Systems", rf), nil)
@@ -155,7 +119,7 @@ func TestRunServersFirstError(t *testing.T) {
 	defer busy.Close()
 	dir := t.TempDir()
 	cfg := redfishConfig(t, dir, busy.Addr().(*net.TCPAddr).Port, ", insecure_http: true", "compute-0")
-	d, err := New(cfg, quietLogger())
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,9 +148,9 @@ func TestRunServersFirstError(t *testing.T) {
 // generates no certificate.
 func TestServeRedfishInsecureHTTP(t *testing.T) {
 	dir := t.TempDir()
-	rf := freeTCPPort(t)
+	rf := testkit.FreePort(t, "tcp")
 	cfg := redfishConfig(t, dir, rf, ", insecure_http: true", "compute-0")
-	d, err := New(cfg, quietLogger())
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +178,7 @@ func TestServeRedfishInsecureHTTP(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "redfish", generatedCert)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "redfish", localca.CertFile)); err == nil {
 		t.Error("a certificate was generated for plain HTTP")
 	}
 	cancel()

@@ -14,17 +14,8 @@ import (
 	"github.com/bougou/go-ipmi/pkg/client"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
 
 type nodeSpec struct {
 	name, password string
@@ -64,9 +55,9 @@ func session(t *testing.T, port int, password string) (*client.Client, error) {
 // effect; an untouched node keeps its endpoint and its open session.
 func TestReloadKeepsUntouchedEndpoints(t *testing.T) {
 	dir := t.TempDir()
-	kept := nodeSpec{"kept", "pw-kept", freeUDPPort(t)}
-	changed := nodeSpec{"changed", "pw-old", freeUDPPort(t)}
-	removed := nodeSpec{"removed", "pw-removed", freeUDPPort(t)}
+	kept := nodeSpec{"kept", "pw-kept", testkit.FreePort(t, "udp")}
+	changed := nodeSpec{"changed", "pw-old", testkit.FreePort(t, "udp")}
+	removed := nodeSpec{"removed", "pw-removed", testkit.FreePort(t, "udp")}
 	d, err := New(parseConfig(t, dir, []nodeSpec{kept, changed, removed}), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +76,8 @@ func TestReloadKeepsUntouchedEndpoints(t *testing.T) {
 	defer c.Close(context.Background())
 	keptEndpoint := d.IPMI().Endpoint("kept")
 
-	changedNew := nodeSpec{"changed", "pw-new", freeUDPPort(t)}
-	added := nodeSpec{"added", "pw-added", freeUDPPort(t)}
+	changedNew := nodeSpec{"changed", "pw-new", testkit.FreePort(t, "udp")}
+	added := nodeSpec{"added", "pw-added", testkit.FreePort(t, "udp")}
 	if err := d.Reload(parseConfig(t, dir, []nodeSpec{kept, changedNew, added})); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +101,7 @@ func TestReloadKeepsUntouchedEndpoints(t *testing.T) {
 	if _, err := session(t, removed.port, removed.password); err == nil {
 		t.Fatal("removed node still answers")
 	}
-	if d.Node("removed") != nil || d.Node("added") == nil {
+	if d.Inventory().Node("removed") != nil || d.Inventory().Node("added") == nil {
 		t.Fatal("node set not updated")
 	}
 }
@@ -119,7 +110,7 @@ func TestReloadKeepsUntouchedEndpoints(t *testing.T) {
 // reported, and everything else of the new configuration applies.
 func TestReloadFailureKeepsServing(t *testing.T) {
 	dir := t.TempDir()
-	a := nodeSpec{"a", "pw-a", freeUDPPort(t)}
+	a := nodeSpec{"a", "pw-a", testkit.FreePort(t, "udp")}
 	d, err := New(parseConfig(t, dir, []nodeSpec{a}), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +139,7 @@ func TestReloadFailureKeepsServing(t *testing.T) {
 // TestStateDirIsExclusive: a second daemon on the same state_dir is refused.
 func TestStateDirIsExclusive(t *testing.T) {
 	dir := t.TempDir()
-	cfg := parseConfig(t, dir, []nodeSpec{{"a", "pw", freeUDPPort(t)}})
+	cfg := parseConfig(t, dir, []nodeSpec{{"a", "pw", testkit.FreePort(t, "udp")}})
 	d, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

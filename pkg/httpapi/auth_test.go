@@ -1,18 +1,18 @@
 package httpapi
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/account"
+	"github.com/powerjockey/powerjockey/pkg/node"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 const (
@@ -20,32 +20,6 @@ const (
 	operatorToken = "operator-token-0123456789"
 	metricsToken  = "metrics-token-0123456789"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// lockedBuffer collects log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // testAuth: a read-only and an operator token, a metrics token, and the
 // BMC accounts of the demo rack: admin (Administrator) on compute-0 and
@@ -72,15 +46,16 @@ func testAuth(metrics bool) *Auth {
 
 type authClient struct {
 	*client
-	clock *fakeClock
-	logs  *lockedBuffer
+	clock *testkit.Clock
+	logs  *testkit.Log
 }
 
 func newAuthClient(t *testing.T, auth *Auth) *authClient {
-	clock := &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
-	logs := &lockedBuffer{}
-	h := NewWithOptions(demoRack(t), Options{Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Auth: func() *Auth { return auth }, Now: clock.now})
+	clock := testkit.NewClock(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	logs := &testkit.Log{}
+	r := demoRack(t)
+	h := NewWithOptions(r, Options{Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Auth: func() *Auth { return auth }, Now: clock.Now, Metrics: r.metrics.Registry})
 	return &authClient{client: &client{t: t, h: h}, clock: clock, logs: logs}
 }
 
@@ -89,7 +64,7 @@ func bearer(tok string) []string { return []string{"Authorization", "Bearer " + 
 func names(t *testing.T, w *httptest.ResponseRecorder) []string {
 	t.Helper()
 	var out []string
-	for _, n := range decode[[]NodeJSON](t, w) {
+	for _, n := range decode[[]node.View](t, w) {
 		out = append(out, n.Name)
 	}
 	return out
@@ -183,7 +158,7 @@ func TestAccountLogin(t *testing.T) {
 	wantStatus(t, c.do("POST", "/api/v1/nodes/compute-1/power", `{"action":"off"}`, viewer...), http.StatusForbidden)
 
 	// Idle for longer than the session lives: log in again.
-	c.clock.add(sessionIdle + time.Second)
+	c.clock.Advance(sessionIdle + time.Second)
 	w = c.do("GET", "/api/v1/nodes", "", withCookie...)
 	wantStatus(t, w, http.StatusUnauthorized)
 
@@ -227,7 +202,7 @@ func TestLoginRateLimit(t *testing.T) {
 	if strings.Contains(logs, "guess") || strings.Contains(logs, "hunter2") {
 		t.Errorf("a password is in the log:\n%s", logs)
 	}
-	c.clock.add(time.Minute)
+	c.clock.Advance(time.Minute)
 	wantStatus(t, c.post("/api/v1/session", `{"username":"admin","password":"hunter2"}`), 200)
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
@@ -115,7 +116,7 @@ func TestPageInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var truth []NodeJSON
+		var truth []node.View
 		json.NewDecoder(resp.Body).Decode(&truth)
 		resp.Body.Close()
 		var cards []card
@@ -125,10 +126,10 @@ func TestPageInBrowser(t *testing.T) {
 		}
 		for i, n := range truth {
 			c := cards[i]
-			if c.Name != n.Name || c.Power != n.Power || c.Badge != strings.ToUpper(n.Power) || c.Hidden {
+			if c.Name != n.Name || c.Power != n.Power.String() || c.Badge != strings.ToUpper(n.Power.String()) || c.Hidden {
 				t.Errorf("card %d: %+v, want node %s power %s", i, c, n.Name, n.Power)
 			}
-			if n.Source != "" && !strings.Contains(c.Src, "source: "+n.Source) {
+			if n.Source != "" && !strings.Contains(c.Src, "source: "+string(n.Source)) {
 				t.Errorf("%s: source line %q, want %s", n.Name, c.Src, n.Source)
 			}
 			if n.Watts != nil && !strings.Contains(c.Src, fmt.Sprintf("%.0f W", *n.Watts)) {
@@ -140,10 +141,10 @@ func TestPageInBrowser(t *testing.T) {
 			if c.Busy != n.Busy || (n.Busy && !strings.Contains(c.Last, "running since")) {
 				t.Errorf("%s: busy %v, last %q; want busy %v", n.Name, c.Busy, c.Last, n.Busy)
 			}
-			if a := n.LastAction; a != nil && !n.Busy && !strings.Contains(c.Last, a.Action+" via "+a.Means+", "+a.Result) {
+			if a := n.LastAction; a != nil && !n.Busy && !strings.Contains(c.Last, a.Action.String()+" via "+a.Means+", "+string(a.Result)) {
 				t.Errorf("%s: last action %q, want %s via %s, %s", n.Name, c.Last, a.Action, a.Means, a.Result)
 			}
-			if m := n.Manual; (m != nil) != c.Waiting || (m != nil && !strings.Contains(c.Wait, "power "+strings.ToUpper(m.Action)+" since")) {
+			if m := n.Manual; (m != nil) != c.Waiting || (m != nil && !strings.Contains(c.Wait, "power "+strings.ToUpper(m.Action.String())+" since")) {
 				t.Errorf("%s: waiting %v %q, want %+v", n.Name, c.Waiting, c.Wait, m)
 			}
 		}
@@ -190,10 +191,10 @@ func TestPageInBrowser(t *testing.T) {
 		b.click(ctx, `#manual-list li[data-node="manual-0"] button.done`)
 		b.waitFor(ctx, "manual-0 gone from the banner", `!document.querySelector('#manual-list li[data-node="manual-0"]') &&
 			!document.querySelector('#nodes li[data-node="manual-0"]').classList.contains('waiting')`, 5*time.Second)
-		if m := rack.Node("manual-0").Snapshot().State.Manual; m != nil {
+		if m := rack.byName["manual-0"].Snapshot().Persisted.Manual; m != nil {
 			t.Errorf("the node still waits: %+v", m)
 		}
-		if rack.Node("manual-2").Snapshot().State.Manual == nil {
+		if rack.byName["manual-2"].Snapshot().Persisted.Manual == nil {
 			t.Error("manual-2 was acknowledged too")
 		}
 		select {
@@ -218,7 +219,7 @@ func TestPageInBrowser(t *testing.T) {
 			t.Fatal("no confirm dialog")
 		}
 		time.Sleep(500 * time.Millisecond)
-		if got := feed.actions(); len(got) != 0 {
+		if got := feed.Journal().Actions(); len(got) != 0 {
 			t.Errorf("the PDU was switched: %v", got)
 		}
 	})
@@ -232,13 +233,13 @@ func TestPageInBrowser(t *testing.T) {
 		}
 		b.waitFor(ctx, "compute-0 off", `(() => { const li = document.querySelector('#nodes li[data-node="compute-0"]');
 			return li.dataset.power === 'off' && li.querySelector('.last').textContent.includes('off via pdu, ok'); })()`, 5*time.Second)
-		if got := feed.actions(); !slices.Equal(got, []power.Action{power.Off}) {
+		if got := feed.Journal().Actions(); !slices.Equal(got, []power.Action{power.Off}) {
 			t.Errorf("PDU calls %v, want [off]", got)
 		}
 	})
 
 	t.Run("a failed action is reported", func(t *testing.T) {
-		rack.feeds["storage-1"].setDoErr(fmt.Errorf("snmp set: %w", power.ErrTimeout))
+		setDoErr(rack.feeds["storage-1"], fmt.Errorf("snmp set: %w", power.ErrTimeout))
 		b.click(ctx, `#nodes li[data-node="storage-1"] button[data-action="on"]`)
 		<-b.dialogs
 		b.waitFor(ctx, "the error", `(() => { const e = document.getElementById('error');
@@ -326,11 +327,11 @@ func TestPageInBrowserManyNodes(t *testing.T) {
 	defer cancel()
 
 	const count = 1000
-	nodes := make([]NodeJSON, count)
+	nodes := make([]node.View, count)
 	for i := range nodes {
 		w := 100.0 + float64(i%50)
-		nodes[i] = NodeJSON{Name: fmt.Sprintf("node-%04d", i), GUID: "x", Power: "on", Source: "metering",
-			Watts: &w, Recorded: "on", Boot: BootJSON{Device: "none"}}
+		nodes[i] = node.View{Name: fmt.Sprintf("node-%04d", i), GUID: node.NewGUID(), Power: power.StateOn, Source: power.SourceMetering,
+			Watts: &w, Recorded: power.StateOn, Boot: node.BootView{Device: "none"}}
 	}
 	var current atomic.Pointer[[]byte]
 	var polls atomic.Int64
@@ -390,7 +391,7 @@ func TestPageInBrowserManyNodes(t *testing.T) {
 		t.Errorf("polls that changed nothing changed the live regions: %q", live)
 	}
 
-	nodes[500].Power, nodes[500].Source, nodes[500].Watts = "off", "outlet", nil
+	nodes[500].Power, nodes[500].Source, nodes[500].Watts = power.StateOff, power.SourceOutlet, nil
 	publish()
 	waitPolls(1)
 	b.mustEval(ctx, `window.__mut.splice(0)`, &muts)

@@ -6,101 +6,28 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/metrics"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
-// fakeFeed is a node.Feed (PDU outlets) with settable behaviour.
-type fakeFeed struct {
-	mu      sync.Mutex
-	state   power.State
-	metered bool
-	watts   float64 // draw reported while on (when metered)
-	readErr error   // Read fails with it
-	doErr   error   // Do fails with it
-	hold    chan struct{}
-	calls   []power.Action
-}
-
-func (f *fakeFeed) Name() string { return "pdu" }
-
-func (f *fakeFeed) Supports(a power.Action) bool { return a == power.On || a == power.Off }
-
-func (f *fakeFeed) Do(ctx context.Context, a power.Action) (power.Continuation, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, a)
-	if f.doErr != nil {
-		return nil, f.doErr
-	}
-	f.state = power.StateFor(a == power.On)
-	if hold := f.hold; hold != nil {
-		// The action goes on in the background until hold is closed.
-		return func(ctx context.Context) error {
-			select {
-			case <-hold:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}, nil
-	}
-	return nil, nil
-}
-
-func (f *fakeFeed) Read(context.Context) (power.Reading, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.readErr != nil {
-		return power.Reading{}, f.readErr
-	}
-	r := power.Reading{State: f.state, Source: "outlet", At: time.Now()}
-	if f.metered {
-		w := 0.0
-		if f.state == power.StateOn {
-			w = f.watts
-		}
-		r.Watts = &w
-	}
-	return r, nil
-}
-
-func (f *fakeFeed) Metered(context.Context) (bool, error) { return f.metered, nil }
-
-func (f *fakeFeed) setDoErr(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.doErr = err
-}
-
-func (f *fakeFeed) actions() []power.Action {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-// fakeProbe is a reachability probe with a settable answer.
-type fakeProbe struct{ state power.State }
-
-func (p *fakeProbe) Name() string { return "probe" }
-
-func (p *fakeProbe) Read(context.Context) (power.Reading, error) {
-	return power.Reading{State: p.state, Source: "probe", At: time.Now()}, nil
+// setDoErr makes the feed's switching fail with err (nil: succeed).
+func setDoErr(f *testkit.Feed, err error) {
+	f.Actuator.Update(func(a *testkit.Actuator) { a.Err = err })
 }
 
 // nodeSpec describes one node of a fake rack.
 type nodeSpec struct {
 	name string
-	feed *fakeFeed
+	feed *testkit.Feed
 	// means, when set, are the node's means instead (a real PDU feed).
 	means *node.Means
 	// probe, when set, is the node's status sensor besides the feed.
-	probe *fakeProbe
+	probe *testkit.Sensor
 	// fallbackError makes actions without means fail instead of going manual.
 	fallbackError bool
 	// setup is run once the node exists (to leave a last action, say).
@@ -111,14 +38,24 @@ type nodeSpec struct {
 type fakeRack struct {
 	nodes   []*node.Node
 	byName  map[string]*node.Node
-	feeds   map[string]*fakeFeed
+	feeds   map[string]*testkit.Feed
 	metrics *metrics.Metrics
 }
 
-func (r *fakeRack) Nodes() []*node.Node         { return r.nodes }
-func (r *fakeRack) Node(name string) *node.Node { return r.byName[name] }
-func (r *fakeRack) Metrics() *metrics.Metrics   { return r.metrics }
-func (r *fakeRack) IPMISessions() int           { return 0 }
+func (r *fakeRack) Nodes() []Node {
+	out := make([]Node, len(r.nodes))
+	for i, n := range r.nodes {
+		out[i] = n
+	}
+	return out
+}
+
+func (r *fakeRack) Node(name string) (Node, bool) {
+	n, ok := r.byName[name]
+	return n, ok
+}
+
+func (r *fakeRack) Sessions() int { return 0 }
 func (r *fakeRack) Snapshots() (out []node.Snapshot) {
 	for _, n := range r.nodes {
 		out = append(out, n.Snapshot())
@@ -132,8 +69,8 @@ func newRack(t testing.TB, specs ...nodeSpec) *fakeRack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &fakeRack{byName: map[string]*node.Node{}, feeds: map[string]*fakeFeed{}, metrics: metrics.New()}
-	r.metrics.SetState(r)
+	r := &fakeRack{byName: map[string]*node.Node{}, feeds: map[string]*testkit.Feed{}, metrics: metrics.New()}
+	r.metrics.SetState(r, r)
 	for _, s := range specs {
 		cfg := node.Config{
 			Name:       s.name,
@@ -182,22 +119,23 @@ func newRack(t testing.TB, specs ...nodeSpec) *fakeRack {
 // Node kinds used by the tests.
 
 func meteredNode(name string, on bool, watts float64) nodeSpec {
-	return nodeSpec{name: name, feed: &fakeFeed{state: power.StateFor(on), metered: true, watts: watts}}
+	return nodeSpec{name: name, feed: testkit.NewMeteredFeed(nil, power.StateFor(on), watts)}
 }
 
 func outletNode(name string, on bool) nodeSpec {
-	return nodeSpec{name: name, feed: &fakeFeed{state: power.StateFor(on)}}
+	return nodeSpec{name: name, feed: testkit.NewFeed(nil, power.StateFor(on))}
 }
 
 func probeNode(name string, on bool) nodeSpec {
-	return nodeSpec{name: name, feed: &fakeFeed{state: power.StateOn},
-		probe: &fakeProbe{state: power.StateFor(on)}}
+	return nodeSpec{name: name, feed: testkit.NewFeed(nil, power.StateOn),
+		probe: testkit.NewSensor("probe", power.StateFor(on))}
 }
 
 // deadNode's PDU does not answer: its state is unknown.
 func deadNode(name string) nodeSpec {
-	return nodeSpec{name: name, feed: &fakeFeed{state: power.StateOn,
-		readErr: fmt.Errorf("snmp get 10.0.0.50:161: %w", power.ErrTimeout)}}
+	feed := testkit.NewFeed(nil, power.StateOn)
+	feed.Sensor.Set(power.StateOn, nil, fmt.Errorf("snmp get 10.0.0.50:161: %w", power.ErrTimeout))
+	return nodeSpec{name: name, feed: feed}
 }
 
 // manualNode has no means; action, when set, is already waiting for a human.
@@ -211,22 +149,24 @@ func manualNode(name string, action power.Action) nodeSpec {
 
 // busyNode is on, with its last action still running in the background.
 func busyNode(name string) nodeSpec {
-	feed := &fakeFeed{state: power.StateOff, hold: make(chan struct{})}
+	feed := testkit.NewFeed(nil, power.StateOff)
+	hold := make(chan struct{})
+	feed.Actuator.Cont = testkit.Hold(hold)
 	return nodeSpec{name: name, feed: feed, setup: func(t testing.TB, n *node.Node) {
 		mustPower(t, n, power.On)
-		t.Cleanup(func() { close(feed.hold) })
+		t.Cleanup(func() { close(hold) })
 	}}
 }
 
 // failedNode's last action failed.
 func failedNode(name string) nodeSpec {
-	feed := &fakeFeed{state: power.StateOff}
+	feed := testkit.NewFeed(nil, power.StateOff)
 	return nodeSpec{name: name, feed: feed, setup: func(t testing.TB, n *node.Node) {
-		feed.setDoErr(fmt.Errorf("snmp set 10.0.0.50:161: %w", power.ErrTimeout))
+		setDoErr(feed, fmt.Errorf("snmp set 10.0.0.50:161: %w", power.ErrTimeout))
 		if err := n.Power(context.Background(), power.On); !errors.Is(err, power.ErrTimeout) {
 			t.Fatalf("power on %s: %v, want a timeout", n.Name(), err)
 		}
-		feed.setDoErr(nil)
+		setDoErr(feed, nil)
 	}}
 }
 

@@ -19,7 +19,8 @@ func FuzzAuthRequest(f *testing.F) {
 	f.Add("Digest x", strings.Repeat("a", 300), `[]`)
 	auth := testAuth(true)
 	auth.FailuresPerMinute = -1 // every input reaches the credential checks
-	h := NewWithOptions(demoRack(f), Options{Logger: slog.New(slog.DiscardHandler), Auth: func() *Auth { return auth }})
+	r := demoRack(f)
+	h := NewWithOptions(r, Options{Logger: slog.New(slog.DiscardHandler), Auth: func() *Auth { return auth }, Metrics: r.metrics.Registry})
 	f.Fuzz(func(t *testing.T, authz, cookie, body string) {
 		for _, req := range []*http.Request{
 			httptest.NewRequest("GET", "/api/v1/nodes", nil),

@@ -109,7 +109,7 @@ func TestLoginHistoryAndPDUsInBrowser(t *testing.T) {
 
 	spec, feed, simRack := simNode(t)
 	rack := newRack(t, spec, meteredNode("compute-0", true, 142), outletNode("storage-0", false), manualNode("manual-0", power.On))
-	simN := rack.Node("sim-0")
+	simN := rack.byName["sim-0"]
 	fillHour(t, simN, feed, simRack)
 
 	auth := testAuth(false)

@@ -15,20 +15,43 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/powerjockey/powerjockey/pkg/audit"
 	"github.com/powerjockey/powerjockey/pkg/buildinfo"
-	"github.com/powerjockey/powerjockey/pkg/metrics"
+	"github.com/powerjockey/powerjockey/pkg/internal/audit"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
-// Backend is what the API serves.
+// Node is what the API needs of a node; *node.Node implements it.
+type Node interface {
+	Name() string
+	// View reads the node's power state (never for long) and describes it.
+	View(ctx context.Context) node.View
+	// Snapshot is the node's state without touching any device (the PDU
+	// view reads the outlets of its last reading).
+	Snapshot() node.Snapshot
+	// Power returns once the action's first step is confirmed; ctx
+	// carries the requester.
+	Power(ctx context.Context, a power.Action) error
+	// Acknowledge clears a pending manual action; ctx carries the requester.
+	Acknowledge(ctx context.Context) error
+	// Events is the node's event log, oldest first.
+	Events() ([]node.Event, error)
+	// MeterSamples is the metered draw since a time, oldest first.
+	MeterSamples(since time.Time) []node.MeterSample
+}
+
+var _ Node = (*node.Node)(nil)
+
+// Backend is the set of nodes the API serves. It is read on every request,
+// so the nodes a reload adds or removes are served at once.
 type Backend interface {
-	Nodes() []*node.Node
-	Node(name string) *node.Node
-	Metrics() *metrics.Metrics
+	// Nodes returns every node, ordered by name.
+	Nodes() []Node
+	// Node returns the named node.
+	Node(name string) (Node, bool)
 }
 
 // RequestedByHeader is the header a request that changes state (POST) must
@@ -46,6 +69,9 @@ type Options struct {
 	Auth func() *Auth
 	// Now is the clock of sessions and login limits (tests: a fake one).
 	Now func() time.Time
+	// Metrics is what /metrics serves (the daemon's registry); nil serves
+	// no series.
+	Metrics prometheus.Gatherer
 }
 
 // New returns the HTTP handler, asking for no credentials.
@@ -68,7 +94,10 @@ func NewWithOptions(b Backend, o Options) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", s.metricsAuth(promhttp.HandlerFor(b.Metrics().Registry, promhttp.HandlerOpts{})))
+	if o.Metrics == nil {
+		o.Metrics = prometheus.NewRegistry()
+	}
+	mux.Handle("GET /metrics", s.metricsAuth(promhttp.HandlerFor(o.Metrics, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /api/v1/session", s.getSession)
 	mux.HandleFunc("POST /api/v1/session", s.login)
 	mux.HandleFunc("DELETE /api/v1/session", s.logout)
@@ -149,10 +178,10 @@ func (s *server) auth() *Auth {
 
 // visibleNode returns the named node if the request may see it; else it
 // answers 404 (a node of other credentials is not revealed) and returns nil.
-func (s *server) visibleNode(w http.ResponseWriter, r *http.Request) *node.Node {
+func (s *server) visibleNode(w http.ResponseWriter, r *http.Request) Node {
 	name := r.PathValue("name")
-	n := s.b.Node(name)
-	if n == nil || !accessFrom(r.Context()).canSee(name) {
+	n, ok := s.b.Node(name)
+	if !ok || !accessFrom(r.Context()).canSee(name) {
 		writeError(w, http.StatusNotFound, "no such node")
 		return nil
 	}
@@ -161,7 +190,7 @@ func (s *server) visibleNode(w http.ResponseWriter, r *http.Request) *node.Node 
 
 // operableNode is visibleNode for a request that changes the node: it
 // answers 403 when the credentials may only read it.
-func (s *server) operableNode(w http.ResponseWriter, r *http.Request) *node.Node {
+func (s *server) operableNode(w http.ResponseWriter, r *http.Request) Node {
 	n := s.visibleNode(w, r)
 	if n == nil {
 		return nil
@@ -175,80 +204,29 @@ func (s *server) operableNode(w http.ResponseWriter, r *http.Request) *node.Node
 
 // requester is who asks, for the node's records.
 func requester(r *http.Request) node.Requester {
-	return node.Requester{Channel: "http", Source: r.RemoteAddr, User: accessFrom(r.Context()).user()}
-}
-
-// NodeJSON is one node in /api/v1/nodes.
-type NodeJSON struct {
-	Name       string             `json:"name"`
-	GUID       string             `json:"guid"`
-	Power      string             `json:"power"`
-	Source     string             `json:"source"`
-	Watts      *float64           `json:"watts,omitempty"`
-	ObservedAt *time.Time         `json:"observed_at,omitempty"`
-	StatusErr  string             `json:"status_error,omitempty"`
-	Recorded   string             `json:"recorded_power"`
-	LastAction *node.ActionRecord `json:"last_action,omitempty"`
-	Busy       bool               `json:"busy"`
-	Manual     *node.ManualAction `json:"manual_action,omitempty"`
-	Boot       BootJSON           `json:"boot"`
-}
-
-// BootJSON is a node's boot override.
-type BootJSON struct {
-	Device     string `json:"device"`
-	Valid      bool   `json:"valid"`
-	Persistent bool   `json:"persistent"`
-	UEFI       bool   `json:"uefi"`
+	return node.Requester{Channel: node.ChannelHTTP, Source: r.RemoteAddr, User: accessFrom(r.Context()).user()}
 }
 
 // statusTimeout bounds how long a listing waits for status refreshes.
 const statusTimeout = 2 * time.Second
 
-func nodeJSON(ctx context.Context, n *node.Node) NodeJSON {
-	r, err := n.PowerState(ctx)
-	s := n.Snapshot()
-	out := NodeJSON{
-		Name:       s.Name,
-		GUID:       s.State.GUID.String(),
-		Power:      r.State.String(),
-		Source:     r.Source,
-		Watts:      r.Watts,
-		Recorded:   s.State.Power.String(),
-		LastAction: s.State.LastAction,
-		Busy:       s.Busy,
-		Manual:     s.State.Manual,
-		Boot: BootJSON{Device: string(s.State.Boot.Device), Valid: s.State.Boot.Valid,
-			Persistent: s.State.Boot.Persistent, UEFI: s.State.Boot.UEFI},
-	}
-	if !r.At.IsZero() {
-		at := r.At
-		out.ObservedAt = &at
-	}
-	if err != nil {
-		out.Power, out.StatusErr = "unknown", err.Error()
-	}
-	return out
-}
-
 func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
-	want := r.URL.Query().Get("state")
-	switch want {
-	case "", "on", "off", "unknown":
-	default:
+	var want power.State
+	filter := r.URL.Query().Get("state")
+	if err := want.UnmarshalText([]byte(filter)); err != nil {
 		writeError(w, http.StatusBadRequest, "state must be on, off or unknown")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
 	defer cancel()
 	a := accessFrom(r.Context())
-	var nodes []*node.Node
+	var nodes []Node
 	for _, n := range s.b.Nodes() {
 		if a.canSee(n.Name()) {
 			nodes = append(nodes, n)
 		}
 	}
-	out := make([]NodeJSON, len(nodes))
+	out := make([]node.View, len(nodes))
 	// Status reads of many nodes share their PDUs' polls; run them side by
 	// side so a listing costs one poll's latency, not N.
 	sem := make(chan struct{}, 64)
@@ -259,11 +237,11 @@ func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i] = nodeJSON(ctx, n)
+			out[i] = n.View(ctx)
 		}()
 	}
 	wg.Wait()
-	if want != "" {
+	if filter != "" {
 		kept := out[:0]
 		for _, n := range out {
 			if n.Power == want {
@@ -282,7 +260,7 @@ func (s *server) getNode(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
 	defer cancel()
-	writeJSON(w, http.StatusOK, nodeJSON(ctx, n))
+	writeJSON(w, http.StatusOK, n.View(ctx))
 }
 
 func (s *server) powerNode(w http.ResponseWriter, r *http.Request) {
@@ -313,7 +291,7 @@ func (s *server) powerNode(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
-	writeJSON(w, http.StatusOK, nodeJSON(ctx, n))
+	writeJSON(w, http.StatusOK, n.View(ctx))
 }
 
 func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
@@ -327,7 +305,7 @@ func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
 	defer cancel()
-	writeJSON(w, http.StatusOK, nodeJSON(ctx, n))
+	writeJSON(w, http.StatusOK, n.View(ctx))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/buildinfo"
+	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
@@ -23,8 +24,8 @@ type client struct {
 	h http.Handler
 }
 
-func newClient(t *testing.T, b Backend) *client {
-	return &client{t: t, h: New(b, slog.New(slog.DiscardHandler))}
+func newClient(t *testing.T, r *fakeRack) *client {
+	return &client{t: t, h: NewWithOptions(r, Options{Logger: slog.New(slog.DiscardHandler), Metrics: r.metrics.Registry})}
 }
 
 func (c *client) do(method, path, body string, hdr ...string) *httptest.ResponseRecorder {
@@ -74,9 +75,9 @@ func TestListNodes(t *testing.T) {
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control %q, want no-store", cc)
 	}
-	nodes := decode[[]NodeJSON](t, w)
+	nodes := decode[[]node.View](t, w)
 	var names []string
-	byName := map[string]NodeJSON{}
+	byName := map[string]node.View{}
 	for _, n := range nodes {
 		names = append(names, n.Name)
 		byName[n.Name] = n
@@ -100,18 +101,18 @@ func TestListNodes(t *testing.T) {
 		{"busy-0", "on", "outlet", -1, true, false, false},
 	} {
 		n := byName[tc.name]
-		if n.Power != tc.power || n.Source != tc.source || n.Busy != tc.busy ||
+		if n.Power.String() != tc.power || string(n.Source) != tc.source || n.Busy != tc.busy ||
 			(n.Manual != nil) != tc.manual || (n.StatusErr != "") != tc.err {
 			t.Errorf("%s: %+v, want %+v", tc.name, n, tc)
 		}
 		if (tc.watts < 0) != (n.Watts == nil) || (n.Watts != nil && *n.Watts != tc.watts) {
 			t.Errorf("%s: watts %v, want %v", tc.name, n.Watts, tc.watts)
 		}
-		if n.GUID == "" || n.Boot.Device == "" {
+		if n.GUID.IsZero() || n.Boot.Device == "" {
 			t.Errorf("%s: no GUID or boot device: %+v", tc.name, n)
 		}
 	}
-	if m := byName["manual-0"].Manual; m == nil || m.Action != "on" || time.Since(m.Since) > time.Minute {
+	if m := byName["manual-0"].Manual; m == nil || m.Action != power.On || time.Since(m.Since) > time.Minute {
 		t.Errorf("manual-0 manual action %+v", m)
 	}
 	if a := byName["busy-0"].LastAction; a == nil || a.Result != "running" || a.Means != "pdu" {
@@ -169,7 +170,7 @@ func TestListNodesStateFilter(t *testing.T) {
 		w := c.do("GET", "/api/v1/nodes?state="+state, "")
 		wantStatus(t, w, 200)
 		var got []string
-		for _, n := range decode[[]NodeJSON](t, w) {
+		for _, n := range decode[[]node.View](t, w) {
 			got = append(got, n.Name)
 		}
 		if !slices.Equal(got, want) {
@@ -183,7 +184,7 @@ func TestGetNode(t *testing.T) {
 	c := newClient(t, demoRack(t))
 	w := c.do("GET", "/api/v1/nodes/compute-1", "")
 	wantStatus(t, w, 200)
-	if n := decode[NodeJSON](t, w); n.Name != "compute-1" || n.Power != "on" || n.Watts == nil || *n.Watts != 118 {
+	if n := decode[node.View](t, w); n.Name != "compute-1" || n.Power != power.StateOn || n.Watts == nil || *n.Watts != 118 {
 		t.Errorf("compute-1: %+v", n)
 	}
 	w = c.do("GET", "/api/v1/nodes/nope", "")
@@ -221,13 +222,13 @@ func TestPowerAction(t *testing.T) {
 					t.Errorf("no error message: %s", w.Body)
 				}
 			} else {
-				n := decode[NodeJSON](t, w)
-				if tc.power != "" && n.Power != tc.power {
+				n := decode[node.View](t, w)
+				if tc.power != "" && n.Power.String() != tc.power {
 					t.Errorf("power %q, want %q", n.Power, tc.power)
 				}
 				got := ""
 				if n.Manual != nil {
-					got = n.Manual.Action
+					got = n.Manual.Action.String()
 				}
 				if got != tc.manual {
 					t.Errorf("manual action %q, want %q", got, tc.manual)
@@ -236,10 +237,10 @@ func TestPowerAction(t *testing.T) {
 			if f := r.feeds[tc.node]; f != nil {
 				// A cycle's "on" runs after the cycle delay.
 				deadline := time.Now().Add(2 * time.Second)
-				for len(f.actions()) < len(tc.feed) && time.Now().Before(deadline) {
+				for len(f.Journal().Actions()) < len(tc.feed) && time.Now().Before(deadline) {
 					time.Sleep(5 * time.Millisecond)
 				}
-				if got := f.actions(); !slices.Equal(got, tc.feed) {
+				if got := f.Journal().Actions(); !slices.Equal(got, tc.feed) {
 					t.Errorf("PDU calls %v, want %v", got, tc.feed)
 				}
 			}
@@ -250,13 +251,13 @@ func TestPowerAction(t *testing.T) {
 func TestPowerActionDeviceError(t *testing.T) {
 	r := demoRack(t)
 	c := newClient(t, r)
-	r.feeds["storage-1"].setDoErr(power.ErrTimeout)
+	setDoErr(r.feeds["storage-1"], power.ErrTimeout)
 	w := c.post("/api/v1/nodes/storage-1/power", `{"action":"on"}`)
 	wantStatus(t, w, http.StatusBadGateway)
 	if e := decode[map[string]string](t, w); !strings.Contains(e["error"], "did not answer") {
 		t.Errorf("error %q", e["error"])
 	}
-	n := decode[NodeJSON](t, c.do("GET", "/api/v1/nodes/storage-1", ""))
+	n := decode[node.View](t, c.do("GET", "/api/v1/nodes/storage-1", ""))
 	if n.LastAction == nil || n.LastAction.Result != "error" {
 		t.Errorf("last action %+v, want an error", n.LastAction)
 	}
@@ -267,10 +268,10 @@ func TestAcknowledge(t *testing.T) {
 	c := newClient(t, r)
 	w := c.post("/api/v1/nodes/manual-0/acknowledge", "")
 	wantStatus(t, w, 200)
-	if n := decode[NodeJSON](t, w); n.Manual != nil || n.Name != "manual-0" {
+	if n := decode[node.View](t, w); n.Manual != nil || n.Name != "manual-0" {
 		t.Errorf("answer %+v, want no manual action", n)
 	}
-	if m := r.Node("manual-0").Snapshot().State.Manual; m != nil {
+	if m := r.byName["manual-0"].Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("node still has a manual action: %+v", m)
 	}
 	// Nothing pending: still fine.
@@ -309,7 +310,7 @@ func TestCSRF(t *testing.T) {
 			// An accepted request is an action of the node (switching
 			// nothing once the node is on); a refused one is none.
 			last := func() time.Time {
-				if a := r.Node("compute-2").Snapshot().State.LastAction; a != nil {
+				if a := r.byName["compute-2"].Snapshot().Persisted.LastAction; a != nil {
 					return a.At
 				}
 				return time.Time{}
@@ -325,7 +326,7 @@ func TestCSRF(t *testing.T) {
 	}
 	// Acknowledge is guarded the same way.
 	wantStatus(t, c.do("POST", "/api/v1/nodes/manual-0/acknowledge", ""), 403)
-	if r.Node("manual-0").Snapshot().State.Manual == nil {
+	if r.byName["manual-0"].Snapshot().Persisted.Manual == nil {
 		t.Error("a refused acknowledge cleared the manual action")
 	}
 	// A preflight gets no CORS grant.

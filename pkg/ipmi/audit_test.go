@@ -10,63 +10,15 @@ import (
 
 	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
-
-// logRecorder is a slog handler that keeps every record.
-type logRecorder struct {
-	mu      sync.Mutex
-	records []slog.Record
-	attrs   []slog.Attr
-}
-
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
-func (l *logRecorder) WithAttrs(a []slog.Attr) slog.Handler {
-	return &logView{l, a}
-}
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.records = append(l.records, r.Clone())
-	return nil
-}
-
-// logView carries With attributes into the shared recorder.
-type logView struct {
-	*logRecorder
-	with []slog.Attr
-}
-
-func (v *logView) WithAttrs(a []slog.Attr) slog.Handler {
-	return &logView{v.logRecorder, append(append([]slog.Attr(nil), v.with...), a...)}
-}
-func (v *logView) Handle(ctx context.Context, r slog.Record) error {
-	r = r.Clone()
-	r.AddAttrs(v.with...)
-	return v.logRecorder.Handle(ctx, r)
-}
-
-// lines returns the attributes of every record with message msg.
-func (l *logRecorder) lines(msg string) []map[string]string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]string
-	for _, r := range l.records {
-		if r.Message != msg {
-			continue
-		}
-		m := map[string]string{}
-		r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
-		out = append(out, m)
-	}
-	return out
-}
 
 // startLogged runs an endpoint with registry reg, observer obs and a log
 // recorder, on a guard whose clock the test moves.
-func startLogged(t *testing.T, reg *handlers.Registry, obs Observer, gcfg GuardConfig) (*Endpoint, *logRecorder, func(time.Duration)) {
+func startLogged(t *testing.T, reg *handlers.Registry, obs Observer, gcfg GuardConfig) (*Endpoint, *testkit.Records, func(time.Duration)) {
 	t.Helper()
-	rec := &logRecorder{}
+	rec := testkit.NewRecords()
 	guard := NewGuard(gcfg)
 	var mu sync.Mutex
 	now := time.Now()
@@ -98,7 +50,7 @@ func TestRefusedLoginsAreAudited(t *testing.T) {
 			t.Fatalf("guess %d: status %#x", i, st)
 		}
 	}
-	lines := logs.lines("login refused")
+	lines := logs.Messages("login refused")
 	if len(lines) != 10 || obs.authFailures() != 25 {
 		t.Fatalf("%d audit lines and %d failures counted for 25 refused logins, want 10 and 25", len(lines), obs.authFailures())
 	}
@@ -113,7 +65,7 @@ func TestRefusedLoginsAreAudited(t *testing.T) {
 	}
 	advance(time.Minute)
 	newRawConsole(t, "127.0.0.3", target).guess(17, "root", "guess")
-	lines = logs.lines("login refused")
+	lines = logs.Messages("login refused")
 	if last := lines[len(lines)-1]; last["suppressed"] != "15" || last["user"] != "root" {
 		t.Fatalf("line after the pause: %v, want suppressed=15 user=root", last)
 	}
@@ -154,7 +106,7 @@ func TestPanicsCostOneDatagram(t *testing.T) {
 	if handler != 5 || conn != 3 {
 		t.Fatalf("panics counted: handler %d, conn %d; want 5 and 3", handler, conn)
 	}
-	if n := len(logs.lines("recovered from a panic; only this datagram was lost")); n != 1 {
+	if n := len(logs.Messages("recovered from a panic; only this datagram was lost")); n != 1 {
 		t.Fatalf("%d panic log lines from one source within a minute, want 1", n)
 	}
 }

@@ -56,7 +56,7 @@ func (m *bmcMachine) Snapshot() node.Snapshot {
 	m.bmu.Lock()
 	defer m.bmu.Unlock()
 	return node.Snapshot{Name: m.name, Reading: m.reading, ReadingErr: m.readErr,
-		State: node.State{LastAction: m.last}}
+		Persisted: node.Persisted{LastAction: m.last}}
 }
 
 func (m *bmcMachine) Events() ([]node.Event, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/bougou/go-ipmi/pkg/types"
 
 	"github.com/powerjockey/powerjockey/pkg/node"
+	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
 // FuzzBMCCommands feeds arbitrary request data to the commands this
@@ -21,7 +22,7 @@ import (
 func FuzzBMCCommands(f *testing.F) {
 	m := dualPSU()
 	m.samples = []node.MeterSample{{At: time.Now().Truncate(node.MeterBucket), Min: 100, Max: 130, Avg: 120, Count: 3}}
-	m.add(node.Event{Kind: node.EventPowerAction, Action: "on", Means: "pdu", Result: "ok"}, node.Event{Kind: node.EventLogCleared})
+	m.add(node.Event{Kind: node.EventPowerAction, Action: power.On, Means: "pdu", Result: "ok"}, node.Event{Kind: node.EventLogCleared})
 	obs := newCountingObserver()
 	cfg := testEndpointConfig()
 	cfg.Hardware = dualPSUHardware

@@ -312,20 +312,20 @@ func TestSELMapping(t *testing.T) {
 		offset   byte
 		deassert bool
 	}{
-		{node.Event{Kind: node.EventPowerAction, Action: "on", Means: "pdu+wol", Result: "ok"}, types.SensorTypeSystemBootRestartInitiated, sensorBoot, 0x00, false},
-		{node.Event{Kind: node.EventPowerAction, Action: "reset", Means: "pdu", Result: "ok"}, types.SensorTypeSystemBootRestartInitiated, sensorBoot, 0x01, false},
-		{node.Event{Kind: node.EventPowerAction, Action: "off", Means: "pdu", Result: "ok"}, types.SensorTypePowerUnit, sensorPowerControl, 0x00, false},
-		{node.Event{Kind: node.EventPowerAction, Action: "soft", Means: "exec", Result: "ok"}, types.SensorTypePowerUnit, sensorPowerControl, 0x00, false},
-		{node.Event{Kind: node.EventPowerAction, Action: "cycle", Means: "pdu", Result: "ok"}, types.SensorTypePowerUnit, sensorPowerControl, 0x01, false},
-		{node.Event{Kind: node.EventPowerAction, Action: "on", Means: "pdu", Result: "error"}, types.SensorTypePowerUnit, sensorPowerControl, 0x05, false},
-		{node.Event{Kind: node.EventPowerAction, Action: "diag", Means: "exec", Result: "ok"}, types.SensorTypeCriticalInterrupt, sensorDiag, 0x00, false},
-		{node.Event{Kind: node.EventPowerAction, Action: "on", Means: "manual", Result: "ok"}, types.SensorTypeSystemEvent, sensorSystemEvent, 0x03, false},
-		{node.Event{Kind: node.EventPowerAction, Action: "on", Means: "pdu", Result: "cancelled"}, types.SensorTypeSystemEvent, sensorSystemEvent, 0x03, false},
+		{node.Event{Kind: node.EventPowerAction, Action: power.On, Means: "pdu+wol", Result: "ok"}, types.SensorTypeSystemBootRestartInitiated, sensorBoot, 0x00, false},
+		{node.Event{Kind: node.EventPowerAction, Action: power.Reset, Means: "pdu", Result: "ok"}, types.SensorTypeSystemBootRestartInitiated, sensorBoot, 0x01, false},
+		{node.Event{Kind: node.EventPowerAction, Action: power.Off, Means: "pdu", Result: "ok"}, types.SensorTypePowerUnit, sensorPowerControl, 0x00, false},
+		{node.Event{Kind: node.EventPowerAction, Action: power.SoftOff, Means: "exec", Result: "ok"}, types.SensorTypePowerUnit, sensorPowerControl, 0x00, false},
+		{node.Event{Kind: node.EventPowerAction, Action: power.Cycle, Means: "pdu", Result: "ok"}, types.SensorTypePowerUnit, sensorPowerControl, 0x01, false},
+		{node.Event{Kind: node.EventPowerAction, Action: power.On, Means: "pdu", Result: "error"}, types.SensorTypePowerUnit, sensorPowerControl, 0x05, false},
+		{node.Event{Kind: node.EventPowerAction, Action: power.Diag, Means: "exec", Result: "ok"}, types.SensorTypeCriticalInterrupt, sensorDiag, 0x00, false},
+		{node.Event{Kind: node.EventPowerAction, Action: power.On, Means: "manual", Result: "ok"}, types.SensorTypeSystemEvent, sensorSystemEvent, 0x03, false},
+		{node.Event{Kind: node.EventPowerAction, Action: power.On, Means: "pdu", Result: "cancelled"}, types.SensorTypeSystemEvent, sensorSystemEvent, 0x03, false},
 		{node.Event{Kind: node.EventPowerChanged, To: power.StateOn, Source: "metering"}, types.SensorTypeSystemACPIPowerState, sensorPowerState, 0x00, false},
 		{node.Event{Kind: node.EventPowerChanged, To: power.StateOff, Source: "metering", Unrequested: true}, types.SensorTypeSystemACPIPowerState, sensorPowerState, 0x05, false},
 		{node.Event{Kind: node.EventPowerChanged, To: power.StateOff, Source: "outlet"}, types.SensorTypeSystemACPIPowerState, sensorPowerState, 0x07, false},
-		{node.Event{Kind: node.EventManualDone, Action: "on"}, types.SensorTypeButtonSwitch, sensorManual, 0x00, false},
-		{node.Event{Kind: node.EventManualDone, Action: "reset"}, types.SensorTypeButtonSwitch, sensorManual, 0x02, false},
+		{node.Event{Kind: node.EventManualDone, Action: power.On}, types.SensorTypeButtonSwitch, sensorManual, 0x00, false},
+		{node.Event{Kind: node.EventManualDone, Action: power.Reset}, types.SensorTypeButtonSwitch, sensorManual, 0x02, false},
 		{node.Event{Kind: node.EventSensorFailed}, types.SensorTypeManagementSubsystemHealth, sensorPDUAccess, 0x00, false},
 		{node.Event{Kind: node.EventSensorRecovered}, types.SensorTypeManagementSubsystemHealth, sensorPDUAccess, 0x00, true},
 		{node.Event{Kind: node.EventBootOverride}, types.SensorTypeSystemEvent, sensorSystemEvent, 0x00, false},
@@ -359,7 +359,7 @@ func TestSELCommands(t *testing.T) {
 	if _, cc := e.call(nfStorage, 0x43, 0, 0, 0, 0, 0, 0xFF); cc != ccSensorNotPresent {
 		t.Errorf("Get SEL Entry of an empty log: %#x", cc)
 	}
-	for _, a := range []string{"on", "off", "on"} {
+	for _, a := range []power.Action{power.On, power.Off, power.On} {
 		m.add(node.Event{Kind: node.EventPowerAction, Action: a, Means: "pdu", Result: "ok"})
 	}
 	// Walk from 0000h; FFFFh is the last.
@@ -564,14 +564,14 @@ func TestPOHAndRestartCause(t *testing.T) {
 		want   string
 	}{
 		{nil, nil, "00 00"},
-		{&node.ActionRecord{Action: "on", Means: "pdu+wol", Result: "ok", At: at, By: &node.Requester{Channel: "ipmi"}}, nil, "01 01"},
-		{&node.ActionRecord{Action: "cycle", Means: "pdu", Result: "ok", At: at, By: &node.Requester{Channel: "redfish"}}, nil, "01 00"},
-		{&node.ActionRecord{Action: "on", Means: "manual", Result: "ok", At: at}, nil, "03 00"},
-		{&node.ActionRecord{Action: "reset", Means: "manual", Result: "ok", At: at}, nil, "02 00"},
-		{&node.ActionRecord{Action: "off", Means: "pdu", Result: "ok", At: at}, nil, "00 00"},
-		{&node.ActionRecord{Action: "on", Means: "pdu", Result: "error", At: at}, nil, "00 00"},
+		{&node.ActionRecord{Action: power.On, Means: "pdu+wol", Result: "ok", At: at, By: &node.Requester{Channel: "ipmi"}}, nil, "01 01"},
+		{&node.ActionRecord{Action: power.Cycle, Means: "pdu", Result: "ok", At: at, By: &node.Requester{Channel: "redfish"}}, nil, "01 00"},
+		{&node.ActionRecord{Action: power.On, Means: "manual", Result: "ok", At: at}, nil, "03 00"},
+		{&node.ActionRecord{Action: power.Reset, Means: "manual", Result: "ok", At: at}, nil, "02 00"},
+		{&node.ActionRecord{Action: power.Off, Means: "pdu", Result: "ok", At: at}, nil, "00 00"},
+		{&node.ActionRecord{Action: power.On, Means: "pdu", Result: "error", At: at}, nil, "00 00"},
 		// Powered on by itself after the action: not the action's doing.
-		{&node.ActionRecord{Action: "on", Means: "pdu", Result: "ok", At: at},
+		{&node.ActionRecord{Action: power.On, Means: "pdu", Result: "ok", At: at},
 			[]node.Event{{Kind: node.EventPowerChanged, To: power.StateOn, Unrequested: true, At: time.Now()}}, "00 00"},
 	} {
 		m.set(func(m *bmcMachine) { m.last, m.events = tt.last, nil })

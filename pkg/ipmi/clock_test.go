@@ -2,36 +2,15 @@ package ipmi
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	gobmc "github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/client"
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
-
-// fakeNow is a clock a test moves by hand.
-type fakeNow struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (f *fakeNow) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
-
-func (f *fakeNow) advance(d time.Duration) { f.mu.Lock(); f.now = f.now.Add(d); f.mu.Unlock() }
-
-// until polls cond every 10 ms for at most 5 s.
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("not within 5 s: %s", what)
-}
 
 // evictionRan has the guard sweep at the current (fake) time and waits
 // until go-ipmi's eviction goroutine, ticked by that sweep, went back to
@@ -41,7 +20,7 @@ func evictionRan(t *testing.T, g *Guard, ep *Endpoint) {
 	tk := evictionTicker(t, ep)
 	before := tk.waits.Load()
 	g.sweep()
-	until(t, "go-ipmi's eviction goroutine ran and waits again", func() bool {
+	testkit.Eventually(t, 5*time.Second, "go-ipmi's eviction goroutine ran and waits again", func() bool {
 		return len(tk.c) == 0 && tk.waits.Load() > before
 	})
 }
@@ -50,7 +29,7 @@ func evictionRan(t *testing.T, g *Guard, ep *Endpoint) {
 // asks the endpoint's clock for when it starts.
 func evictionTicker(t *testing.T, ep *Endpoint) (tk *evictTicker) {
 	t.Helper()
-	until(t, "server.Serve asked the endpoint's clock for its eviction ticker", func() bool {
+	testkit.Eventually(t, 5*time.Second, "server.Serve asked the endpoint's clock for its eviction ticker", func() bool {
 		ep.clock.mu.Lock()
 		defer ep.clock.mu.Unlock()
 		tk = ep.clock.evict
@@ -74,7 +53,7 @@ func TestIdleSessionsExpire(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // the client's Close Session on the evicted session waits out its timeout
-			clk := &fakeNow{now: time.Now()}
+			clk := testkit.NewClock(time.Now())
 			cfg := testEndpointConfig()
 			cfg.SessionTimeout = time.Minute
 			ep, _, g := startGuarded(t, newFakeMachine("n0"), cfg, DefaultGuardConfig(), newInjectConn(t),
@@ -86,7 +65,7 @@ func TestIdleSessionsExpire(t *testing.T) {
 			}
 			// Less than the timeout (plus go-ipmi's 3 s tolerance) idle:
 			// kept, and a command restarts the count.
-			clk.advance(50 * time.Second)
+			clk.Advance(50 * time.Second)
 			evictionRan(t, g, ep)
 			if stores() != 1 {
 				t.Fatal("session evicted after 50 s idle, timeout 60 s")
@@ -94,16 +73,16 @@ func TestIdleSessionsExpire(t *testing.T) {
 			if _, err := c.GetChassisStatus(context.Background()); err != nil {
 				t.Fatalf("command after 50 s idle: %v", err)
 			}
-			clk.advance(50 * time.Second)
+			clk.Advance(50 * time.Second)
 			evictionRan(t, g, ep)
 			if stores() != 1 || ep.Sessions() != 1 {
 				t.Fatal("session evicted 50 s after its last command, timeout 60 s")
 			}
 			// Past the timeout and its tolerance: gone from go-ipmi's
 			// tables and from the guard's books.
-			clk.advance(gobmc.DefaultInactivityTimeoutTolerance + 11*time.Second)
+			clk.Advance(gobmc.DefaultInactivityTimeoutTolerance + 11*time.Second)
 			g.sweep()
-			until(t, "the idle session is evicted", func() bool { return stores() == 0 && ep.Sessions() == 0 })
+			testkit.Eventually(t, 5*time.Second, "the idle session is evicted", func() bool { return stores() == 0 && ep.Sessions() == 0 })
 		})
 	}
 }
@@ -122,7 +101,7 @@ func active(g *Guard, ep *Endpoint) bool {
 // which waits on the ticker it asked the endpoint's clock for (the only one
 // go-ipmi's server makes; an active SOL console's pump is the other).
 func TestIdleEndpointsAreNotWoken(t *testing.T) {
-	clk := &fakeNow{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	ep, _, g := startGuarded(t, newFakeMachine("n0"), testEndpointConfig(), DefaultGuardConfig(), newInjectConn(t),
 		func(g *Guard) { g.now = clk.Now })
 	tk := evictionTicker(t, ep)
@@ -132,7 +111,7 @@ func TestIdleEndpointsAreNotWoken(t *testing.T) {
 	idle := func() {
 		t.Helper()
 		for range 3 {
-			clk.advance(gobmc.DefaultSessionEvictInterval)
+			clk.Advance(gobmc.DefaultSessionEvictInterval)
 			g.sweep()
 			if n := len(tk.c); n != 0 {
 				t.Fatalf("an idle endpoint's eviction ticker was ticked (%d waiting)", n)
@@ -156,7 +135,7 @@ func TestIdleEndpointsAreNotWoken(t *testing.T) {
 	if err := c.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	until(t, "the closed session leaves the books", func() bool { return ep.Sessions() == 0 })
+	testkit.Eventually(t, 5*time.Second, "the closed session leaves the books", func() bool { return ep.Sessions() == 0 })
 	idle()
 
 	// Other periods are real tickers, not the guard's.

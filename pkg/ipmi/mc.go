@@ -127,7 +127,7 @@ const (
 // machine came on by itself after the last action.
 func handleGetSystemRestartCause(_ context.Context, hctx *handlers.HandlerContext, _ []byte) ([]byte, types.CompletionCode, error) {
 	m := endpointOf(hctx).machine
-	cause, channel := restartCause(m.Snapshot().State.LastAction, m)
+	cause, channel := restartCause(m.Snapshot().Persisted.LastAction, m)
 	return []byte{cause, channel}, ccOK, nil
 }
 
@@ -135,8 +135,8 @@ func restartCause(la *node.ActionRecord, m Machine) (cause, channel byte) {
 	if la == nil {
 		return restartUnknown, restartCauseChannel0
 	}
-	a, err := power.ParseAction(la.Action)
-	if err != nil || (a != power.On && a != power.Cycle && a != power.Reset) || la.Result == "error" {
+	a := la.Action
+	if (a != power.On && a != power.Cycle && a != power.Reset) || la.Result == node.ResultError {
 		return restartUnknown, restartCauseChannel0
 	}
 	// A power-on the sensors saw without a request, after this action,
@@ -157,7 +157,7 @@ func restartCause(la *node.ActionRecord, m Machine) (cause, channel byte) {
 	// The channel the command came over: the LAN channel for IPMI;
 	// Redfish, HTTP and the CLI are not IPMI channels.
 	ch := byte(restartCauseChannel0)
-	if la.By != nil && la.By.Channel == "ipmi" {
+	if la.By != nil && la.By.Channel == node.ChannelIPMI {
 		ch = lanChannel
 	}
 	return restartChassisCtl, ch

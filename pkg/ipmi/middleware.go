@@ -33,11 +33,20 @@ type Observer interface {
 // NopObserver ignores every event.
 type NopObserver struct{}
 
+// Request implements Observer.
 func (NopObserver) Request(string, string, uint8) {}
-func (NopObserver) Dropped(string, string)        {}
-func (NopObserver) AuthFailure(string)            {}
-func (NopObserver) Retransmission(string)         {}
-func (NopObserver) Panic(string, string)          {}
+
+// Dropped implements Observer.
+func (NopObserver) Dropped(string, string) {}
+
+// AuthFailure implements Observer.
+func (NopObserver) AuthFailure(string) {}
+
+// Retransmission implements Observer.
+func (NopObserver) Retransmission(string) {}
+
+// Panic implements Observer.
+func (NopObserver) Panic(string, string) {}
 
 // newRegistry builds the handler registry shared by every endpoint:
 // go-ipmi's standard handlers, powerjockey's replacements and additions,
@@ -85,7 +94,7 @@ func recoverMiddleware(next handlers.Handler) handlers.Handler {
 // user and console address), for its audit lines and action records.
 func requesterMiddleware(next handlers.Handler) handlers.Handler {
 	return handlers.HandlerFunc(func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		r := node.Requester{Channel: "ipmi"}
+		r := node.Requester{Channel: node.ChannelIPMI}
 		if hctx.User != nil {
 			r.User = hctx.User.Name
 		}

@@ -52,11 +52,11 @@ func selRecordFor(e node.Event) selRecord {
 		data1Flags: 0xC0, data2: 0x11, data3: 0xFF}
 	switch e.Kind {
 	case node.EventPowerAction:
-		action, _ := power.ParseAction(e.Action)
+		action := e.Action
 		switch {
-		case e.Means == "manual", e.Result == "cancelled":
+		case e.Means == "manual", e.Result == node.ResultCancelled:
 			return auxLog
-		case e.Result == "error":
+		case e.Result == node.ResultError:
 			return rec(sensorTypePowerUnit, sensorPowerControl, 0x05) // soft-power control failure
 		}
 		switch action {
@@ -73,14 +73,13 @@ func selRecordFor(e node.Event) selRecord {
 		}
 	case node.EventPowerChanged:
 		r := power.Reading{State: e.To}
-		if e.Source == "outlet" && e.To == power.StateOff {
+		if e.Source == power.SourceOutlet && e.To == power.StateOff {
 			// The outlets said off: no power at all.
 			r.Outlets = []power.OutletReading{{State: power.StateOff}}
 		}
 		return rec(sensorTypeACPIPowerState, sensorPowerState, acpiState(r))
 	case node.EventManualDone:
-		action, _ := power.ParseAction(e.Action)
-		if action == power.Reset || action == power.Cycle {
+		if action := e.Action; action == power.Reset || action == power.Cycle {
 			return rec(sensorTypeButton, sensorManual, 0x02) // reset button pressed
 		}
 		return rec(sensorTypeButton, sensorManual, 0x00) // power button pressed

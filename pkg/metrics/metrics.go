@@ -36,15 +36,19 @@ type Metrics struct {
 	listeners       *listenerCollector
 }
 
-// State is read at scrape time.
-type State interface {
-	// Nodes returns a snapshot of every node.
+// Nodes are read at scrape time (the inventory).
+type Nodes interface {
+	// Snapshots returns a snapshot of every node.
 	Snapshots() []node.Snapshot
-	// IPMISessions returns the number of open IPMI sessions.
-	IPMISessions() int
 }
 
-// New registers every series; state may be nil until SetState.
+// Sessions are counted at scrape time (the IPMI face's *ipmi.Manager).
+type Sessions interface {
+	// Sessions returns the number of open IPMI sessions.
+	Sessions() int
+}
+
+// New registers every series but the scrape-time ones (SetState).
 func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(), listeners: &listenerCollector{stats: map[string]func() ListenerStats{}}}
 	m.ipmiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -115,8 +119,8 @@ func buildInfoGauge(i buildinfo.Info) prometheus.Gauge {
 }
 
 // SetState registers the scrape-time collector of node and session state.
-func (m *Metrics) SetState(s State) {
-	m.Registry.MustRegister(&stateCollector{state: s})
+func (m *Metrics) SetState(nodes Nodes, sessions Sessions) {
+	m.Registry.MustRegister(&stateCollector{nodes: nodes, sessions: sessions})
 }
 
 // ccLabels are the completion-code label values, formatted once: Request
@@ -167,15 +171,12 @@ func (m *Metrics) ActionDone(node string, a power.Action, means string, took tim
 	m.actionDuration.WithLabelValues(means).Observe(took.Seconds())
 }
 
-// staleAfter is the age beyond which the node layer stops serving a cached
-// reading whose refreshes fail (node.Config.MaxStale, which the daemon
-// leaves at its default): the node's state is then unknown, as its IPMI and
-// HTTP faces report it.
-const staleAfter = 30 * time.Second
-
 // stateCollector reads node and session state at scrape time. It never
 // touches a device: a scrape reports what the node layer last saw.
-type stateCollector struct{ state State }
+type stateCollector struct {
+	nodes    Nodes
+	sessions Sessions
+}
 
 var (
 	powerStateDesc = prometheus.NewDesc("powerjockey_node_power_state",
@@ -206,12 +207,16 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	snaps := c.state.Snapshots()
+	snaps := c.nodes.Snapshots()
 	ch <- prometheus.MustNewConstMetric(nodesDesc, prometheus.GaugeValue, float64(len(snaps)))
-	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.state.IPMISessions()))
+	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.sessions.Sessions()))
 	pending := 0
 	for _, s := range snaps {
-		state, source := powerOf(s)
+		state, src := s.Power()
+		source := string(src)
+		if source == "" {
+			source = "none" // the sensors stopped answering
+		}
 		v := -1.0
 		switch state {
 		case power.StateOn:
@@ -225,27 +230,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(statusErrorDesc, prometheus.GaugeValue, bool01(s.ReadingErr != nil), s.Name)
 		ch <- prometheus.MustNewConstMetric(busyDesc, prometheus.GaugeValue, bool01(s.Busy), s.Name)
-		if s.State.Manual != nil {
+		if s.Persisted.Manual != nil {
 			pending++
-			ch <- prometheus.MustNewConstMetric(nodeManualDesc, prometheus.GaugeValue, 1, s.Name, s.State.Manual.Action)
+			ch <- prometheus.MustNewConstMetric(nodeManualDesc, prometheus.GaugeValue, 1, s.Name, s.Persisted.Manual.Action.String())
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(manualDesc, prometheus.GaugeValue, float64(pending))
-}
-
-// powerOf is the state a scrape reports for a node: its last reading; the
-// recorded state (source "recorded") when there is none, as for nodes
-// without sensors or right after an action; unknown (source "none") when the
-// sensors failed and no reading young enough to be served remains.
-func powerOf(s node.Snapshot) (power.State, string) {
-	r := s.Reading
-	if s.ReadingErr != nil && (r.At.IsZero() || time.Since(r.At) >= staleAfter) {
-		return power.Unknown, "none"
-	}
-	if r.At.IsZero() {
-		return s.State.Power, "recorded"
-	}
-	return r.State, r.Source
 }
 
 func bool01(b bool) float64 {

@@ -3,14 +3,14 @@ package metrics
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/powerjockey/powerjockey/pkg/buildinfo"
 	"github.com/powerjockey/powerjockey/pkg/node"
@@ -24,7 +24,7 @@ type fakeState struct {
 }
 
 func (f *fakeState) Snapshots() []node.Snapshot { return f.snaps }
-func (f *fakeState) IPMISessions() int          { return f.sessions }
+func (f *fakeState) Sessions() int              { return f.sessions }
 
 func watts(w float64) *float64 { return &w }
 
@@ -35,19 +35,19 @@ func fakeRack() *fakeState {
 	return &fakeState{sessions: 3, snaps: []node.Snapshot{
 		{Name: "compute-0", Reading: power.Reading{State: power.StateOn, Source: "metering", Watts: watts(142), At: now}},
 		{Name: "compute-1", Reading: power.Reading{State: power.StateOff, Source: "outlet", At: now},
-			State: node.State{Power: power.StateOn}},
+			Persisted: node.Persisted{Power: power.StateOn}},
 		// No sensor (or no reading since the last action): the recorded state.
-		{Name: "manual-0", State: node.State{Power: power.StateOn,
-			Manual: &node.ManualAction{Action: "on", Since: now}}},
-		{Name: "manual-1", State: node.State{Manual: &node.ManualAction{Action: "off", Since: now}}},
+		{Name: "manual-0", Persisted: node.Persisted{Power: power.StateOn,
+			Manual: &node.ManualAction{Action: power.On, Since: now}}},
+		{Name: "manual-1", Persisted: node.Persisted{Manual: &node.ManualAction{Action: power.Off, Since: now}}},
 		// Busy: a cycle's background steps are running.
 		{Name: "busy-0", Busy: true, Reading: power.Reading{State: power.StateOff, Source: "probe", At: now}},
 		// Failing sensors with a reading young enough to be served still...
 		{Name: "flaky-0", ReadingErr: errSNMP, Reading: power.Reading{State: power.StateOn, Source: "outlet", At: now.Add(-5 * time.Second)}},
 		// ...and one that is too old, or none at all: unknown.
-		{Name: "dead-0", ReadingErr: errSNMP, Reading: power.Reading{State: power.StateOn, Source: "metering",
+		{Name: "dead-0", ReadingErr: errSNMP, Stale: true, Reading: power.Reading{State: power.StateOn, Source: "metering",
 			Watts: watts(120), At: now.Add(-time.Minute)}},
-		{Name: "dead-1", ReadingErr: errSNMP, State: node.State{Power: power.StateOn}},
+		{Name: "dead-1", ReadingErr: errSNMP, Stale: true, Persisted: node.Persisted{Power: power.StateOn}},
 	}}
 }
 
@@ -71,152 +71,164 @@ func feed(m *Metrics) {
 	m.ActionDone("compute-1", power.Off, "pdu", 30*time.Millisecond, errSNMP)
 }
 
-// series is a parsed exposition: "name{l1="v1",...}" (labels sorted, as the
-// text format writes them) -> value.
-type series map[string]string
-
-func scrape(t *testing.T, m *Metrics) series {
+// wantFamilies compares the named families of m's registry with the
+// exposition text want (client_golang's testutil parses and compares).
+func wantFamilies(t *testing.T, m *Metrics, want string, names ...string) {
 	t.Helper()
-	w := httptest.NewRecorder()
-	promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	if w.Code != 200 {
-		t.Fatalf("scrape: %d %s", w.Code, w.Body)
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
 	}
-	out := series{}
-	for _, line := range strings.Split(w.Body.String(), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		out[normalize(t, line[:i])] = line[i+1:]
-	}
-	return out
 }
 
-// normalize sorts the labels of `name{l="v",...}`.
-func normalize(t *testing.T, key string) string {
-	name, rest, ok := strings.Cut(key, "{")
-	if !ok {
-		return key
-	}
-	rest = strings.TrimSuffix(rest, "}")
-	var pairs []string
-	for rest != "" {
-		l, v, ok := strings.Cut(rest, `="`)
-		if !ok {
-			t.Fatalf("cannot parse %s", key)
-		}
-		end := 0
-		for end < len(v) && v[end] != '"' {
-			if v[end] == '\\' {
-				end++
-			}
-			end++
-		}
-		pairs = append(pairs, l+`="`+v[:end]+`"`)
-		rest = strings.TrimPrefix(v[min(end+1, len(v)):], ",")
-	}
-	slices.Sort(pairs)
-	return name + "{" + strings.Join(pairs, ",") + "}"
-}
-
-func (s series) want(t *testing.T, key, value string) {
+// wantValue checks one counter or gauge.
+func wantValue(t *testing.T, what string, c prometheus.Collector, want float64) {
 	t.Helper()
-	got, ok := s[key]
-	switch {
-	case !ok:
-		t.Errorf("no series %s; have:\n%s", key, s.named(key))
-	case got != value:
-		t.Errorf("%s = %s, want %s", key, got, value)
+	if got := testutil.ToFloat64(c); got != want {
+		t.Errorf("%s = %v, want %v", what, got, want)
 	}
-}
-
-// named lists the series with key's name, for failure messages.
-func (s series) named(key string) string {
-	name, _, _ := strings.Cut(key, "{")
-	var out []string
-	for _, k := range slices.Sorted(maps.Keys(s)) {
-		if n, _, _ := strings.Cut(k, "{"); n == name {
-			out = append(out, "  "+k+" "+s[k])
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // TestIssueSeries checks every series issue 4 asks for, with its labels,
 // after the observers were fed.
 func TestIssueSeries(t *testing.T) {
 	m := New()
-	m.SetState(fakeRack())
+	r := fakeRack()
+	m.SetState(r, r)
 	feed(m)
-	s := scrape(t, m)
 
-	// Per node power state (and where it came from), draw, sensor errors.
-	s.want(t, `powerjockey_node_power_state{node="compute-0",source="metering"}`, "1")
-	s.want(t, `powerjockey_node_power_state{node="compute-1",source="outlet"}`, "0")
-	s.want(t, `powerjockey_node_power_state{node="manual-0",source="recorded"}`, "1")
-	s.want(t, `powerjockey_node_power_state{node="manual-1",source="recorded"}`, "-1")
-	s.want(t, `powerjockey_node_power_state{node="flaky-0",source="outlet"}`, "1")
-	s.want(t, `powerjockey_node_power_state{node="dead-0",source="none"}`, "-1")
-	s.want(t, `powerjockey_node_power_state{node="dead-1",source="none"}`, "-1")
-	s.want(t, `powerjockey_node_power_watts{node="compute-0"}`, "142")
-	if _, ok := s[`powerjockey_node_power_watts{node="dead-0"}`]; ok {
-		t.Error("a reading too old to serve still exports its watts")
-	}
-	s.want(t, `powerjockey_node_status_error{node="compute-0"}`, "0")
-	s.want(t, `powerjockey_node_status_error{node="flaky-0"}`, "1")
-	s.want(t, `powerjockey_nodes`, "8")
+	// Per node power state (and where it came from), draw, sensor errors;
+	// a reading too old to serve exports no watts. Actions in progress and
+	// manual actions pending, per node and in all; sessions; nodes.
+	wantFamilies(t, m, `
+# HELP powerjockey_node_power_state Last observed power state: 1 on, 0 off, -1 unknown; source says where it came from (metering, outlet, probe, exec, recorded, or none when the sensors stopped answering).
+# TYPE powerjockey_node_power_state gauge
+powerjockey_node_power_state{node="busy-0",source="probe"} 0
+powerjockey_node_power_state{node="compute-0",source="metering"} 1
+powerjockey_node_power_state{node="compute-1",source="outlet"} 0
+powerjockey_node_power_state{node="dead-0",source="none"} -1
+powerjockey_node_power_state{node="dead-1",source="none"} -1
+powerjockey_node_power_state{node="flaky-0",source="outlet"} 1
+powerjockey_node_power_state{node="manual-0",source="recorded"} 1
+powerjockey_node_power_state{node="manual-1",source="recorded"} -1
+# HELP powerjockey_node_power_watts Last metered draw of the node's outlets.
+# TYPE powerjockey_node_power_watts gauge
+powerjockey_node_power_watts{node="compute-0"} 142
+# HELP powerjockey_node_status_error 1 while the node's last power status refresh failed.
+# TYPE powerjockey_node_status_error gauge
+powerjockey_node_status_error{node="busy-0"} 0
+powerjockey_node_status_error{node="compute-0"} 0
+powerjockey_node_status_error{node="compute-1"} 0
+powerjockey_node_status_error{node="dead-0"} 1
+powerjockey_node_status_error{node="dead-1"} 1
+powerjockey_node_status_error{node="flaky-0"} 1
+powerjockey_node_status_error{node="manual-0"} 0
+powerjockey_node_status_error{node="manual-1"} 0
+# HELP powerjockey_node_action_in_progress 1 while background steps of a power action run (WoL repeats, the delays of on and cycle).
+# TYPE powerjockey_node_action_in_progress gauge
+powerjockey_node_action_in_progress{node="busy-0"} 1
+powerjockey_node_action_in_progress{node="compute-0"} 0
+powerjockey_node_action_in_progress{node="compute-1"} 0
+powerjockey_node_action_in_progress{node="dead-0"} 0
+powerjockey_node_action_in_progress{node="dead-1"} 0
+powerjockey_node_action_in_progress{node="flaky-0"} 0
+powerjockey_node_action_in_progress{node="manual-0"} 0
+powerjockey_node_action_in_progress{node="manual-1"} 0
+# HELP powerjockey_node_manual_action_pending 1 while a manual power action on the node waits for a human.
+# TYPE powerjockey_node_manual_action_pending gauge
+powerjockey_node_manual_action_pending{action="off",node="manual-1"} 1
+powerjockey_node_manual_action_pending{action="on",node="manual-0"} 1
+# HELP powerjockey_manual_actions_pending Manual power actions waiting for a human, across all nodes.
+# TYPE powerjockey_manual_actions_pending gauge
+powerjockey_manual_actions_pending 2
+# HELP powerjockey_ipmi_sessions_open Open IPMI sessions across all endpoints.
+# TYPE powerjockey_ipmi_sessions_open gauge
+powerjockey_ipmi_sessions_open 3
+# HELP powerjockey_nodes Configured nodes.
+# TYPE powerjockey_nodes gauge
+powerjockey_nodes 8
+`, "powerjockey_node_power_state", "powerjockey_node_power_watts", "powerjockey_node_status_error",
+		"powerjockey_node_action_in_progress", "powerjockey_node_manual_action_pending",
+		"powerjockey_manual_actions_pending", "powerjockey_ipmi_sessions_open", "powerjockey_nodes")
 
-	// Actions in progress and manual actions pending, per node and in all.
-	s.want(t, `powerjockey_node_action_in_progress{node="busy-0"}`, "1")
-	s.want(t, `powerjockey_node_action_in_progress{node="compute-0"}`, "0")
-	s.want(t, `powerjockey_node_manual_action_pending{action="on",node="manual-0"}`, "1")
-	s.want(t, `powerjockey_node_manual_action_pending{action="off",node="manual-1"}`, "1")
-	s.want(t, `powerjockey_manual_actions_pending`, "2")
-
-	// IPMI: requests by command and completion code, sessions, auth failures.
-	s.want(t, `powerjockey_ipmi_requests_total{command="Get Chassis Status",completion_code="0x00",node="compute-0"}`, "2")
-	s.want(t, `powerjockey_ipmi_requests_total{command="Chassis Control",completion_code="0xc3",node="compute-0"}`, "1")
-	s.want(t, `powerjockey_ipmi_requests_total{command="unknown",completion_code="0xc1",node="compute-1"}`, "1")
-	s.want(t, `powerjockey_ipmi_sessions_open`, "3")
-	s.want(t, `powerjockey_ipmi_auth_failures_total{node="compute-0"}`, "2")
-	s.want(t, `powerjockey_ipmi_dropped_datagrams_total{node="compute-0",reason="malformed"}`, "1")
-	s.want(t, `powerjockey_ipmi_retransmissions_total{node="compute-1"}`, "1")
+	// IPMI: requests by command and completion code, auth failures,
+	// drops, retransmissions.
+	wantValue(t, "Get Chassis Status 0x00", m.ipmiRequests.WithLabelValues("compute-0", "Get Chassis Status", "0x00"), 2)
+	wantValue(t, "Chassis Control 0xc3", m.ipmiRequests.WithLabelValues("compute-0", "Chassis Control", "0xc3"), 1)
+	wantValue(t, "unknown 0xc1", m.ipmiRequests.WithLabelValues("compute-1", "unknown", "0xc1"), 1)
+	wantValue(t, "auth failures", m.authFailures.WithLabelValues("compute-0"), 2)
+	wantValue(t, "dropped", m.ipmiDropped.WithLabelValues("compute-0", "malformed"), 1)
+	wantValue(t, "retransmissions", m.retransmissions.WithLabelValues("compute-1"), 1)
 
 	// PDU SNMP: requests, errors, latency.
-	s.want(t, `powerjockey_pdu_snmp_requests_total{op="poll",pdu="rack1"}`, "2")
-	s.want(t, `powerjockey_pdu_snmp_requests_total{op="set",pdu="rack1"}`, "1")
-	s.want(t, `powerjockey_pdu_snmp_errors_total{op="poll",pdu="rack1"}`, "1")
-	s.want(t, `powerjockey_pdu_snmp_duration_seconds_count{op="poll",pdu="rack1"}`, "2")
-	s.want(t, `powerjockey_pdu_snmp_duration_seconds_bucket{le="0.005",op="poll",pdu="rack1"}`, "1")
-	s.want(t, `powerjockey_pdu_snmp_duration_seconds_bucket{le="2.5",op="poll",pdu="rack1"}`, "2")
-	s.want(t, `powerjockey_pdu_snmp_duration_seconds_sum{op="poll",pdu="rack1"}`, "1.503")
+	wantValue(t, "polls", m.snmpRequests.WithLabelValues("rack1", "poll"), 2)
+	wantValue(t, "sets", m.snmpRequests.WithLabelValues("rack1", "set"), 1)
+	wantValue(t, "poll errors", m.snmpErrors.WithLabelValues("rack1", "poll"), 1)
+	wantFamilies(t, m, `
+# HELP powerjockey_pdu_snmp_duration_seconds Latency of SNMP requests to PDUs.
+# TYPE powerjockey_pdu_snmp_duration_seconds histogram
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="0.001"} 0
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="0.005"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="0.01"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="0.025"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="0.05"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="0.1"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="0.25"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="0.5"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="1"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="2.5"} 2
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="5"} 2
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="10"} 2
+powerjockey_pdu_snmp_duration_seconds_bucket{op="poll",pdu="rack1",le="+Inf"} 2
+powerjockey_pdu_snmp_duration_seconds_sum{op="poll",pdu="rack1"} 1.503
+powerjockey_pdu_snmp_duration_seconds_count{op="poll",pdu="rack1"} 2
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="0.001"} 0
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="0.005"} 0
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="0.01"} 0
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="0.025"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="0.05"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="0.1"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="0.25"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="0.5"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="1"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="2.5"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="5"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="10"} 1
+powerjockey_pdu_snmp_duration_seconds_bucket{op="set",pdu="rack1",le="+Inf"} 1
+powerjockey_pdu_snmp_duration_seconds_sum{op="set",pdu="rack1"} 0.02
+powerjockey_pdu_snmp_duration_seconds_count{op="set",pdu="rack1"} 1
+`, "powerjockey_pdu_snmp_duration_seconds")
 
 	// Wake-on-LAN and power actions.
-	s.want(t, `powerjockey_wol_packets_sent_total{node="compute-0"}`, "3")
-	s.want(t, `powerjockey_power_actions_total{action="on",means="pdu+wol",node="compute-0",result="ok"}`, "1")
-	s.want(t, `powerjockey_power_actions_total{action="off",means="pdu",node="compute-1",result="error"}`, "1")
-	s.want(t, `powerjockey_power_action_duration_seconds_count{means="pdu+wol"}`, "1")
+	wantValue(t, "magic packets", m.wolSent.WithLabelValues("compute-0"), 3)
+	wantValue(t, "on ok", m.actions.WithLabelValues("compute-0", "on", "pdu+wol", "ok"), 1)
+	wantValue(t, "off error", m.actions.WithLabelValues("compute-1", "off", "pdu", "error"), 1)
+	if n := testutil.CollectAndCount(m.actionDuration, "powerjockey_power_action_duration_seconds"); n != 2 {
+		t.Errorf("%d action duration series, want one per means (2)", n)
+	}
 
 	// The build.
 	bi := buildinfo.Get()
-	s.want(t, fmt.Sprintf(`powerjockey_build_info{build_date=%q,goversion=%q,modified="%v",revision=%q,version=%q}`,
-		bi.Date, bi.GoVersion, bi.Modified, bi.Commit, bi.Version), "1")
+	wantFamilies(t, m, fmt.Sprintf(`
+# HELP powerjockey_build_info The running build: version, VCS revision, build date and Go version; always 1.
+# TYPE powerjockey_build_info gauge
+powerjockey_build_info{build_date=%q,goversion=%q,modified="%v",revision=%q,version=%q} 1
+`, bi.Date, bi.GoVersion, bi.Modified, bi.Commit, bi.Version), "powerjockey_build_info")
 }
 
 // TestNoManualActionPending: the total is exported as 0 (an alert on it
 // needs a series, not an absence), the per-node series disappear.
 func TestNoManualActionPending(t *testing.T) {
 	m := New()
-	m.SetState(&fakeState{snaps: []node.Snapshot{{Name: "compute-0"}}})
-	s := scrape(t, m)
-	s.want(t, `powerjockey_manual_actions_pending`, "0")
-	s.want(t, `powerjockey_ipmi_sessions_open`, "0")
-	for k := range s {
-		if strings.HasPrefix(k, "powerjockey_node_manual_action_pending") {
-			t.Errorf("unexpected %s", k)
-		}
-	}
+	st := &fakeState{snaps: []node.Snapshot{{Name: "compute-0"}}}
+	m.SetState(st, st)
+	wantFamilies(t, m, `
+# HELP powerjockey_manual_actions_pending Manual power actions waiting for a human, across all nodes.
+# TYPE powerjockey_manual_actions_pending gauge
+powerjockey_manual_actions_pending 0
+# HELP powerjockey_ipmi_sessions_open Open IPMI sessions across all endpoints.
+# TYPE powerjockey_ipmi_sessions_open gauge
+powerjockey_ipmi_sessions_open 0
+`, "powerjockey_manual_actions_pending", "powerjockey_ipmi_sessions_open", "powerjockey_node_manual_action_pending")
 }
 
 // TestLabelCardinality: every powerjockey_ series is labelled only by
@@ -224,7 +236,8 @@ func TestNoManualActionPending(t *testing.T) {
 // anything a client picks, such as its address.
 func TestLabelCardinality(t *testing.T) {
 	m := New()
-	m.SetState(fakeRack())
+	r := fakeRack()
+	m.SetState(r, r)
 	feed(m)
 	allowed := map[string]bool{"node": true, "command": true, "completion_code": true, "reason": true,
 		"pdu": true, "op": true, "action": true, "means": true, "result": true, "source": true, "le": true,
@@ -264,8 +277,19 @@ func TestScrapeWithManyNodes(t *testing.T) {
 			Reading: power.Reading{State: power.StateOn, Source: "outlet", At: time.Now()}})
 	}
 	m := New()
-	m.SetState(st)
-	s := scrape(t, m)
-	s.want(t, `powerjockey_nodes`, "1000")
-	s.want(t, `powerjockey_node_power_state{node="n-0999",source="outlet"}`, "1")
+	m.SetState(st, st)
+	// The scrape as Prometheus does it: the handler's whole exposition.
+	w := httptest.NewRecorder()
+	promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	if w.Code != 200 {
+		t.Fatalf("scrape: %d %s", w.Code, w.Body)
+	}
+	if n, err := testutil.GatherAndCount(m.Registry, "powerjockey_node_power_state"); err != nil || n != 1000 {
+		t.Errorf("%d power state series (%v), want 1000", n, err)
+	}
+	wantFamilies(t, m, `
+# HELP powerjockey_nodes Configured nodes.
+# TYPE powerjockey_nodes gauge
+powerjockey_nodes 1000
+`, "powerjockey_nodes")
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // BenchmarkPowerStateCached is the status path Ironic's power sync takes
@@ -16,8 +17,8 @@ func BenchmarkPowerStateCached(b *testing.B) {
 		b.Fatal(err)
 	}
 	watts := 120.0
-	feed := newFeed(&journal{}, power.StateOn)
-	feed.fakeSensor.set(power.StateOn, &watts, nil)
+	feed := testkit.NewFeed(&testkit.Journal{}, power.StateOn)
+	feed.Sensor.Set(power.StateOn, &watts, nil)
 	n, err := New(context.Background(), Config{Name: "n", Means: Means{Feed: feed}, WattsOn: 15, MaxAge: time.Hour}, store)
 	if err != nil {
 		b.Fatal(err)
@@ -44,7 +45,7 @@ func BenchmarkPowerStateRefresh(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	feed := newFeed(&journal{}, power.StateOn)
+	feed := testkit.NewFeed(&testkit.Journal{}, power.StateOn)
 	n, err := New(context.Background(), Config{Name: "n", Means: Means{Feed: feed}, StatusSource: "outlet", MaxAge: time.Nanosecond}, store)
 	if err != nil {
 		b.Fatal(err)

@@ -1,11 +1,10 @@
 package node
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // BootDevice is a boot override target. The names are protocol-neutral;
@@ -68,50 +67,45 @@ func (b Boot) effective(now time.Time) Boot {
 	return b
 }
 
-// GUID is a node's system GUID in RFC 4122 byte order.
-type GUID [16]byte
+// GUID is a node's system GUID in RFC 4122 byte order. It is a
+// github.com/google/uuid UUID with the node layer's text form: persisted
+// state files and the faces carry it as 8-4-4-4-12 lowercase hex.
+type GUID uuid.UUID
 
 // NewGUID returns a random (version 4) GUID.
-func NewGUID() GUID {
-	var g GUID
-	_, _ = rand.Read(g[:])
-	g[6] = g[6]&0x0f | 0x40
-	g[8] = g[8]&0x3f | 0x80
-	return g
+func NewGUID() GUID { return GUID(uuid.New()) }
+
+// ParseGUID parses the textual form written by String (and the other forms
+// github.com/google/uuid accepts).
+func ParseGUID(s string) (GUID, error) {
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return GUID{}, fmt.Errorf("invalid GUID %q: %w", s, err)
+	}
+	return GUID(u), nil
+}
+
+// nameGUID is the name-based (version 5, SHA-1) GUID of name in the
+// namespace space.
+func nameGUID(space GUID, name string) GUID {
+	return GUID(uuid.NewSHA1(uuid.UUID(space), []byte(name)))
 }
 
 // IsZero reports whether g is unset.
 func (g GUID) IsZero() bool { return g == GUID{} }
 
 // String formats g as 8-4-4-4-12 lowercase hex.
-func (g GUID) String() string {
-	h := hex.EncodeToString(g[:])
-	return fmt.Sprintf("%s-%s-%s-%s-%s", h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
-}
+func (g GUID) String() string { return uuid.UUID(g).String() }
 
-// MarshalJSON writes the textual form.
-func (g GUID) MarshalJSON() ([]byte, error) { return json.Marshal(g.String()) }
+// MarshalText writes the textual form (JSON: a string).
+func (g GUID) MarshalText() ([]byte, error) { return uuid.UUID(g).MarshalText() }
 
-// UnmarshalJSON reads the textual form.
-func (g *GUID) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+// UnmarshalText reads the textual form.
+func (g *GUID) UnmarshalText(b []byte) error {
+	p, err := ParseGUID(string(b))
+	if err != nil {
 		return err
 	}
-	raw, err := hex.DecodeString(stripDashes(s))
-	if err != nil || len(raw) != 16 {
-		return fmt.Errorf("invalid GUID %q", s)
-	}
-	copy(g[:], raw)
+	*g = p
 	return nil
-}
-
-func stripDashes(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] != '-' {
-			out = append(out, s[i])
-		}
-	}
-	return string(out)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func TestBootRoundTrip(t *testing.T) {
@@ -82,7 +83,7 @@ func TestBootValidFor(t *testing.T) {
 				if !b.ExpiresAt.IsZero() || b.Device != BootPXE {
 					t.Errorf("lapsed override = %+v, want device kept and no expiry", b)
 				}
-				if s := n.Snapshot(); s.State.Boot.Valid {
+				if s := n.Snapshot(); s.Persisted.Boot.Valid {
 					t.Error("Snapshot reports a lapsed override as valid")
 				}
 				// A power on after the lapse does not resurrect it.
@@ -138,8 +139,8 @@ func TestBootConsumedByBoot(t *testing.T) {
 			name += " persistent"
 		}
 		t.Run(name, func(t *testing.T) {
-			log := &journal{}
-			hooks := newActuator("exec", log, power.On, power.Off, power.SoftOff, power.Cycle, power.Reset)
+			log := &testkit.Journal{}
+			hooks := testkit.NewActuator("exec", log, power.On, power.Off, power.SoftOff, power.Cycle, power.Reset)
 			store, _ := openStore(t)
 			n := newNode(t, Config{Means: Means{Hooks: hooks}}, store)
 			if err := n.SetBoot(context.Background(), Boot{Valid: true, Persistent: tt.persistent, Device: BootPXE}, time.Hour); err != nil {
@@ -238,7 +239,7 @@ func TestPersistence(t *testing.T) {
 	if err := a.SetBoot(context.Background(), boot, 0); err != nil {
 		t.Fatal(err)
 	}
-	want := a.Snapshot().State
+	want := a.Snapshot().Persisted
 	a.Close()
 
 	b, err := New(ctx, Config{Name: "n1"}, store)
@@ -246,7 +247,7 @@ func TestPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	got := b.Snapshot().State
+	got := b.Snapshot().Persisted
 	if got.GUID != guid {
 		t.Errorf("GUID = %v, want %v", got.GUID, guid)
 	}
@@ -256,7 +257,7 @@ func TestPersistence(t *testing.T) {
 	if !reflect.DeepEqual(got.Boot, boot) {
 		t.Errorf("boot = %+v, want %+v", got.Boot, boot)
 	}
-	if got.Manual == nil || got.Manual.Action != "on" || !got.Manual.Since.Equal(want.Manual.Since) {
+	if got.Manual == nil || got.Manual.Action != power.On || !got.Manual.Since.Equal(want.Manual.Since) {
 		t.Errorf("manual = %+v, want %+v", got.Manual, want.Manual)
 	}
 	if !sameRecord(got.LastAction, want.LastAction) {
@@ -268,8 +269,8 @@ func TestPersistence(t *testing.T) {
 
 	// Another node in the same store is independent.
 	c := newNode(t, Config{Name: "n2"}, store)
-	if c.GUID() == guid || c.Snapshot().State.Power != power.Unknown {
-		t.Errorf("n2 shares n1's state: %+v", c.Snapshot().State)
+	if c.GUID() == guid || c.Snapshot().Persisted.Power != power.Unknown {
+		t.Errorf("n2 shares n1's state: %+v", c.Snapshot().Persisted)
 	}
 
 	// The state file is readable JSON with a textual GUID and power state.
@@ -332,7 +333,7 @@ func TestGUID(t *testing.T) {
 	if err != nil || string(b) != `"4c4c4544-0042-3010-8052-b7c04f4b4d31"` {
 		t.Errorf("MarshalJSON = %s, %v", b, err)
 	}
-	for _, in := range []string{`"4c4c4544-0042-3010-8052-b7c04f4b4d31"`, `"4C4C454400423010-8052B7C04F4B4D31"`} {
+	for _, in := range []string{`"4c4c4544-0042-3010-8052-b7c04f4b4d31"`, `"4C4C4544-0042-3010-8052-B7C04F4B4D31"`, `"4c4c4544004230108052b7c04f4b4d31"`} {
 		var back GUID
 		if err := json.Unmarshal([]byte(in), &back); err != nil || back != g {
 			t.Errorf("UnmarshalJSON(%s) = %v, %v", in, back, err)
@@ -353,8 +354,8 @@ func TestGUID(t *testing.T) {
 // being set) must leave the newest state on disk.
 func TestConcurrentPersistenceKeepsNewest(t *testing.T) {
 	store, _ := openStore(t)
-	log := &journal{}
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOff)}}, store)
+	log := &testkit.Journal{}
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOff)}}, store)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for i := range 4 {
@@ -376,7 +377,7 @@ func TestConcurrentPersistenceKeepsNewest(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	mem := n.Snapshot().State
+	mem := n.Snapshot().Persisted
 	disk, ok, err := store.Load("n1")
 	if err != nil || !ok {
 		t.Fatal(ok, err)

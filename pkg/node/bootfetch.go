@@ -82,7 +82,7 @@ func (n *Node) TakeBoot(ctx context.Context, from string) BootTaken {
 		n.startRefreshLocked()
 	} else if prev := n.state.Power; prev != power.StateOn {
 		n.state.Power = power.StateOn
-		r := power.Reading{State: power.StateOn, Source: "boot script fetch", At: now}
+		r := power.Reading{State: power.StateOn, Source: power.SourceBootFetch, At: now}
 		n.log.Info("power state changed", "from", prev.String(), "to", r.State.String(), "source", r.Source)
 		if prev != power.Unknown {
 			events = append(events, n.changeEventLocked(prev, r))
@@ -108,7 +108,7 @@ func (n *Node) TakeBoot(ctx context.Context, from string) BootTaken {
 // override. warn marks a script that could not do what the override asks
 // (BIOS setup, a CD without media) and fell back.
 func (n *Node) RecordBootScript(ctx context.Context, t BootTaken, from, does string, warn bool) {
-	by := Requester{Channel: "boot", Source: from}
+	by := Requester{Channel: ChannelBoot, Source: from}
 	attrs := []any{"from", from, "does", does, "override", string(t.Boot.Device), "valid", t.Boot.Valid, "used_up", t.UsedUp}
 	sev := SeverityOK
 	if warn {
@@ -132,9 +132,5 @@ func (n *Node) RecordBootScript(ctx context.Context, t BootTaken, from, does str
 
 // manualTarget is the power state a manual action leaves the machine in.
 func manualTarget(m ManualAction) power.State {
-	a, err := power.ParseAction(m.Action)
-	if err != nil {
-		return power.Unknown
-	}
-	return targetState(a)
+	return targetState(m.Action)
 }

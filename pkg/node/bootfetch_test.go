@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestNextBootOverrideRule: a next-boot-only override is used up by the
@@ -33,7 +34,7 @@ func TestNextBootOverrideRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hooks := newActuator("exec", &journal{}, power.On, power.Off)
+			hooks := testkit.NewActuator("exec", &testkit.Journal{}, power.On, power.Off)
 			n := newNode(t, Config{Means: Means{Hooks: hooks}, Boot: BootConfig{FetchesScript: tt.fetches}}, nil)
 			if err := n.SetBoot(ctx, Boot{Valid: true, Persistent: tt.persistent, Device: BootPXE}, tt.validFor); err != nil {
 				t.Fatal(err)
@@ -104,11 +105,11 @@ func TestFetchIsEvidenceOfOn(t *testing.T) {
 		if err := n.Power(ctx, power.On); err != nil {
 			t.Fatal(err)
 		}
-		if n.Snapshot().State.Manual == nil {
+		if n.Snapshot().Persisted.Manual == nil {
 			t.Fatal("no manual action pending")
 		}
 		n.TakeBoot(ctx, "10.0.2.15:68")
-		if m := n.Snapshot().State.Manual; m != nil {
+		if m := n.Snapshot().Persisted.Manual; m != nil {
 			t.Errorf("manual action still pending: %+v", m)
 		}
 		evs = events(t, n)
@@ -117,14 +118,14 @@ func TestFetchIsEvidenceOfOn(t *testing.T) {
 		}
 	})
 	t.Run("sensors decide", func(t *testing.T) {
-		feed := newFeed(&journal{}, power.StateOff)
+		feed := testkit.NewFeed(&testkit.Journal{}, power.StateOff)
 		n := newNode(t, Config{Means: Means{Feed: feed}, MaxAge: time.Hour}, nil)
 		if _, err := n.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
-		reads := feed.readCount()
+		reads := feed.Reads()
 		n.TakeBoot(ctx, "10.0.2.15:68")
-		eventually(t, 2*time.Second, "a refresh after the fetch", func() bool { return feed.readCount() > reads })
+		testkit.Eventually(t, 2*time.Second, "a refresh after the fetch", func() bool { return feed.Reads() > reads })
 		if r, _ := n.PowerState(ctx); r.State != power.StateOff {
 			t.Errorf("the fetch overrode the sensors: %v", r.State)
 		}

@@ -22,6 +22,7 @@ const (
 // asked for (performed by the node's means or by the manual fallback).
 func (s Support) Honoured() bool { return s != Unsupported }
 
+// String names the support for logs.
 func (s Support) String() string {
 	switch s {
 	case ByHand:

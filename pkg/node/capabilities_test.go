@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func TestSupports(t *testing.T) {
@@ -41,16 +42,16 @@ func TestSupports(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log := &journal{}
+			log := &testkit.Journal{}
 			var m Means
 			if tt.means.feed {
-				m.Feed = newFeed(log, power.StateOff)
+				m.Feed = testkit.NewFeed(log, power.StateOff)
 			}
 			if tt.means.waker {
-				m.Waker = newActuator("wol", log, power.On)
+				m.Waker = testkit.NewActuator("wol", log, power.On)
 			}
 			if tt.means.hooks != nil {
-				m.Hooks = newActuator("exec", log, tt.means.hooks...)
+				m.Hooks = testkit.NewActuator("exec", log, tt.means.hooks...)
 			}
 			n := newNode(t, Config{Means: m, Fallback: tt.fallback}, nil)
 			for _, a := range all {
@@ -61,8 +62,8 @@ func TestSupports(t *testing.T) {
 			if n.Supports(power.Action(42)) != Unsupported {
 				t.Error("an unknown action is supported")
 			}
-			if len(log.list()) != 0 {
-				t.Errorf("Supports touched the hardware: %v", log.names())
+			if len(log.Calls()) != 0 {
+				t.Errorf("Supports touched the hardware: %v", log.Names())
 			}
 		})
 	}
@@ -74,8 +75,8 @@ func TestSupports(t *testing.T) {
 func TestSupportsAgreesWithPower(t *testing.T) {
 	for _, fb := range []Fallback{FallbackManual, FallbackError} {
 		for _, a := range []power.Action{power.On, power.Off, power.SoftOff, power.Cycle, power.Reset, power.Diag} {
-			log := &journal{}
-			n := newNode(t, Config{Means: Means{Waker: newActuator("wol", log, power.On)}, Fallback: fb}, nil)
+			log := &testkit.Journal{}
+			n := newNode(t, Config{Means: Means{Waker: testkit.NewActuator("wol", log, power.On)}, Fallback: fb}, nil)
 			s := n.Supports(a)
 			err := n.Power(context.Background(), a)
 			switch {
@@ -85,7 +86,7 @@ func TestSupportsAgreesWithPower(t *testing.T) {
 				t.Errorf("fallback %d, %s: Supports says %s, Power failed: %v", fb, a, s, err)
 			}
 			settled(t, n)
-			manual := n.Snapshot().State.Manual != nil
+			manual := n.Snapshot().Persisted.Manual != nil
 			if (s == ByHand) != manual {
 				t.Errorf("fallback %d, %s: Supports = %s but manual action recorded = %v", fb, a, s, manual)
 			}

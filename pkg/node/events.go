@@ -80,17 +80,17 @@ type Event struct {
 	// Message is a sentence for people, complete on its own.
 	Message string `json:"message"`
 
-	Action      string      `json:"action,omitempty"`
-	Means       string      `json:"means,omitempty"`
-	Result      string      `json:"result,omitempty"`
-	Error       string      `json:"error,omitempty"`
-	From        power.State `json:"from,omitempty"`
-	To          power.State `json:"to,omitempty"`
-	Source      string      `json:"source,omitempty"`
-	Watts       *float64    `json:"watts,omitempty"`
-	Unrequested bool        `json:"unrequested,omitempty"`
-	Boot        *Boot       `json:"boot,omitempty"`
-	By          *Requester  `json:"by,omitempty"`
+	Action      power.Action `json:"action,omitempty"`
+	Means       string       `json:"means,omitempty"`
+	Result      Result       `json:"result,omitempty"`
+	Error       string       `json:"error,omitempty"`
+	From        power.State  `json:"from,omitempty"`
+	To          power.State  `json:"to,omitempty"`
+	Source      power.Source `json:"source,omitempty"`
+	Watts       *float64     `json:"watts,omitempty"`
+	Unrequested bool         `json:"unrequested,omitempty"`
+	Boot        *Boot        `json:"boot,omitempty"`
+	By          *Requester   `json:"by,omitempty"`
 }
 
 // DefaultEventLogSize is how many events a node keeps: a real BMC's SEL
@@ -283,10 +283,10 @@ func (n *Node) MeterSamples(since time.Time) []MeterSample {
 // phrase says who asked, for event messages: " by admin over ipmi from
 // 192.0.2.7:41000", or "" for the daemon itself.
 func (r Requester) phrase() string {
-	if r.Channel == "" || r.Channel == "internal" {
+	if r.Channel == "" || r.Channel == ChannelInternal {
 		return ""
 	}
-	s := " over " + r.Channel
+	s := " over " + string(r.Channel)
 	if r.User != "" {
 		s = " by " + r.User + s
 	}
@@ -307,10 +307,10 @@ func actionEvent(node string, rec *ActionRecord) Event {
 	case rec.Means == "manual":
 		e.Severity = SeverityWarning
 		e.Message = fmt.Sprintf("Manual action needed: power %s %s (requested%s).", node, rec.Action, by)
-	case rec.Result == "error":
+	case rec.Result == ResultError:
 		e.Severity = SeverityWarning
 		e.Message = fmt.Sprintf("Power %s via %s failed%s: %s", rec.Action, rec.Means, by, rec.Error)
-	case rec.Result == "cancelled":
+	case rec.Result == ResultCancelled:
 		e.Message = fmt.Sprintf("Power %s via %s was superseded by a newer action (requested%s).", rec.Action, rec.Means, by)
 	default:
 		e.Message = fmt.Sprintf("Power %s via %s done%s.", rec.Action, rec.Means, by)

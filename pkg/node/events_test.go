@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func events(t *testing.T, n *Node) []Event {
@@ -33,25 +34,25 @@ func TestActionEvents(t *testing.T) {
 	by := Requester{Channel: "redfish", Source: "192.0.2.9:5000", User: "admin"}
 	tests := []struct {
 		name     string
-		means    func(*journal) Means
+		means    func(*testkit.Journal) Means
 		fail     error
 		severity Severity
-		result   string
+		result   Result
 		message  string
 	}{
-		{"pdu ok", func(j *journal) Means { return Means{Feed: newFeed(j, power.StateOff)} }, nil,
+		{"pdu ok", func(j *testkit.Journal) Means { return Means{Feed: testkit.NewFeed(j, power.StateOff)} }, nil,
 			SeverityOK, "ok", "Power on via pdu done by admin over redfish from 192.0.2.9:5000."},
-		{"pdu error", func(j *journal) Means { return Means{Feed: newFeed(j, power.StateOff)} }, errors.New("timeout"),
+		{"pdu error", func(j *testkit.Journal) Means { return Means{Feed: testkit.NewFeed(j, power.StateOff)} }, errors.New("timeout"),
 			SeverityWarning, "error", "Power on via pdu failed by admin over redfish from 192.0.2.9:5000: power on n1: timeout"},
-		{"manual", func(*journal) Means { return Means{} }, nil,
+		{"manual", func(*testkit.Journal) Means { return Means{} }, nil,
 			SeverityWarning, "ok", "Manual action needed: power n1 on (requested by admin over redfish from 192.0.2.9:5000)."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j := &journal{}
+			j := &testkit.Journal{}
 			m := tt.means(j)
-			if f, ok := m.Feed.(*fakeFeed); ok && tt.fail != nil {
-				f.fakeActuator.set(func(a *fakeActuator) { a.err = tt.fail })
+			if f, ok := m.Feed.(*testkit.Feed); ok && tt.fail != nil {
+				f.Actuator.Update(func(a *testkit.Actuator) { a.Err = tt.fail })
 			}
 			n := newNode(t, Config{Means: m}, nil)
 			_ = n.Power(WithRequester(context.Background(), by), power.On)
@@ -60,7 +61,7 @@ func TestActionEvents(t *testing.T) {
 				t.Fatalf("events = %v, want one", kinds(evs))
 			}
 			e := evs[0]
-			if e.Kind != EventPowerAction || e.ID != 1 || e.Action != "on" || e.Result != tt.result || e.Severity != tt.severity || e.By == nil || *e.By != by {
+			if e.Kind != EventPowerAction || e.ID != 1 || e.Action != power.On || e.Result != tt.result || e.Severity != tt.severity || e.By == nil || *e.By != by {
 				t.Errorf("event = %+v", e)
 			}
 			if e.Message != tt.message {
@@ -124,10 +125,10 @@ func TestEventLogPersistsBoundedAndClears(t *testing.T) {
 }
 
 func TestSensorEvents(t *testing.T) {
-	j := &journal{}
-	feed := newFeed(j, power.StateOn)
+	j := &testkit.Journal{}
+	feed := testkit.NewFeed(j, power.StateOn)
 	watts := 120.0
-	feed.fakeSensor.set(power.StateOn, &watts, nil)
+	feed.Sensor.Set(power.StateOn, &watts, nil)
 	n := newNode(t, Config{Means: Means{Feed: feed}, WattsOn: 15}, nil)
 	ctx := context.Background()
 	refresh := func() {
@@ -138,13 +139,13 @@ func TestSensorEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	refresh() // on, as asked: no change event (nothing was seen before)
-	feed.fakeSensor.set(power.StateOn, nil, errors.New("pdu timeout"))
+	feed.Sensor.Set(power.StateOn, nil, errors.New("pdu timeout"))
 	refresh()
 	refresh() // still failing: one event, not one per reading
-	feed.fakeSensor.set(power.StateOn, &watts, nil)
+	feed.Sensor.Set(power.StateOn, &watts, nil)
 	refresh()
 	zero := 2.0
-	feed.fakeSensor.set(power.StateOn, &zero, nil)
+	feed.Sensor.Set(power.StateOn, &zero, nil)
 	refresh() // the machine shut itself down behind a live outlet
 
 	evs := events(t, n)
@@ -168,7 +169,7 @@ func TestSensorEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	refresh() // 2 W: off (booting); first reading after the action
-	feed.fakeSensor.set(power.StateOn, &watts, nil)
+	feed.Sensor.Set(power.StateOn, &watts, nil)
 	refresh()
 	evs = events(t, n)
 	if e := evs[len(evs)-1]; e.Kind != EventPowerChanged || e.Unrequested || e.Severity != SeverityOK || e.To != power.StateOn {
@@ -240,17 +241,17 @@ func TestMeterRing(t *testing.T) {
 }
 
 func TestSampleReadsWhenDue(t *testing.T) {
-	s := newSensor("probe", power.StateOn)
+	s := testkit.NewSensor("probe", power.StateOn)
 	n := newNode(t, Config{Means: Means{Probe: s}, SampleInterval: time.Hour}, nil)
 	wait := func(want int) {
 		t.Helper()
 		for range 500 {
-			if s.readCount() >= want {
+			if s.Reads() >= want {
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		if got := s.readCount(); got != want {
+		if got := s.Reads(); got != want {
 			t.Fatalf("%d reads, want %d", got, want)
 		}
 	}

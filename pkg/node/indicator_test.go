@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func TestIndicatorRecordedAndPersisted(t *testing.T) {
 	store, _ := openStore(t)
-	logger, logs := newLogger()
+	logger, logs := testkit.NewLogger()
 	n := newNode(t, Config{Name: "n1", Logger: logger}, store)
 	if got := n.Indicator(); got != IndicatorOff {
 		t.Fatalf("initial indicator %q, want Off", got)
@@ -57,12 +58,10 @@ func TestIndicatorRecordedAndPersisted(t *testing.T) {
 // TestProbeReadingKeepsOutlets: when a live unmetered outlet leaves the
 // decision to a probe, the reading still says what each outlet does.
 func TestProbeReadingKeepsOutlets(t *testing.T) {
-	feed := newFeed(&journal{}, power.StateOn)
+	feed := testkit.NewFeed(&testkit.Journal{}, power.StateOn)
 	outlets := []power.OutletReading{{PDU: "p", Outlet: 3, State: power.StateOn}, {PDU: "p", Outlet: 4, State: power.StateOff}}
-	feed.fakeSensor.mu.Lock()
-	feed.fakeSensor.reading.Outlets = outlets
-	feed.fakeSensor.mu.Unlock()
-	probe := newSensor("probe", power.StateOff)
+	feed.Sensor.SetOutlets(outlets)
+	probe := testkit.NewSensor("probe", power.StateOff)
 	n := newNode(t, Config{Means: Means{Feed: feed, Probe: probe}}, nil)
 	r, err := n.Refresh(context.Background())
 	if err != nil {

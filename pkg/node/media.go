@@ -80,8 +80,10 @@ type MediaError struct {
 	Err     error
 }
 
+// Error names the image and the problem.
 func (e *MediaError) Error() string { return fmt.Sprintf("image %s: %v", e.Image, e.Err) }
 
+// Unwrap returns the underlying error.
 func (e *MediaError) Unwrap() error { return e.Err }
 
 // ErrNoVirtualMedia means the node has no virtual media: there is no boot

@@ -61,8 +61,9 @@ type Config struct {
 	OnDelay    time.Duration
 	CycleDelay time.Duration
 	Fallback   Fallback
-	// StatusSource is auto, metering, outlet, probe, exec or recorded.
-	StatusSource string
+	// StatusSource is the sensor that decides the node's power state, or
+	// power.SourceAuto (the default) to combine them.
+	StatusSource power.Source
 	// WattsOn is the metered draw above which the node counts as on.
 	WattsOn float64
 	// MaxAge is the age beyond which a reading is refreshed.
@@ -81,7 +82,11 @@ type Config struct {
 	EventLogSize int
 	// Boot says whether the machine fetches its boot script from the boot
 	// endpoint, and how virtual media is checked.
-	Boot     BootConfig
+	Boot BootConfig
+	// Now is the clock that readings' ages are measured by, against
+	// MaxAge and MaxStale (default time.Now; tests: a fake one, with
+	// sensors dating their readings by it).
+	Now      func() time.Time
 	Logger   *slog.Logger
 	Observer Observer
 }
@@ -106,7 +111,7 @@ type Node struct {
 	events *eventLog
 
 	mu    sync.Mutex // guards state and status fields below
-	state State
+	state Persisted
 	// meter is the metered draw of the last hour; nil until the first
 	// metered reading.
 	meter *meterRing
@@ -142,7 +147,7 @@ func New(ctx context.Context, cfg Config, store *Store) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.StatusSource == "" {
-		cfg.StatusSource = "auto"
+		cfg.StatusSource = power.SourceAuto
 	}
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 2 * time.Second
@@ -152,6 +157,9 @@ func New(ctx context.Context, cfg Config, store *Store) (*Node, error) {
 	}
 	if cfg.MaxStale == 0 {
 		cfg.MaxStale = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	st, _, err := store.Load(cfg.Name)
 	if err != nil {
@@ -285,7 +293,7 @@ func (n *Node) Power(ctx context.Context, a power.Action) error {
 		t.stepsDone.Store(true)
 		if errors.Is(err, context.Canceled) {
 			n.log.Info("power action superseded", "action", a.String(), "means", means)
-			n.finishRecord(a, means, by, start, "cancelled", nil)
+			n.finishRecord(a, means, by, start, ResultCancelled, nil)
 			return
 		}
 		if err != nil {
@@ -457,7 +465,7 @@ func (n *Node) manual(a power.Action, by Requester, start time.Time) error {
 	n.log.Warn(fmt.Sprintf("manual action needed: power %s %s", n.cfg.Name, upper(a)),
 		"action", a.String(), "means", "manual")
 	n.mu.Lock()
-	n.state.Manual = &ManualAction{Action: a.String(), Since: start}
+	n.state.Manual = &ManualAction{Action: a, Since: start}
 	n.mu.Unlock()
 	n.recordAccepted(a, "manual", by, start)
 	n.finish(a, "manual", by, start, nil)
@@ -497,7 +505,7 @@ func (n *Node) recordAccepted(a power.Action, means string, by Requester, start 
 	if means != "manual" {
 		n.state.Manual = nil
 	}
-	n.state.LastAction = &ActionRecord{Action: a.String(), Means: means, At: start, Result: "running", By: &by}
+	n.state.LastAction = &ActionRecord{Action: a, Means: means, At: start, Result: ResultRunning, By: &by}
 	// A reading taken before the action is no longer the truth.
 	n.reading = power.Reading{}
 	n.epoch++
@@ -539,7 +547,7 @@ func (n *Node) sensedState(ctx context.Context) (power.State, bool) {
 	}
 	n.mu.Lock()
 	r := n.reading
-	if r.At.IsZero() || time.Since(r.At) >= n.cfg.MaxAge {
+	if r.At.IsZero() || n.cfg.Now().Sub(r.At) >= n.cfg.MaxAge {
 		done := n.startRefreshLocked()
 		n.mu.Unlock()
 		wait := time.NewTimer(n.cfg.StatusWait)
@@ -552,7 +560,7 @@ func (n *Node) sensedState(ctx context.Context) (power.State, bool) {
 		n.mu.Lock()
 		r = n.reading
 	}
-	fresh := n.readingErr == nil && !r.At.IsZero() && time.Since(r.At) < n.cfg.MaxAge
+	fresh := n.readingErr == nil && !r.At.IsZero() && n.cfg.Now().Sub(r.At) < n.cfg.MaxAge
 	n.mu.Unlock()
 	if !fresh || r.State == power.Unknown {
 		return power.Unknown, false
@@ -598,16 +606,16 @@ func (n *Node) persist() error {
 
 // finish logs the action once and records its result.
 func (n *Node) finish(a power.Action, means string, by Requester, start time.Time, err error) {
-	result := "ok"
+	result := ResultOK
 	if err != nil {
-		result = "error"
+		result = ResultError
 	}
 	n.finishRecord(a, means, by, start, result, err)
 }
 
 // finishRecord writes the action's audit line (what, by whom, from where,
 // with what result) and its record.
-func (n *Node) finishRecord(a power.Action, means string, by Requester, start time.Time, result string, err error) {
+func (n *Node) finishRecord(a power.Action, means string, by Requester, start time.Time, result Result, err error) {
 	took := time.Since(start)
 	attrs := append([]any{"action", a.String(), "means", means, "result", result, "duration", took.Round(time.Millisecond)}, by.logAttrs()...)
 	if err != nil {
@@ -615,7 +623,7 @@ func (n *Node) finishRecord(a power.Action, means string, by Requester, start ti
 	} else {
 		n.log.Info("power action", attrs...)
 	}
-	rec := &ActionRecord{Action: a.String(), Means: means, At: start, Result: result, Duration: took, By: &by}
+	rec := &ActionRecord{Action: a, Means: means, At: start, Result: result, Duration: took, By: &by}
 	if err != nil {
 		rec.Error = err.Error()
 	}
@@ -626,7 +634,7 @@ func (n *Node) finishRecord(a power.Action, means string, by Requester, start ti
 		n.log.Error("cannot persist node state", "err", err)
 	}
 	n.record(actionEvent(n.cfg.Name, rec))
-	if n.cfg.Observer != nil && result != "cancelled" {
+	if n.cfg.Observer != nil && result != ResultCancelled {
 		n.cfg.Observer.ActionDone(n.cfg.Name, a, means, took, err)
 	}
 }
@@ -676,13 +684,31 @@ func (n *Node) UpdateBoot(ctx context.Context, fn func(*Boot), validFor time.Dur
 
 // Snapshot is a consistent copy of a node's state for reports.
 type Snapshot struct {
-	Name    string
-	State   State
-	Reading power.Reading
+	Name      string
+	Persisted Persisted
+	Reading   power.Reading
 	// ReadingErr is the last status refresh failure, if any.
 	ReadingErr error
 	// Busy is true while background steps of an action run.
 	Busy bool
+	// Stale is true when the refreshes fail and no reading young enough to
+	// be served (Config.MaxStale) remains: the node's power state is then
+	// unknown, as PowerState reports it.
+	Stale bool
+}
+
+// Power is the power state a report shows for the snapshot, without
+// touching any device: the last reading and its source; the recorded state
+// (power.SourceRecorded) when there is no reading, as for a node without
+// sensors or right after an action; Unknown with no source when Stale.
+func (s Snapshot) Power() (power.State, power.Source) {
+	switch {
+	case s.Stale:
+		return power.Unknown, ""
+	case s.Reading.At.IsZero():
+		return s.Persisted.Power, power.SourceRecorded
+	}
+	return s.Reading.State, s.Reading.Source
 }
 
 // Snapshot returns the node's state without touching any device.
@@ -691,8 +717,9 @@ func (n *Node) Snapshot() Snapshot {
 	defer n.mu.Unlock()
 	st := n.state
 	st.Boot = st.Boot.effective(time.Now())
-	busy := st.LastAction != nil && st.LastAction.Result == "running"
-	return Snapshot{Name: n.cfg.Name, State: st, Reading: n.reading, ReadingErr: n.readingErr, Busy: busy}
+	busy := st.LastAction != nil && st.LastAction.Result == ResultRunning
+	stale := n.readingErr != nil && !n.servableLocked(n.reading)
+	return Snapshot{Name: n.cfg.Name, Persisted: st, Reading: n.reading, ReadingErr: n.readingErr, Busy: busy, Stale: stale}
 }
 
 // Acknowledge clears a pending manual action (the operator did it); ctx

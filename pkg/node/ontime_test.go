@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func TestOnTimeObserve(t *testing.T) {
@@ -39,7 +40,7 @@ func TestOnTimeObserve(t *testing.T) {
 
 func TestPowerOnTimeFromSensorsSurvivesRestart(t *testing.T) {
 	store, _ := openStore(t)
-	probe := newSensor("probe", power.StateOn)
+	probe := testkit.NewSensor("probe", power.StateOn)
 	cfg := Config{Name: "n1", Means: Means{Probe: probe}}
 	n := newNode(t, cfg, store)
 	if _, err := n.Refresh(context.Background()); err != nil {
@@ -52,7 +53,7 @@ func TestPowerOnTimeFromSensorsSurvivesRestart(t *testing.T) {
 	n.Close()
 	// The interval is persisted and still open after a restart.
 	m := newNode(t, cfg, store)
-	probe.set(power.StateOff, nil, nil)
+	probe.Set(power.StateOff, nil, nil)
 	if _, err := m.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}

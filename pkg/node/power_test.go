@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // describe renders a plan as "means:action" and "wait:<delay>" steps.
@@ -92,16 +93,16 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log := &journal{}
+			log := &testkit.Journal{}
 			var m Means
 			if tt.means.feed {
-				m.Feed = newFeed(log, power.StateOff)
+				m.Feed = testkit.NewFeed(log, power.StateOff)
 			}
 			if tt.means.waker {
-				m.Waker = newActuator("wol", log, power.On)
+				m.Waker = testkit.NewActuator("wol", log, power.On)
 			}
 			if tt.means.hooks != nil {
-				m.Hooks = newActuator("exec", log, tt.means.hooks...)
+				m.Hooks = testkit.NewActuator("exec", log, tt.means.hooks...)
 			}
 			n := newNode(t, Config{Means: m, OnDelay: tt.onDelay, CycleDelay: cycleDelay, Fallback: tt.fallback}, nil)
 			steps, means, err := n.plan(tt.action)
@@ -123,8 +124,8 @@ func TestPlan(t *testing.T) {
 			if means != tt.wantMean {
 				t.Errorf("means = %q, want %q", means, tt.wantMean)
 			}
-			if len(log.list()) != 0 {
-				t.Errorf("planning touched the hardware: %v", log.names())
+			if len(log.Calls()) != 0 {
+				t.Errorf("planning touched the hardware: %v", log.Names())
 			}
 		})
 	}
@@ -132,9 +133,9 @@ func TestPlan(t *testing.T) {
 
 func TestPowerReturnsAfterFirstStep(t *testing.T) {
 	const onDelay = 120 * time.Millisecond
-	log := &journal{}
-	feed := newFeed(log, power.StateOff)
-	wol := newActuator("wol", log, power.On)
+	log := &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOff)
+	wol := testkit.NewActuator("wol", log, power.On)
 	obs := &fakeObserver{}
 	n := newNode(t, Config{Means: Means{Feed: feed, Waker: wol}, OnDelay: onDelay, Observer: obs}, nil)
 
@@ -145,29 +146,29 @@ func TestPowerReturnsAfterFirstStep(t *testing.T) {
 	if took := time.Since(start); took >= onDelay {
 		t.Errorf("Power took %v: it must not wait for the on delay (%v)", took, onDelay)
 	}
-	if got := log.names(); !slices.Equal(got, []string{"pdu:on"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:on"}) {
 		t.Errorf("calls when Power returned = %v, want only the outlets", got)
 	}
 	s := n.Snapshot()
-	if !s.Busy || s.State.LastAction == nil || s.State.LastAction.Result != "running" {
-		t.Errorf("while the tail runs: busy=%v last=%+v, want busy and running", s.Busy, s.State.LastAction)
+	if !s.Busy || s.Persisted.LastAction == nil || s.Persisted.LastAction.Result != "running" {
+		t.Errorf("while the tail runs: busy=%v last=%+v, want busy and running", s.Busy, s.Persisted.LastAction)
 	}
-	if s.State.Power != power.StateOn {
-		t.Errorf("recorded power = %v, want on as soon as the first step is confirmed", s.State.Power)
+	if s.Persisted.Power != power.StateOn {
+		t.Errorf("recorded power = %v, want on as soon as the first step is confirmed", s.Persisted.Power)
 	}
 
 	s = settled(t, n)
-	calls := log.list()
-	if got := log.names(); !slices.Equal(got, []string{"pdu:on", "wol:on"}) {
+	calls := log.Calls()
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:on", "wol:on"}) {
 		t.Fatalf("calls = %v, want outlets then magic packet", got)
 	}
-	if gap := calls[1].at.Sub(calls[0].at); gap < onDelay {
+	if gap := calls[1].At.Sub(calls[0].At); gap < onDelay {
 		t.Errorf("magic packet %v after the outlets, want at least the on delay %v", gap, onDelay)
 	}
-	if r := s.State.LastAction; r == nil || r.Result != "ok" || r.Action != "on" || r.Means != "pdu+wol" || r.Duration < onDelay {
+	if r := s.Persisted.LastAction; r == nil || r.Result != "ok" || r.Action != power.On || r.Means != "pdu+wol" || r.Duration < onDelay {
 		t.Errorf("last action = %+v, want on/pdu+wol/ok lasting at least %v", r, onDelay)
 	}
-	eventually(t, time.Second, "the observer", func() bool { return len(obs.list()) > 0 })
+	testkit.Eventually(t, time.Second, "the observer", func() bool { return len(obs.list()) > 0 })
 	if got := obs.list(); !slices.Equal(got, []string{"n1:on:pdu+wol"}) {
 		t.Errorf("observer saw %v", got)
 	}
@@ -177,31 +178,31 @@ func TestCycleSequence(t *testing.T) {
 	const cycleDelay, onDelay = 80 * time.Millisecond, 40 * time.Millisecond
 	for _, a := range []power.Action{power.Cycle, power.Reset} {
 		t.Run(a.String(), func(t *testing.T) {
-			log := &journal{}
+			log := &testkit.Journal{}
 			n := newNode(t, Config{
-				Means:      Means{Feed: newFeed(log, power.StateOn), Waker: newActuator("wol", log, power.On)},
+				Means:      Means{Feed: testkit.NewFeed(log, power.StateOn), Waker: testkit.NewActuator("wol", log, power.On)},
 				OnDelay:    onDelay,
 				CycleDelay: cycleDelay,
 			}, nil)
 			if err := n.Power(context.Background(), a); err != nil {
 				t.Fatal(err)
 			}
-			if got := log.names(); !slices.Equal(got, []string{"pdu:off"}) {
+			if got := log.Names(); !slices.Equal(got, []string{"pdu:off"}) {
 				t.Errorf("calls when Power returned = %v, want only outlets off", got)
 			}
 			s := settled(t, n)
-			if got := log.names(); !slices.Equal(got, []string{"pdu:off", "pdu:on", "wol:on"}) {
+			if got := log.Names(); !slices.Equal(got, []string{"pdu:off", "pdu:on", "wol:on"}) {
 				t.Fatalf("calls = %v", got)
 			}
-			c := log.list()
-			if gap := c[1].at.Sub(c[0].at); gap < cycleDelay {
+			c := log.Calls()
+			if gap := c[1].At.Sub(c[0].At); gap < cycleDelay {
 				t.Errorf("off time %v, want at least %v", gap, cycleDelay)
 			}
-			if gap := c[2].at.Sub(c[1].at); gap < onDelay {
+			if gap := c[2].At.Sub(c[1].At); gap < onDelay {
 				t.Errorf("on delay %v, want at least %v", gap, onDelay)
 			}
-			if s.State.Power != power.StateOn || s.State.LastAction.Result != "ok" || s.State.LastAction.Action != a.String() {
-				t.Errorf("state after %s = %v / %+v", a, s.State.Power, s.State.LastAction)
+			if s.Persisted.Power != power.StateOn || s.Persisted.LastAction.Result != "ok" || s.Persisted.LastAction.Action != a {
+				t.Errorf("state after %s = %v / %+v", a, s.Persisted.Power, s.Persisted.LastAction)
 			}
 		})
 	}
@@ -209,11 +210,11 @@ func TestCycleSequence(t *testing.T) {
 
 func TestOffCancelsPendingWakeOnLAN(t *testing.T) {
 	const onDelay = 150 * time.Millisecond
-	log := &journal{}
-	feed := newFeed(log, power.StateOff)
-	wol := newActuator("wol", log, power.On)
+	log := &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOff)
+	wol := testkit.NewActuator("wol", log, power.On)
 	obs := &fakeObserver{}
-	logger, logs := newLogger()
+	logger, logs := testkit.NewLogger()
 	n := newNode(t, Config{Means: Means{Feed: feed, Waker: wol}, OnDelay: onDelay, Observer: obs, Logger: logger}, nil)
 
 	if err := n.Power(context.Background(), power.On); err != nil {
@@ -225,12 +226,12 @@ func TestOffCancelsPendingWakeOnLAN(t *testing.T) {
 	}
 	// Wait well past the point the magic packet was due.
 	time.Sleep(onDelay + 50*time.Millisecond)
-	if got := log.names(); !slices.Equal(got, []string{"pdu:on", "pdu:off"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:on", "pdu:off"}) {
 		t.Fatalf("calls = %v, want no magic packet after the off", got)
 	}
 	s := settled(t, n)
-	if s.State.Power != power.StateOff || s.State.LastAction.Action != "off" || s.State.LastAction.Result != "ok" {
-		t.Errorf("state = %v / %+v, want off/ok", s.State.Power, s.State.LastAction)
+	if s.Persisted.Power != power.StateOff || s.Persisted.LastAction.Action != power.Off || s.Persisted.LastAction.Result != "ok" {
+		t.Errorf("state = %v / %+v, want off/ok", s.Persisted.Power, s.Persisted.LastAction)
 	}
 	out := logs.String()
 	if !strings.Contains(out, `msg="power action superseded" node=n1 action=on`) ||
@@ -244,9 +245,9 @@ func TestOffCancelsPendingWakeOnLAN(t *testing.T) {
 }
 
 func TestCloseRecordsCancelled(t *testing.T) {
-	log := &journal{}
+	log := &testkit.Journal{}
 	store, _ := openStore(t)
-	n, err := New(context.Background(), Config{Name: "n1", Means: Means{Feed: newFeed(log, power.StateOff), Waker: newActuator("wol", log, power.On)}, OnDelay: time.Hour}, store)
+	n, err := New(context.Background(), Config{Name: "n1", Means: Means{Feed: testkit.NewFeed(log, power.StateOff), Waker: testkit.NewActuator("wol", log, power.On)}, OnDelay: time.Hour}, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,14 +261,14 @@ func TestCloseRecordsCancelled(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Close did not stop the background delay")
 	}
-	if r := n.Snapshot().State.LastAction; r == nil || r.Action != "on" || r.Result != "cancelled" {
+	if r := n.Snapshot().Persisted.LastAction; r == nil || r.Action != power.On || r.Result != "cancelled" {
 		t.Errorf("last action = %+v, want on cancelled", r)
 	}
 	st, _, err := store.Load("n1")
 	if err != nil || st.LastAction == nil || st.LastAction.Result != "cancelled" {
 		t.Errorf("persisted last action = %+v (%v), want cancelled", st.LastAction, err)
 	}
-	if got := log.names(); !slices.Equal(got, []string{"pdu:on"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:on"}) {
 		t.Errorf("calls = %v", got)
 	}
 }
@@ -275,34 +276,34 @@ func TestCloseRecordsCancelled(t *testing.T) {
 // A continuation may treat cancellation as a clean stop and return nil; the
 // steps after it must still not run.
 func TestCancelledTailRunsNoFurtherStep(t *testing.T) {
-	log := &journal{}
-	feed := newFeed(log, power.StateOff)
+	log := &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOff)
 	entered := make(chan struct{})
-	feed.fakeActuator.cont = func(ctx context.Context) error {
+	feed.Actuator.Cont = func(ctx context.Context) error {
 		close(entered)
 		<-ctx.Done()
 		return nil // stopped early, nothing went wrong
 	}
-	wol := newActuator("wol", log, power.On)
+	wol := testkit.NewActuator("wol", log, power.On)
 	n := newNode(t, Config{Means: Means{Feed: feed, Waker: wol}}, nil)
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatal(err)
 	}
 	<-entered
-	feed.fakeActuator.set(func(a *fakeActuator) { a.cont = nil })
+	feed.Actuator.Update(func(a *testkit.Actuator) { a.Cont = nil })
 	if err := n.Power(context.Background(), power.Off); err != nil {
 		t.Fatal(err)
 	}
 	settled(t, n)
-	if got := log.names(); !slices.Equal(got, []string{"pdu:on", "pdu:off"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:on", "pdu:off"}) {
 		t.Errorf("calls = %v, want no magic packet once the on was superseded", got)
 	}
 }
 
 func TestNewActionCancelsPreviousTail(t *testing.T) {
 	const cycleDelay = 150 * time.Millisecond
-	log := &journal{}
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOn)}, CycleDelay: cycleDelay}, nil)
+	log := &testkit.Journal{}
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOn)}, CycleDelay: cycleDelay}, nil)
 	if err := n.Power(context.Background(), power.Cycle); err != nil {
 		t.Fatal(err)
 	}
@@ -312,17 +313,17 @@ func TestNewActionCancelsPreviousTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	settled(t, n)
-	if got := log.names(); !slices.Equal(got, []string{"pdu:off", "pdu:off", "pdu:on"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:off", "pdu:off", "pdu:on"}) {
 		t.Errorf("calls = %v", got)
 	}
 }
 
 func TestContinuationRunsInBackground(t *testing.T) {
-	log := &journal{}
+	log := &testkit.Journal{}
 	release := make(chan struct{})
 	ran := make(chan error, 1)
-	wol := newActuator("wol", log, power.On)
-	wol.cont = func(ctx context.Context) error {
+	wol := testkit.NewActuator("wol", log, power.On)
+	wol.Cont = func(ctx context.Context) error {
 		select {
 		case <-release:
 			ran <- nil
@@ -343,21 +344,21 @@ func TestContinuationRunsInBackground(t *testing.T) {
 	if err := <-ran; err != nil {
 		t.Errorf("continuation ended with %v", err)
 	}
-	if s := settled(t, n); s.State.LastAction.Result != "ok" || s.State.LastAction.Means != "wol" {
-		t.Errorf("last action = %+v", s.State.LastAction)
+	if s := settled(t, n); s.Persisted.LastAction.Result != "ok" || s.Persisted.LastAction.Means != "wol" {
+		t.Errorf("last action = %+v", s.Persisted.LastAction)
 	}
 }
 
 func TestSingleStepFinishesSynchronously(t *testing.T) {
-	log := &journal{}
+	log := &testkit.Journal{}
 	obs := &fakeObserver{}
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOn)}, Observer: obs}, nil)
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOn)}, Observer: obs}, nil)
 	if err := n.Power(context.Background(), power.Off); err != nil {
 		t.Fatal(err)
 	}
 	s := n.Snapshot()
-	if s.Busy || s.State.LastAction.Result != "ok" || s.State.Power != power.StateOff {
-		t.Errorf("after a one-step off: busy=%v %+v power=%v", s.Busy, s.State.LastAction, s.State.Power)
+	if s.Busy || s.Persisted.LastAction.Result != "ok" || s.Persisted.Power != power.StateOff {
+		t.Errorf("after a one-step off: busy=%v %+v power=%v", s.Busy, s.Persisted.LastAction, s.Persisted.Power)
 	}
 	if got := obs.list(); !slices.Equal(got, []string{"n1:off:pdu"}) {
 		t.Errorf("observer saw %v", got)
@@ -378,21 +379,21 @@ func TestFirstStepFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log := &journal{}
-			feed := newFeed(log, power.StateOff)
-			wol := newActuator("wol", log, power.On)
+			log := &testkit.Journal{}
+			feed := testkit.NewFeed(log, power.StateOff)
+			wol := testkit.NewActuator("wol", log, power.On)
 			obs := &fakeObserver{}
 			n := newNode(t, Config{Means: Means{Feed: feed, Waker: wol}, OnDelay: time.Millisecond, CycleDelay: time.Millisecond, Observer: obs}, nil)
 			if err := n.Power(context.Background(), tt.initial); err != nil {
 				t.Fatal(err)
 			}
-			before := settled(t, n).State
+			before := settled(t, n).Persisted
 			if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, 0); err != nil {
 				t.Fatal(err)
 			}
 
-			feed.fakeActuator.set(func(a *fakeActuator) { a.err = tt.err })
-			callsBefore := len(log.list())
+			feed.Actuator.Update(func(a *testkit.Actuator) { a.Err = tt.err })
+			callsBefore := len(log.Calls())
 			err := n.Power(context.Background(), tt.action)
 			if err == nil {
 				t.Fatal("Power succeeded, want the actuator's error")
@@ -407,17 +408,17 @@ func TestFirstStepFailure(t *testing.T) {
 				t.Errorf("error %q does not name the node and action", err)
 			}
 			s := n.Snapshot()
-			if s.State.Power != before.Power {
-				t.Errorf("recorded power = %v after a failed %s, want unchanged %v", s.State.Power, tt.action, before.Power)
+			if s.Persisted.Power != before.Power {
+				t.Errorf("recorded power = %v after a failed %s, want unchanged %v", s.Persisted.Power, tt.action, before.Power)
 			}
-			if r := s.State.LastAction; r == nil || r.Result != "error" || r.Action != tt.action.String() || r.Error == "" || s.Busy {
+			if r := s.Persisted.LastAction; r == nil || r.Result != "error" || r.Action != tt.action || r.Error == "" || s.Busy {
 				t.Errorf("last action = %+v busy=%v, want an error record", r, s.Busy)
 			}
-			if !s.State.Boot.Valid {
+			if !s.Persisted.Boot.Valid {
 				t.Error("a failed action consumed the boot override")
 			}
 			time.Sleep(20 * time.Millisecond) // nothing may follow in the background
-			if got := log.names()[callsBefore:]; len(got) != 1 {
+			if got := log.Names()[callsBefore:]; len(got) != 1 {
 				t.Errorf("calls for the failed action = %v, want only the first step", got)
 			}
 			obs.mu.Lock()
@@ -431,9 +432,9 @@ func TestFirstStepFailure(t *testing.T) {
 }
 
 func TestFirstStepHonoursCallerContext(t *testing.T) {
-	log := &journal{}
-	feed := newFeed(log, power.StateOff)
-	feed.fakeActuator.block = make(chan struct{}) // never answers
+	log := &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOff)
+	feed.Actuator.Block = make(chan struct{}) // never answers
 	n := newNode(t, Config{Means: Means{Feed: feed}}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
@@ -441,30 +442,30 @@ func TestFirstStepHonoursCallerContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error = %v, want the caller's deadline", err)
 	}
-	if n.Snapshot().State.Power != power.Unknown {
+	if n.Snapshot().Persisted.Power != power.Unknown {
 		t.Errorf("recorded power changed by an unconfirmed action")
 	}
 }
 
 func TestTailFailure(t *testing.T) {
-	log := &journal{}
-	wol := newActuator("wol", log, power.On)
-	wol.err = errors.New("sendto: network is unreachable")
+	log := &testkit.Journal{}
+	wol := testkit.NewActuator("wol", log, power.On)
+	wol.Err = errors.New("sendto: network is unreachable")
 	obs := &fakeObserver{}
-	logger, logs := newLogger()
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOff), Waker: wol}, OnDelay: time.Millisecond, Observer: obs, Logger: logger}, nil)
+	logger, logs := testkit.NewLogger()
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOff), Waker: wol}, OnDelay: time.Millisecond, Observer: obs, Logger: logger}, nil)
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatalf("Power = %v; the failing step is in the background", err)
 	}
 	s := settled(t, n)
-	r := s.State.LastAction
+	r := s.Persisted.LastAction
 	if r == nil || r.Result != "error" || !strings.Contains(r.Error, "network is unreachable") || !strings.Contains(r.Error, "power on n1") {
 		t.Errorf("last action = %+v, want the background error", r)
 	}
 	if !strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("background failure not logged as an error:\n%s", logs)
 	}
-	eventually(t, time.Second, "the observer", func() bool { return len(obs.list()) > 0 })
+	testkit.Eventually(t, time.Second, "the observer", func() bool { return len(obs.list()) > 0 })
 	if got := obs.list(); !slices.Equal(got, []string{"n1:on:pdu+wol"}) {
 		t.Errorf("observer = %v", got)
 	}
@@ -484,20 +485,20 @@ func TestManualFallback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.action.String(), func(t *testing.T) {
-			logger, logs := newLogger()
+			logger, logs := testkit.NewLogger()
 			obs := &fakeObserver{}
 			n := newNode(t, Config{Logger: logger, Observer: obs}, nil)
 			if err := n.Power(context.Background(), tt.action); err != nil {
 				t.Fatalf("manual fallback failed: %v", err)
 			}
 			s := n.Snapshot()
-			if s.State.Power != tt.want {
-				t.Errorf("recorded power = %v, want %v", s.State.Power, tt.want)
+			if s.Persisted.Power != tt.want {
+				t.Errorf("recorded power = %v, want %v", s.Persisted.Power, tt.want)
 			}
-			if m := s.State.Manual; m == nil || m.Action != tt.action.String() || m.Since.IsZero() {
+			if m := s.Persisted.Manual; m == nil || m.Action != tt.action || m.Since.IsZero() {
 				t.Errorf("manual = %+v, want %s pending", m, tt.action)
 			}
-			if r := s.State.LastAction; r == nil || r.Means != "manual" || r.Result != "ok" || s.Busy {
+			if r := s.Persisted.LastAction; r == nil || r.Means != "manual" || r.Result != "ok" || s.Busy {
 				t.Errorf("last action = %+v", r)
 			}
 			var warn string
@@ -524,25 +525,25 @@ func TestManualFallback(t *testing.T) {
 func TestManualFallbackForMissingMeans(t *testing.T) {
 	// A node with outlets but no soft-off hook asks a human for soft off;
 	// an actuator-backed action then clears the pending manual action.
-	log := &journal{}
-	logger, logs := newLogger()
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOn)}, Logger: logger}, nil)
+	log := &testkit.Journal{}
+	logger, logs := testkit.NewLogger()
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOn)}, Logger: logger}, nil)
 	if err := n.Power(context.Background(), power.SoftOff); err != nil {
 		t.Fatal(err)
 	}
-	if len(log.list()) != 0 {
-		t.Errorf("soft off touched the outlets: %v", log.names())
+	if len(log.Calls()) != 0 {
+		t.Errorf("soft off touched the outlets: %v", log.Names())
 	}
 	if !strings.Contains(logs.String(), "manual action needed: power n1 SOFT OFF") {
 		t.Errorf("log:\n%s", logs)
 	}
-	if n.Snapshot().State.Manual == nil {
+	if n.Snapshot().Persisted.Manual == nil {
 		t.Fatal("no manual action recorded")
 	}
 	if err := n.Power(context.Background(), power.Off); err != nil {
 		t.Fatal(err)
 	}
-	if m := n.Snapshot().State.Manual; m != nil {
+	if m := n.Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("manual action %+v still pending after the outlets switched off", m)
 	}
 }
@@ -550,7 +551,7 @@ func TestManualFallbackForMissingMeans(t *testing.T) {
 func TestFallbackError(t *testing.T) {
 	for _, a := range []power.Action{power.On, power.Off, power.SoftOff, power.Cycle, power.Reset, power.Diag} {
 		t.Run(a.String(), func(t *testing.T) {
-			logger, logs := newLogger()
+			logger, logs := testkit.NewLogger()
 			obs := &fakeObserver{}
 			n := newNode(t, Config{Fallback: FallbackError, Logger: logger, Observer: obs}, nil)
 			err := n.Power(context.Background(), a)
@@ -558,10 +559,10 @@ func TestFallbackError(t *testing.T) {
 				t.Fatalf("Power(%s) = %v, want ErrUnsupported", a, err)
 			}
 			s := n.Snapshot()
-			if s.State.Power != power.Unknown || s.State.Manual != nil {
-				t.Errorf("state changed: power=%v manual=%+v", s.State.Power, s.State.Manual)
+			if s.Persisted.Power != power.Unknown || s.Persisted.Manual != nil {
+				t.Errorf("state changed: power=%v manual=%+v", s.Persisted.Power, s.Persisted.Manual)
 			}
-			if r := s.State.LastAction; r == nil || r.Result != "error" {
+			if r := s.Persisted.LastAction; r == nil || r.Result != "error" {
 				t.Errorf("last action = %+v, want an error record", r)
 			}
 			if strings.Contains(logs.String(), "manual action needed") {
@@ -575,61 +576,61 @@ func TestFallbackError(t *testing.T) {
 }
 
 func TestDiagUnsupported(t *testing.T) {
-	log := &journal{}
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOn), Waker: newActuator("wol", log, power.On)}}, nil)
+	log := &testkit.Journal{}
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOn), Waker: testkit.NewActuator("wol", log, power.On)}}, nil)
 	err := n.Power(context.Background(), power.Diag)
 	if !errors.Is(err, power.ErrUnsupported) {
 		t.Fatalf("diag = %v, want ErrUnsupported", err)
 	}
-	if len(log.list()) != 0 || n.Snapshot().State.Manual != nil {
-		t.Errorf("diag did something: calls %v manual %+v", log.names(), n.Snapshot().State.Manual)
+	if len(log.Calls()) != 0 || n.Snapshot().Persisted.Manual != nil {
+		t.Errorf("diag did something: calls %v manual %+v", log.Names(), n.Snapshot().Persisted.Manual)
 	}
 
-	hooks := newActuator("exec", log, power.Diag)
+	hooks := testkit.NewActuator("exec", log, power.Diag)
 	n = newNode(t, Config{Means: Means{Hooks: hooks}}, nil)
 	if err := n.Power(context.Background(), power.Diag); err != nil {
 		t.Fatal(err)
 	}
 	s := n.Snapshot()
-	if got := log.names(); !slices.Equal(got, []string{"exec:diag"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"exec:diag"}) {
 		t.Errorf("calls = %v", got)
 	}
-	if s.State.Power != power.Unknown {
-		t.Errorf("diag changed the recorded power to %v", s.State.Power)
+	if s.Persisted.Power != power.Unknown {
+		t.Errorf("diag changed the recorded power to %v", s.Persisted.Power)
 	}
 }
 
 func TestHooksReplaceBuiltInSequence(t *testing.T) {
 	for _, a := range []power.Action{power.On, power.Off, power.SoftOff, power.Cycle, power.Reset} {
 		t.Run(a.String(), func(t *testing.T) {
-			log := &journal{}
-			hooks := newActuator("exec", log, a)
+			log := &testkit.Journal{}
+			hooks := testkit.NewActuator("exec", log, a)
 			// A node in the state asked for would not be switched at all.
 			before := power.StateOn
 			if a == power.On {
 				before = power.StateOff
 			}
-			n := newNode(t, Config{Means: Means{Feed: newFeed(log, before), Waker: newActuator("wol", log, power.On), Hooks: hooks}, OnDelay: time.Hour, CycleDelay: time.Hour}, nil)
+			n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, before), Waker: testkit.NewActuator("wol", log, power.On), Hooks: hooks}, OnDelay: time.Hour, CycleDelay: time.Hour}, nil)
 			if err := n.Power(context.Background(), a); err != nil {
 				t.Fatal(err)
 			}
 			s := n.Snapshot()
-			if got := log.names(); !slices.Equal(got, []string{"exec:" + a.String()}) {
+			if got := log.Names(); !slices.Equal(got, []string{"exec:" + a.String()}) {
 				t.Errorf("calls = %v, want only the hook", got)
 			}
-			if s.Busy || s.State.LastAction.Means != "exec" || s.State.LastAction.Result != "ok" {
-				t.Errorf("last action = %+v busy=%v", s.State.LastAction, s.Busy)
+			if s.Busy || s.Persisted.LastAction.Means != "exec" || s.Persisted.LastAction.Result != "ok" {
+				t.Errorf("last action = %+v busy=%v", s.Persisted.LastAction, s.Busy)
 			}
-			if s.State.Power != targetState(a) {
-				t.Errorf("recorded power = %v, want %v", s.State.Power, targetState(a))
+			if s.Persisted.Power != targetState(a) {
+				t.Errorf("recorded power = %v, want %v", s.Persisted.Power, targetState(a))
 			}
 		})
 	}
 }
 
 func TestConcurrentActionsSerialize(t *testing.T) {
-	log := &journal{}
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOff), Waker: newActuator("wol", log, power.On)}, OnDelay: 5 * time.Millisecond, CycleDelay: 5 * time.Millisecond}, nil)
+	log := &testkit.Journal{}
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOff), Waker: testkit.NewActuator("wol", log, power.On)}, OnDelay: 5 * time.Millisecond, CycleDelay: 5 * time.Millisecond}, nil)
 	actions := []power.Action{power.On, power.Off, power.Cycle, power.Reset, power.On}
 	errs := make(chan error, 4*len(actions))
 	for range 4 {
@@ -645,15 +646,15 @@ func TestConcurrentActionsSerialize(t *testing.T) {
 		}
 	}
 	s := settled(t, n)
-	if s.State.LastAction.Result != "ok" && s.State.LastAction.Result != "cancelled" {
-		t.Errorf("last action = %+v", s.State.LastAction)
+	if s.Persisted.LastAction.Result != "ok" && s.Persisted.LastAction.Result != "cancelled" {
+		t.Errorf("last action = %+v", s.Persisted.LastAction)
 	}
 }
 
 // TestAuditNamesRequester: every power action and boot change is logged with
 // the face, address and user that asked, and the action record keeps them.
 func TestAuditNamesRequester(t *testing.T) {
-	logger, logs := newLogger()
+	logger, logs := testkit.NewLogger()
 	n := newNode(t, Config{Logger: logger}, nil)
 	by := Requester{Channel: "ipmi", Source: "192.0.2.7:41000", User: "admin"}
 	ctx := WithRequester(context.Background(), by)
@@ -663,7 +664,7 @@ func TestAuditNamesRequester(t *testing.T) {
 	if err := n.SetBoot(ctx, Boot{Valid: true, Device: BootPXE}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if r := n.Snapshot().State.LastAction; r == nil || r.By == nil || *r.By != by {
+	if r := n.Snapshot().Persisted.LastAction; r == nil || r.By == nil || *r.By != by {
 		t.Errorf("last action = %+v, want it requested by %+v", r, by)
 	}
 	for _, msg := range []string{`msg="power action"`, `msg="boot override set"`} {
@@ -690,21 +691,21 @@ func TestAuditNamesRequester(t *testing.T) {
 // on; the soft off must reach the human).
 func TestRequestsDuringAnAction(t *testing.T) {
 	const onDelay = time.Hour
-	log := &journal{}
-	feed := newFeed(log, power.StateOff)
-	wol := newActuator("wol", log, power.On)
-	logger, logs := newLogger()
+	log := &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOff)
+	wol := testkit.NewActuator("wol", log, power.On)
+	logger, logs := testkit.NewLogger()
 	n := newNode(t, Config{Means: Means{Feed: feed, Waker: wol}, OnDelay: onDelay, Logger: logger}, nil)
 	ctx := context.Background()
 	if err := n.Power(ctx, power.On); err != nil {
 		t.Fatal(err)
 	}
-	feed.fakeSensor.set(power.StateOn, nil, nil) // outlet on, no meter
+	feed.Sensor.Set(power.StateOn, nil, nil) // outlet on, no meter
 	if err := n.Power(ctx, power.On); err != nil {
 		t.Fatal(err)
 	}
-	if s := n.Snapshot(); !s.Busy || s.State.LastAction.Action != "on" || s.State.LastAction.Means != "pdu+wol" {
-		t.Fatalf("a repeated on disturbed the action under way: %+v", s.State.LastAction)
+	if s := n.Snapshot(); !s.Busy || s.Persisted.LastAction.Action != power.On || s.Persisted.LastAction.Means != "pdu+wol" {
+		t.Fatalf("a repeated on disturbed the action under way: %+v", s.Persisted.LastAction)
 	}
 	if !strings.Contains(logs.String(), "the on under way already does it") {
 		t.Errorf("the repeated on has no audit line:\n%s", logs.String())
@@ -713,10 +714,10 @@ func TestRequestsDuringAnAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := settled(t, n)
-	if s.State.LastAction.Action != "soft" || s.State.LastAction.Means != "manual" || s.State.Manual == nil {
-		t.Errorf("soft off during the on = %+v, manual %+v; want it announced for a human", s.State.LastAction, s.State.Manual)
+	if s.Persisted.LastAction.Action != power.SoftOff || s.Persisted.LastAction.Means != "manual" || s.Persisted.Manual == nil {
+		t.Errorf("soft off during the on = %+v, manual %+v; want it announced for a human", s.Persisted.LastAction, s.Persisted.Manual)
 	}
-	if got := log.names(); !slices.Equal(got, []string{"pdu:on"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:on"}) {
 		t.Errorf("calls = %v, want only the first outlet switch", got)
 	}
 }
@@ -724,9 +725,9 @@ func TestRequestsDuringAnAction(t *testing.T) {
 // TestRequestAfterAnActionEnded: once an action's background steps are
 // done, a new request is judged by the sensors again.
 func TestRequestAfterAnActionEnded(t *testing.T) {
-	log := &journal{}
-	feed := newFeed(log, power.StateOff)
-	wol := newActuator("wol", log, power.On)
+	log := &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOff)
+	wol := testkit.NewActuator("wol", log, power.On)
 	n := newNode(t, Config{Means: Means{Feed: feed, Waker: wol}, OnDelay: time.Millisecond}, nil)
 	ctx := context.Background()
 	if err := n.Power(ctx, power.On); err != nil {
@@ -734,12 +735,12 @@ func TestRequestAfterAnActionEnded(t *testing.T) {
 	}
 	settled(t, n)
 	// The machine shut itself down behind its live outlet.
-	feed.fakeSensor.set(power.StateOff, nil, nil)
+	feed.Sensor.Set(power.StateOff, nil, nil)
 	if err := n.Power(ctx, power.On); err != nil {
 		t.Fatal(err)
 	}
 	settled(t, n)
-	if got := log.names(); !slices.Equal(got, []string{"pdu:on", "wol:on", "pdu:on", "wol:on"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:on", "wol:on", "pdu:on", "wol:on"}) {
 		t.Errorf("calls = %v, want the second on carried out", got)
 	}
 }

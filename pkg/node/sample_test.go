@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestSampleKeepsItsRate: background readings keep a fixed rate whatever
@@ -13,17 +14,17 @@ import (
 // without sensors or once closed.
 func TestSampleKeepsItsRate(t *testing.T) {
 	const every = 15 * time.Second
-	s := newSensor("probe", power.StateOn)
+	s := testkit.NewSensor("probe", power.StateOn)
 	n := newNode(t, Config{Means: Means{Probe: s}, SampleInterval: every}, nil)
 	reads := func(want int) {
 		t.Helper()
 		for range 500 {
-			if s.readCount() >= want {
+			if s.Reads() >= want {
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		if got := s.readCount(); got != want {
+		if got := s.Reads(); got != want {
 			t.Fatalf("%d reads, want %d", got, want)
 		}
 		for range 500 { // and the refresh is over

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // The power semantics clients depend on (issue 11): a request for the state
@@ -19,7 +20,7 @@ func TestRequestForCurrentStateSwitchesNothing(t *testing.T) {
 		name   string
 		feed   power.State
 		watts  *float64
-		probe  *fakeSensor
+		probe  *testkit.Sensor
 		hooks  []power.Action
 		action power.Action
 		calls  []string // nil: nothing switched
@@ -33,19 +34,19 @@ func TestRequestForCurrentStateSwitchesNothing(t *testing.T) {
 		{name: "off, live outlet metered off", feed: power.StateOn, watts: wattsPtr(3), action: power.Off, calls: []string{"pdu:off"}},
 		// Standby behind a live outlet: on wakes it (outlet, packet).
 		{name: "on, live outlet metered off", feed: power.StateOn, watts: wattsPtr(3), action: power.On, calls: []string{"pdu:on", "wol:on"}},
-		{name: "on, outlet on, probe says down", feed: power.StateOn, probe: newSensor("probe", power.StateOff), action: power.On, calls: []string{"pdu:on", "wol:on"}},
+		{name: "on, outlet on, probe says down", feed: power.StateOn, probe: testkit.NewSensor("probe", power.StateOff), action: power.On, calls: []string{"pdu:on", "wol:on"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log := &journal{}
-			feed := newFeed(log, tt.feed)
-			feed.fakeSensor.set(tt.feed, tt.watts, nil)
-			means := Means{Feed: feed, Waker: newActuator("wol", log, power.On)}
+			log := &testkit.Journal{}
+			feed := testkit.NewFeed(log, tt.feed)
+			feed.Sensor.Set(tt.feed, tt.watts, nil)
+			means := Means{Feed: feed, Waker: testkit.NewActuator("wol", log, power.On)}
 			if tt.probe != nil {
 				means.Probe = tt.probe
 			}
 			if tt.hooks != nil {
-				means.Hooks = newActuator("exec", log, tt.hooks...)
+				means.Hooks = testkit.NewActuator("exec", log, tt.hooks...)
 			}
 			obs := &fakeObserver{}
 			n := newNode(t, Config{Means: means, WattsOn: 15, Observer: obs}, nil)
@@ -56,16 +57,16 @@ func TestRequestForCurrentStateSwitchesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := settled(t, n)
-			if got := log.names(); !slices.Equal(got, tt.calls) {
+			if got := log.Names(); !slices.Equal(got, tt.calls) {
 				t.Fatalf("calls = %v, want %v", got, tt.calls)
 			}
 			if tt.calls != nil {
 				return
 			}
-			if r := s.State.LastAction; r == nil || r.Action != tt.action.String() || r.Means != "none" || r.Result != "ok" {
+			if r := s.Persisted.LastAction; r == nil || r.Action != tt.action || r.Means != "none" || r.Result != "ok" {
 				t.Errorf("last action = %+v, want %s by none, ok", r, tt.action)
 			}
-			if !s.State.Boot.Valid {
+			if !s.Persisted.Boot.Valid {
 				t.Error("the boot override was consumed although nothing booted")
 			}
 			if got := obs.list(); !slices.Equal(got, []string{"n1:" + tt.action.String() + ":none"}) {
@@ -78,26 +79,26 @@ func TestRequestForCurrentStateSwitchesNothing(t *testing.T) {
 // Without a sensor (or one that does not answer in time) the action is
 // performed as asked.
 func TestNoSensorActsAsAsked(t *testing.T) {
-	log := &journal{}
-	n := newNode(t, Config{Means: Means{Waker: newActuator("wol", log, power.On)}}, nil)
+	log := &testkit.Journal{}
+	n := newNode(t, Config{Means: Means{Waker: testkit.NewActuator("wol", log, power.On)}}, nil)
 	for range 2 {
 		if err := n.Power(context.Background(), power.On); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := log.names(); !slices.Equal(got, []string{"wol:on", "wol:on"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"wol:on", "wol:on"}) {
 		t.Errorf("calls = %v", got)
 	}
 
-	log = &journal{}
-	feed := newFeed(log, power.StateOn)
-	feed.fakeSensor.setBlock(make(chan struct{})) // never answers
+	log = &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOn)
+	feed.Sensor.SetBlock(make(chan struct{})) // never answers
 	n = newNode(t, Config{Means: Means{Feed: feed}, StatusWait: 50 * time.Millisecond}, nil)
 	start := time.Now()
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatal(err)
 	}
-	if got := log.names(); !slices.Equal(got, []string{"pdu:on"}) {
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:on"}) {
 		t.Errorf("silent sensor: calls = %v, want the switch", got)
 	}
 	if took := time.Since(start); took > 5*time.Second {
@@ -108,8 +109,8 @@ func TestNoSensorActsAsAsked(t *testing.T) {
 func TestCycleOfOffNodePowersOn(t *testing.T) {
 	for _, a := range []power.Action{power.Cycle, power.Reset} {
 		t.Run(a.String(), func(t *testing.T) {
-			log := &journal{}
-			n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOff), Waker: newActuator("wol", log, power.On)},
+			log := &testkit.Journal{}
+			n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOff), Waker: testkit.NewActuator("wol", log, power.On)},
 				CycleDelay: time.Hour, OnDelay: time.Millisecond}, nil)
 			if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, 0); err != nil {
 				t.Fatal(err)
@@ -118,13 +119,13 @@ func TestCycleOfOffNodePowersOn(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := settled(t, n)
-			if got := log.names(); !slices.Equal(got, []string{"pdu:on", "wol:on"}) {
+			if got := log.Names(); !slices.Equal(got, []string{"pdu:on", "wol:on"}) {
 				t.Errorf("calls = %v, want on (no off, no off time)", got)
 			}
-			if r := s.State.LastAction; r.Action != a.String() || r.Result != "ok" || s.State.Power != power.StateOn {
-				t.Errorf("state = %v / %+v", s.State.Power, r)
+			if r := s.Persisted.LastAction; r.Action != a || r.Result != "ok" || s.Persisted.Power != power.StateOn {
+				t.Errorf("state = %v / %+v", s.Persisted.Power, r)
 			}
-			if s.State.Boot.Valid {
+			if s.Persisted.Boot.Valid {
 				t.Error("the power-on did not consume the one-time boot override")
 			}
 		})
@@ -136,8 +137,8 @@ func TestCycleOfOffNodePowersOn(t *testing.T) {
 // power-on leaves it for the next boot.
 func TestBootOverrideConsumedByThePowerOn(t *testing.T) {
 	const cycleDelay = 200 * time.Millisecond
-	log := &journal{}
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOn)}, CycleDelay: cycleDelay}, nil)
+	log := &testkit.Journal{}
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOn)}, CycleDelay: cycleDelay}, nil)
 	setPXE := func() {
 		t.Helper()
 		if err := n.SetBoot(context.Background(), Boot{Valid: true, Device: BootPXE}, 0); err != nil {
@@ -152,7 +153,7 @@ func TestBootOverrideConsumedByThePowerOn(t *testing.T) {
 		t.Error("consumed at the cycle's off, before any power-on")
 	}
 	s := settled(t, n)
-	if s.State.Boot.Valid {
+	if s.Persisted.Boot.Valid {
 		t.Error("not consumed by the cycle's power-on")
 	}
 
@@ -177,9 +178,9 @@ func TestBootOverrideConsumedByThePowerOn(t *testing.T) {
 // "on" is what the sensor sees: outlets switched on with a machine that
 // draws nothing yet read off until the meter shows the draw.
 func TestOnReportedWhenTheMeterConfirms(t *testing.T) {
-	log := &journal{}
-	feed := newFeed(log, power.StateOff)
-	feed.fakeSensor.set(power.StateOff, wattsPtr(0), nil)
+	log := &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOff)
+	feed.Sensor.Set(power.StateOff, wattsPtr(0), nil)
 	n := newNode(t, Config{Means: Means{Feed: feed}, WattsOn: 15, MaxAge: time.Millisecond}, nil)
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatal(err)
@@ -188,10 +189,10 @@ func TestOnReportedWhenTheMeterConfirms(t *testing.T) {
 	if err != nil || r.State != power.StateOff || r.Source != "metering" {
 		t.Errorf("right after the switch: %v %s (%v), want off by metering", r.State, r.Source, err)
 	}
-	if rec := n.Snapshot().State.Power; rec != power.StateOn {
+	if rec := n.Snapshot().Persisted.Power; rec != power.StateOn {
 		t.Errorf("recorded power %v: the request is still recorded", rec)
 	}
-	feed.fakeSensor.set(power.StateOn, wattsPtr(140), nil)
+	feed.Sensor.Set(power.StateOn, wattsPtr(140), nil)
 	r, err = n.Refresh(context.Background())
 	if err != nil || r.State != power.StateOn {
 		t.Errorf("drawing 140 W: %v (%v), want on", r.State, err)

@@ -23,7 +23,7 @@ func (n *Node) PowerState(ctx context.Context) (power.Reading, error) {
 	}
 	n.mu.Lock()
 	r := n.reading
-	if !r.At.IsZero() && time.Since(r.At) < n.cfg.MaxAge {
+	if !r.At.IsZero() && n.cfg.Now().Sub(r.At) < n.cfg.MaxAge {
 		n.mu.Unlock()
 		return r, nil
 	}
@@ -40,13 +40,21 @@ func (n *Node) PowerState(ctx context.Context) (power.Reading, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	r, err := n.reading, n.readingErr
-	if !r.At.IsZero() && time.Since(r.At) < n.cfg.MaxStale {
+	if n.servableLocked(r) {
 		return r, nil
 	}
 	if err == nil {
 		return power.Reading{}, fmt.Errorf("node %s: %w", n.cfg.Name, ErrStale)
 	}
 	return power.Reading{}, fmt.Errorf("node %s: %w: %w", n.cfg.Name, ErrStale, err)
+}
+
+// servableLocked is the staleness rule, the one place it is written: a
+// cached reading is served while it is younger than MaxStale, even when
+// refreshes fail; after that the node's power state is unknown. n.mu
+// must be held.
+func (n *Node) servableLocked(r power.Reading) bool {
+	return !r.At.IsZero() && n.cfg.Now().Sub(r.At) < n.cfg.MaxStale
 }
 
 // Sample starts a refresh in the background when none was started for
@@ -106,9 +114,9 @@ func (n *Node) Refresh(ctx context.Context) (power.Reading, error) {
 func (n *Node) hasSensors() bool {
 	m := n.cfg.Means
 	switch n.cfg.StatusSource {
-	case "recorded":
+	case power.SourceRecorded:
 		return false
-	case "auto":
+	case power.SourceAuto:
 		return m.Feed != nil || m.Probe != nil || m.ExecStatus != nil
 	default:
 		return true
@@ -118,7 +126,7 @@ func (n *Node) hasSensors() bool {
 func (n *Node) recorded() power.Reading {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return power.Reading{State: n.state.Power, Source: "recorded", At: time.Now()}
+	return power.Reading{State: n.state.Power, Source: power.SourceRecorded, At: n.cfg.Now()}
 }
 
 // startRefreshLocked starts one background refresh (or joins the one in
@@ -189,7 +197,7 @@ func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, c
 	}
 	if prevErr != nil {
 		events = append(events, Event{Kind: EventSensorRecovered, Severity: SeverityOK, Source: r.Source,
-			Message: "Power sensors answer again (" + r.Source + ")."})
+			Message: "Power sensors answer again (" + string(r.Source) + ")."})
 	}
 	if r.Watts != nil {
 		if n.meter == nil {
@@ -209,7 +217,7 @@ func (n *Node) storeReading(r power.Reading, err error, epoch uint64) (stored, c
 		events = append(events, n.changeEventLocked(prev.State, r))
 	}
 	if m := n.state.Manual; m != nil {
-		if a, err := power.ParseAction(m.Action); err == nil && targetState(a) == r.State {
+		if targetState(m.Action) == r.State {
 			// A sensor saw the manual action done.
 			n.state.Manual = nil
 			return true, true, epoch, append(events, manualDoneEvent(*m, nil))
@@ -227,7 +235,7 @@ func (n *Node) changeEventLocked(from power.State, r power.Reading) Event {
 	e := Event{Kind: EventPowerChanged, Severity: SeverityOK, From: from, To: r.State, Source: r.Source, Watts: r.Watts}
 	requested := false
 	if la := n.state.LastAction; la != nil {
-		if a, err := power.ParseAction(la.Action); err == nil && targetState(a) == r.State {
+		if targetState(la.Action) == r.State {
 			requested = true
 		}
 	}
@@ -253,13 +261,13 @@ func (n *Node) changeEventLocked(from power.State, r power.Reading) Event {
 func (n *Node) sense(ctx context.Context) (power.Reading, error) {
 	m := n.cfg.Means
 	switch n.cfg.StatusSource {
-	case "probe":
+	case power.SourceProbe:
 		return m.Probe.Read(ctx)
-	case "exec":
+	case power.SourceExec:
 		return m.ExecStatus.Read(ctx)
-	case "outlet":
+	case power.SourceOutlet:
 		return m.Feed.Read(ctx)
-	case "metering":
+	case power.SourceMetering:
 		r, err := m.Feed.Read(ctx)
 		if err != nil {
 			return r, err
@@ -306,7 +314,7 @@ func (n *Node) sense(ctx context.Context) (power.Reading, error) {
 }
 
 func (n *Node) metered(r power.Reading) power.Reading {
-	r.Source = "metering"
+	r.Source = power.SourceMetering
 	if r.State == power.StateOn || r.State == power.Unknown {
 		r.State = power.StateFor(*r.Watts >= n.cfg.WattsOn)
 	}

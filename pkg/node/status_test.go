@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func TestStatusComposition(t *testing.T) {
@@ -22,13 +23,13 @@ func TestStatusComposition(t *testing.T) {
 	errPDU := errors.New("snmp timeout")
 	tests := []struct {
 		name      string
-		source    string
+		source    power.Source
 		feed      *sensorSpec
 		probe     *sensorSpec
 		exec      *sensorSpec
 		recorded  power.State
 		want      power.State
-		wantSrc   string
+		wantSrc   power.Source
 		wantErr   error
 		wantReads [3]int // feed, probe, exec
 	}{
@@ -100,28 +101,28 @@ func TestStatusComposition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log := &journal{}
+			log := &testkit.Journal{}
 			var m Means
-			var feed *fakeFeed
-			var probe, exec *fakeSensor
+			var feed *testkit.Feed
+			var probe, exec *testkit.Sensor
 			if tt.feed != nil {
-				feed = newFeed(log, tt.feed.state)
-				feed.fakeSensor.set(tt.feed.state, tt.feed.watts, tt.feed.err)
+				feed = testkit.NewFeed(log, tt.feed.state)
+				feed.Sensor.Set(tt.feed.state, tt.feed.watts, tt.feed.err)
 				m.Feed = feed
 			}
 			if tt.probe != nil {
-				probe = newSensor("probe", tt.probe.state)
-				probe.set(tt.probe.state, tt.probe.watts, tt.probe.err)
+				probe = testkit.NewSensor("probe", tt.probe.state)
+				probe.Set(tt.probe.state, tt.probe.watts, tt.probe.err)
 				m.Probe = probe
 			}
 			if tt.exec != nil {
-				exec = newSensor("exec", tt.exec.state)
-				exec.set(tt.exec.state, tt.exec.watts, tt.exec.err)
+				exec = testkit.NewSensor("exec", tt.exec.state)
+				exec.Set(tt.exec.state, tt.exec.watts, tt.exec.err)
 				m.ExecStatus = exec
 			}
 			store, _ := openStore(t)
 			if tt.recorded != power.Unknown {
-				if err := store.Save("n1", State{Power: tt.recorded}); err != nil {
+				if err := store.Save("n1", Persisted{Power: tt.recorded}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -150,19 +151,19 @@ func TestStatusComposition(t *testing.T) {
 			}
 			reads := [3]int{}
 			if feed != nil {
-				reads[0] = feed.fakeSensor.readCount()
+				reads[0] = feed.Sensor.Reads()
 			}
 			if probe != nil {
-				reads[1] = probe.readCount()
+				reads[1] = probe.Reads()
 			}
 			if exec != nil {
-				reads[2] = exec.readCount()
+				reads[2] = exec.Reads()
 			}
 			if reads != tt.wantReads {
 				t.Errorf("sensor reads (feed, probe, exec) = %v, want %v", reads, tt.wantReads)
 			}
-			if len(log.list()) != 0 {
-				t.Errorf("reading the status moved hardware: %v", log.names())
+			if len(log.Calls()) != 0 {
+				t.Errorf("reading the status moved hardware: %v", log.Names())
 			}
 		})
 	}
@@ -172,8 +173,10 @@ func TestStatusComposition(t *testing.T) {
 var errAny = errors.New("any error")
 
 func TestPowerStateCache(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
-	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 100 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute}, nil)
+	clock := testkit.NewClock(time.Now())
+	probe := testkit.NewSensor("probe", power.StateOn)
+	probe.SetClock(clock.Now)
+	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 100 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute, Now: clock.Now}, nil)
 	ctx := context.Background()
 
 	r1, err := n.PowerState(ctx)
@@ -181,23 +184,23 @@ func TestPowerStateCache(t *testing.T) {
 		t.Fatalf("first PowerState = %+v, %v", r1, err)
 	}
 	// Within MaxAge: served from the cache, even though the truth changed.
-	probe.set(power.StateOff, nil, nil)
+	probe.Set(power.StateOff, nil, nil)
 	for range 5 {
 		r, err := n.PowerState(ctx)
 		if err != nil || r.State != power.StateOn || !r.At.Equal(r1.At) {
 			t.Fatalf("cached PowerState = %+v, %v; want the first reading", r, err)
 		}
 	}
-	if got := probe.readCount(); got != 1 {
+	if got := probe.Reads(); got != 1 {
 		t.Errorf("sensor read %d times within MaxAge, want 1", got)
 	}
 	// Stale: refreshed.
-	time.Sleep(120 * time.Millisecond)
+	clock.Advance(120 * time.Millisecond)
 	r, err := n.PowerState(ctx)
 	if err != nil || r.State != power.StateOff || !r.At.After(r1.At) {
 		t.Errorf("PowerState after MaxAge = %+v, %v; want a fresh off", r, err)
 	}
-	if got := probe.readCount(); got != 2 {
+	if got := probe.Reads(); got != 2 {
 		t.Errorf("sensor read %d times, want 2", got)
 	}
 	if s := n.Snapshot(); s.Reading.State != power.StateOff || s.ReadingErr != nil {
@@ -207,31 +210,49 @@ func TestPowerStateCache(t *testing.T) {
 
 func TestPowerStateSlowRefreshServesCache(t *testing.T) {
 	const statusWait = 60 * time.Millisecond
-	probe := newSensor("probe", power.StateOn)
-	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 10 * time.Millisecond, StatusWait: statusWait, MaxStale: time.Minute}, nil)
+	clock := testkit.NewClock(time.Now())
+	probe := testkit.NewSensor("probe", power.StateOn)
+	probe.SetClock(clock.Now)
+	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 10 * time.Millisecond, StatusWait: statusWait, MaxStale: time.Minute, Now: clock.Now}, nil)
 	ctx := context.Background()
 	first, err := n.PowerState(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	block := make(chan struct{})
-	probe.setBlock(block)
-	probe.set(power.StateOff, nil, nil)
-	time.Sleep(20 * time.Millisecond)
+	probe.SetBlock(block)
+	probe.Set(power.StateOff, nil, nil)
+	clock.Advance(20 * time.Millisecond)
 
+	// The refresh blocks until the test unblocks it below: PowerState
+	// must come back on its own after StatusWait, however loaded the
+	// machine, with the cached reading.
 	start := time.Now()
-	r, err := n.PowerState(ctx)
-	took := time.Since(start)
-	if err != nil || r.State != power.StateOn || !r.At.Equal(first.At) {
-		t.Errorf("PowerState during a slow refresh = %+v, %v; want the cached on", r, err)
+	type result struct {
+		r   power.Reading
+		err error
 	}
-	if took < statusWait || took > statusWait+200*time.Millisecond {
-		t.Errorf("PowerState took %v, want about StatusWait (%v)", took, statusWait)
+	done := make(chan result, 1)
+	go func() {
+		r, err := n.PowerState(ctx)
+		done <- result{r, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("PowerState waited for a refresh that does not end")
+	}
+	if res.err != nil || res.r.State != power.StateOn || !res.r.At.Equal(first.At) {
+		t.Errorf("PowerState during a slow refresh = %+v, %v; want the cached on", res.r, res.err)
+	}
+	if took := time.Since(start); took < statusWait {
+		t.Errorf("PowerState took %v, want at least StatusWait (%v) for the refresh", took, statusWait)
 	}
 	// The refresh completes in the background and is then served.
 	close(block)
-	eventually(t, time.Second, "the refresh", func() bool { return n.Snapshot().Reading.State == power.StateOff })
-	r, err = n.PowerState(ctx)
+	testkit.Eventually(t, time.Second, "the refresh", func() bool { return n.Snapshot().Reading.State == power.StateOff })
+	r, err := n.PowerState(ctx)
 	if err != nil || r.State != power.StateOff {
 		t.Errorf("PowerState after the slow refresh = %+v, %v", r, err)
 	}
@@ -240,9 +261,9 @@ func TestPowerStateSlowRefreshServesCache(t *testing.T) {
 func TestPowerStateStale(t *testing.T) {
 	errDown := errors.New("connect: no route to host")
 	t.Run("failing sensor, nothing cached", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
-		probe.set(power.StateOn, nil, errDown)
-		logger, logs := newLogger()
+		probe := testkit.NewSensor("probe", power.StateOn)
+		probe.Set(power.StateOn, nil, errDown)
+		logger, logs := testkit.NewLogger()
 		n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: time.Second, Logger: logger}, nil)
 		r, err := n.PowerState(context.Background())
 		if !errors.Is(err, ErrStale) {
@@ -265,73 +286,100 @@ func TestPowerStateStale(t *testing.T) {
 		}
 	})
 	t.Run("failing sensor, recent cache", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
-		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute}, nil)
+		// A fake clock: the readings' ages are what the test says, however
+		// loaded the machine.
+		clock := testkit.NewClock(time.Now())
+		probe := testkit.NewSensor("probe", power.StateOn)
+		probe.SetClock(clock.Now)
+		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: time.Minute, Now: clock.Now}, nil)
 		first, err := n.PowerState(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		probe.set(power.StateOff, nil, errDown)
-		time.Sleep(10 * time.Millisecond)
+		probe.Set(power.StateOff, nil, errDown)
+		clock.Advance(10 * time.Millisecond)
 		r, err := n.PowerState(context.Background())
 		if err != nil || r.State != power.StateOn || !r.At.Equal(first.At) {
 			t.Errorf("PowerState = %+v, %v; want the cached reading", r, err)
 		}
-		if probe.readCount() != 2 {
-			t.Errorf("reads = %d, want a refresh attempt", probe.readCount())
+		if probe.Reads() != 2 {
+			t.Errorf("reads = %d, want a refresh attempt", probe.Reads())
+		}
+		if s := n.Snapshot(); s.Stale {
+			t.Errorf("snapshot stale with a reading younger than MaxStale: %+v", s)
 		}
 	})
 	t.Run("failing sensor, cache older than MaxStale", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
-		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: 40 * time.Millisecond}, nil)
+		clock := testkit.NewClock(time.Now())
+		probe := testkit.NewSensor("probe", power.StateOn)
+		probe.SetClock(clock.Now)
+		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: 40 * time.Millisecond, Now: clock.Now}, nil)
 		if _, err := n.PowerState(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		probe.set(power.StateOn, nil, errDown)
-		time.Sleep(50 * time.Millisecond)
+		probe.Set(power.StateOn, nil, errDown)
+		clock.Advance(50 * time.Millisecond)
 		_, err := n.PowerState(context.Background())
 		if !errors.Is(err, ErrStale) || !errors.Is(err, errDown) {
 			t.Errorf("error = %v, want ErrStale wrapping the sensor error", err)
 		}
+		s := n.Snapshot()
+		if st, src := s.Power(); !s.Stale || st != power.Unknown || src != "" {
+			t.Errorf("snapshot = %+v, power %v from %q; want stale, unknown, no source", s, st, src)
+		}
 	})
 	t.Run("slow sensor, nothing cached", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
+		probe := testkit.NewSensor("probe", power.StateOn)
 		block := make(chan struct{})
 		defer close(block)
-		probe.setBlock(block)
+		probe.SetBlock(block)
 		n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: 30 * time.Millisecond}, nil)
-		start := time.Now()
-		_, err := n.PowerState(context.Background())
-		if !errors.Is(err, ErrStale) {
-			t.Errorf("error = %v, want ErrStale", err)
-		}
-		if took := time.Since(start); took > 250*time.Millisecond {
-			t.Errorf("PowerState blocked %v", took)
+		// The sensor answers only once the test ends: PowerState must come
+		// back on its own (after StatusWait), whatever the machine's load.
+		done := make(chan error, 1)
+		go func() {
+			_, err := n.PowerState(context.Background())
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrStale) {
+				t.Errorf("error = %v, want ErrStale", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("PowerState waited for a sensor that does not answer")
 		}
 	})
 	t.Run("caller context ends the wait", func(t *testing.T) {
-		probe := newSensor("probe", power.StateOn)
+		probe := testkit.NewSensor("probe", power.StateOn)
 		block := make(chan struct{})
 		defer close(block)
-		probe.setBlock(block)
+		probe.SetBlock(block)
 		n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: time.Hour}, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		start := time.Now()
-		_, err := n.PowerState(ctx)
-		if !errors.Is(err, ErrStale) {
-			t.Errorf("error = %v, want ErrStale", err)
-		}
-		if took := time.Since(start); took > 250*time.Millisecond {
-			t.Errorf("PowerState ignored its context for %v", took)
+		// StatusWait is an hour and the sensor never answers: only the
+		// context can end the wait.
+		done := make(chan error, 1)
+		go func() {
+			_, err := n.PowerState(ctx)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrStale) {
+				t.Errorf("error = %v, want ErrStale", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("PowerState ignored its context")
 		}
 	})
 }
 
 func TestPowerStateSharesOneRead(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
+	probe := testkit.NewSensor("probe", power.StateOn)
 	block := make(chan struct{})
-	probe.setBlock(block)
+	probe.SetBlock(block)
 	n := newNode(t, Config{Means: Means{Probe: probe}, StatusWait: 2 * time.Second}, nil)
 
 	const callers = 10
@@ -351,7 +399,7 @@ func TestPowerStateSharesOneRead(t *testing.T) {
 	}
 	started.Wait()
 	select {
-	case <-probe.entered:
+	case <-probe.Entered:
 	case <-time.After(time.Second):
 		t.Fatal("sensor never read")
 	}
@@ -369,24 +417,24 @@ func TestPowerStateSharesOneRead(t *testing.T) {
 			t.Errorf("callers got different readings: %v vs %v", res.r.At, first.At)
 		}
 	}
-	if got := probe.readCount(); got != 1 {
+	if got := probe.Reads(); got != 1 {
 		t.Errorf("sensor read %d times for %d concurrent callers, want 1", got, callers)
 	}
 }
 
 func TestRefresh(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
+	probe := testkit.NewSensor("probe", power.StateOn)
 	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: time.Hour}, nil)
 	for i := range 3 {
 		if r, err := n.Refresh(context.Background()); err != nil || r.State != power.StateOn {
 			t.Fatalf("Refresh = %+v, %v", r, err)
 		}
-		if got := probe.readCount(); got != i+1 {
+		if got := probe.Reads(); got != i+1 {
 			t.Errorf("Refresh %d: %d reads, want %d (Refresh ignores MaxAge)", i, got, i+1)
 		}
 	}
 	errDown := errors.New("down")
-	probe.set(power.StateOn, nil, errDown)
+	probe.Set(power.StateOn, nil, errDown)
 	if _, err := n.Refresh(context.Background()); !errors.Is(err, errDown) {
 		t.Errorf("Refresh error = %v", err)
 	}
@@ -398,7 +446,7 @@ func TestRefresh(t *testing.T) {
 	// A cancelled caller does not wait for a slow sensor.
 	block := make(chan struct{})
 	defer close(block)
-	probe.setBlock(block)
+	probe.SetBlock(block)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := n.Refresh(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -407,13 +455,13 @@ func TestRefresh(t *testing.T) {
 }
 
 func TestActionInvalidatesReading(t *testing.T) {
-	log := &journal{}
-	feed := newFeed(log, power.StateOff)
+	log := &testkit.Journal{}
+	feed := testkit.NewFeed(log, power.StateOff)
 	n := newNode(t, Config{Means: Means{Feed: feed}, MaxAge: time.Hour, StatusWait: time.Second}, nil)
 	if r, err := n.PowerState(context.Background()); err != nil || r.State != power.StateOff {
 		t.Fatalf("PowerState = %+v, %v", r, err)
 	}
-	feed.fakeSensor.set(power.StateOn, nil, nil)
+	feed.Sensor.Set(power.StateOn, nil, nil)
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatal(err)
 	}
@@ -421,14 +469,14 @@ func TestActionInvalidatesReading(t *testing.T) {
 	if r, err := n.PowerState(context.Background()); err != nil || r.State != power.StateOn {
 		t.Errorf("PowerState after on = %+v, %v; want a fresh reading", r, err)
 	}
-	if got := feed.fakeSensor.readCount(); got != 2 {
+	if got := feed.Sensor.Reads(); got != 2 {
 		t.Errorf("reads = %d, want 2", got)
 	}
 }
 
 func TestStateChangeLogged(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
-	logger, logs := newLogger()
+	probe := testkit.NewSensor("probe", power.StateOn)
+	logger, logs := testkit.NewLogger()
 	n := newNode(t, Config{Means: Means{Probe: probe}, Logger: logger}, nil)
 	if _, err := n.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
@@ -436,7 +484,7 @@ func TestStateChangeLogged(t *testing.T) {
 	if strings.Contains(logs.String(), "power state changed") {
 		t.Error("first reading logged as a change")
 	}
-	probe.set(power.StateOff, wattsPtr(2), nil)
+	probe.Set(power.StateOff, wattsPtr(2), nil)
 	if _, err := n.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -447,39 +495,39 @@ func TestStateChangeLogged(t *testing.T) {
 
 func TestManualClearedBySensor(t *testing.T) {
 	store, _ := openStore(t)
-	probe := newSensor("probe", power.StateOff)
+	probe := testkit.NewSensor("probe", power.StateOff)
 	n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: time.Millisecond, StatusWait: time.Second}, store)
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatal(err)
 	}
-	if n.Snapshot().State.Manual == nil {
+	if n.Snapshot().Persisted.Manual == nil {
 		t.Fatal("no manual action pending")
 	}
 	// The sensor still sees the old state: the action stays pending.
 	if r, err := n.PowerState(context.Background()); err != nil || r.State != power.StateOff {
 		t.Fatalf("PowerState = %+v, %v", r, err)
 	}
-	if n.Snapshot().State.Manual == nil {
+	if n.Snapshot().Persisted.Manual == nil {
 		t.Fatal("manual action cleared although the sensor sees off")
 	}
 	// The operator switched it on.
-	probe.set(power.StateOn, nil, nil)
+	probe.Set(power.StateOn, nil, nil)
 	time.Sleep(2 * time.Millisecond)
 	if r, err := n.PowerState(context.Background()); err != nil || r.State != power.StateOn {
 		t.Fatalf("PowerState = %+v, %v", r, err)
 	}
-	if m := n.Snapshot().State.Manual; m != nil {
+	if m := n.Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("manual action %+v still pending after the sensor saw on", m)
 	}
 	// And that survives a restart.
-	eventually(t, time.Second, "the cleared manual action to be persisted", func() bool {
+	testkit.Eventually(t, time.Second, "the cleared manual action to be persisted", func() bool {
 		st, _, err := store.Load("n1")
 		return err == nil && st.Manual == nil
 	})
 }
 
 func TestManualNotClearedByOtherState(t *testing.T) {
-	probe := newSensor("probe", power.StateOn)
+	probe := testkit.NewSensor("probe", power.StateOn)
 	n := newNode(t, Config{Means: Means{Probe: probe}}, nil)
 	if err := n.Power(context.Background(), power.SoftOff); err != nil {
 		t.Fatal(err)
@@ -487,14 +535,14 @@ func TestManualNotClearedByOtherState(t *testing.T) {
 	if _, err := n.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if m := n.Snapshot().State.Manual; m == nil || m.Action != "soft" {
+	if m := n.Snapshot().Persisted.Manual; m == nil || m.Action != power.SoftOff {
 		t.Errorf("manual = %+v, want soft still pending while the node is on", m)
 	}
-	probe.set(power.StateOff, nil, nil)
+	probe.Set(power.StateOff, nil, nil)
 	if _, err := n.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if m := n.Snapshot().State.Manual; m != nil {
+	if m := n.Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("manual = %+v, want soft off cleared by an off reading", m)
 	}
 }
@@ -508,13 +556,13 @@ func TestAcknowledge(t *testing.T) {
 	if err := n.Power(context.Background(), power.Cycle); err != nil {
 		t.Fatal(err)
 	}
-	if n.Snapshot().State.Manual == nil {
+	if n.Snapshot().Persisted.Manual == nil {
 		t.Fatal("no manual action")
 	}
 	if err := n.Acknowledge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if m := n.Snapshot().State.Manual; m != nil {
+	if m := n.Snapshot().Persisted.Manual; m != nil {
 		t.Errorf("manual = %+v after Acknowledge", m)
 	}
 	st, _, err := store.Load("n1")

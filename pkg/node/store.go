@@ -1,23 +1,22 @@
 package node
 
 import (
-	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/atomicfile"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
-// State is what a node persists: everything that must survive a restart
+// Persisted is what a node persists: everything that must survive a restart
 // or a SIGKILL.
-type State struct {
+type Persisted struct {
 	// GUID is the node's system GUID, RFC 4122 byte order.
 	GUID GUID `json:"guid"`
 	// Power is the recorded power state: the target of the last successful
@@ -57,11 +56,13 @@ type OnTime struct {
 
 // ActionRecord describes one power action.
 type ActionRecord struct {
-	Action string    `json:"action"`
-	Means  string    `json:"means"`
-	At     time.Time `json:"at"`
-	// Result is "ok", "running" (background steps still going), "error" or "cancelled".
-	Result   string        `json:"result"`
+	Action power.Action `json:"action"`
+	// Means is how it was done: an actuator's name ("pdu", "wol",
+	// "exec"), several joined by "+" ("pdu+wol"), "manual", or "none"
+	// when there was nothing to do.
+	Means    string        `json:"means"`
+	At       time.Time     `json:"at"`
+	Result   Result        `json:"result"`
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
 	// By is who asked for the action (absent in records written before
@@ -69,11 +70,38 @@ type ActionRecord struct {
 	By *Requester `json:"by,omitempty"`
 }
 
+// Result is how a power action ended, or that it has not yet.
+type Result string
+
+// Results of power actions.
+const (
+	// ResultRunning: the first step was confirmed and background steps
+	// (delays, Wake-on-LAN repeats) are still going.
+	ResultRunning Result = "running"
+	ResultOK      Result = "ok"
+	ResultError   Result = "error"
+	// ResultCancelled: a newer action on the node superseded it.
+	ResultCancelled Result = "cancelled"
+)
+
+// MarshalText writes the result's name.
+func (r Result) MarshalText() ([]byte, error) { return []byte(r), nil }
+
+// UnmarshalText reads a result name written by MarshalText.
+func (r *Result) UnmarshalText(b []byte) error {
+	switch res := Result(b); res {
+	case ResultRunning, ResultOK, ResultError, ResultCancelled:
+		*r = res
+		return nil
+	}
+	return fmt.Errorf("unknown action result %q", b)
+}
+
 // ManualAction is an action the node had no means for, announced to the
 // operator: the fake_pxe workflow's human step, made visible.
 type ManualAction struct {
-	Action string    `json:"action"`
-	Since  time.Time `json:"since"`
+	Action power.Action `json:"action"`
+	Since  time.Time    `json:"since"`
 }
 
 // Store persists node state as one JSON file per node under a directory,
@@ -113,8 +141,8 @@ func installationID(dir string) (GUID, error) {
 	if err != nil {
 		return GUID{}, fmt.Errorf("state dir: %w", err)
 	}
-	var id GUID
-	if err := id.UnmarshalJSON([]byte(strconv.Quote(strings.TrimSpace(string(b))))); err != nil {
+	id, err := ParseGUID(strings.TrimSpace(string(b)))
+	if err != nil {
 		return GUID{}, fmt.Errorf("state dir: %s is corrupt: %w", path, err)
 	}
 	return id, nil
@@ -124,16 +152,7 @@ func installationID(dir string) (GUID, error) {
 // (version 5) in this installation's namespace, so it is stable across
 // restarts without a file, and differs between installations that reuse
 // node names (every TripleO lab has a compute-0).
-func (s *Store) NodeGUID(name string) GUID {
-	h := sha1.New()
-	h.Write(s.installation[:])
-	h.Write([]byte(name))
-	var g GUID
-	copy(g[:], h.Sum(nil))
-	g[6] = g[6]&0x0f | 0x50
-	g[8] = g[8]&0x3f | 0x80
-	return g
-}
+func (s *Store) NodeGUID(name string) GUID { return nameGUID(s.installation, name) }
 
 func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".json") }
 
@@ -141,22 +160,22 @@ func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".js
 func (s *Store) eventsPath(name string) string { return filepath.Join(s.dir, name+".events.jsonl") }
 
 // Load returns the persisted state of node name; ok is false when none exists.
-func (s *Store) Load(name string) (st State, ok bool, err error) {
+func (s *Store) Load(name string) (st Persisted, ok bool, err error) {
 	b, err := os.ReadFile(s.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, false, nil
+		return Persisted{}, false, nil
 	}
 	if err != nil {
-		return State{}, false, fmt.Errorf("load state of %s: %w", name, err)
+		return Persisted{}, false, fmt.Errorf("load state of %s: %w", name, err)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return State{}, false, fmt.Errorf("load state of %s: %s is corrupt: %w", name, s.path(name), err)
+		return Persisted{}, false, fmt.Errorf("load state of %s: %s is corrupt: %w", name, s.path(name), err)
 	}
 	return st, true, nil
 }
 
 // Save writes st atomically: temporary file, fsync, rename, fsync of the directory.
-func (s *Store) Save(name string, st State) error {
+func (s *Store) Save(name string, st Persisted) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save state of %s: %w", name, err)
@@ -167,48 +186,18 @@ func (s *Store) Save(name string, st State) error {
 	return nil
 }
 
+// stateFileMode keeps state readable by the daemon's group (operators
+// reading it with `discover --config`), never by others.
+const stateFileMode = 0o640
+
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o640); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, data, stateFileMode)
 }
 
 // ReadState reads node name's persisted state under stateDir without
 // creating anything, for read-only tools (discover --config); ok is false
 // when the node has no state file.
-func ReadState(stateDir, name string) (st State, ok bool, err error) {
+func ReadState(stateDir, name string) (st Persisted, ok bool, err error) {
 	s := &Store{dir: filepath.Join(stateDir, "nodes")}
 	return s.Load(name)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 func readFile(t *testing.T, path string) string {
@@ -49,16 +50,16 @@ func leftovers(t *testing.T, dir string) []string {
 func TestStoreRoundTrip(t *testing.T) {
 	store, dir := openStore(t)
 	nodes := filepath.Join(dir, "nodes")
-	if st, ok, err := store.Load("n1"); err != nil || ok || !reflect.DeepEqual(st, State{}) {
+	if st, ok, err := store.Load("n1"); err != nil || ok || !reflect.DeepEqual(st, Persisted{}) {
 		t.Errorf("Load of a missing node = %+v, %v, %v; want zero, false, nil", st, ok, err)
 	}
 	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	want := State{
+	want := Persisted{
 		GUID:       NewGUID(),
 		Power:      power.StateOff,
 		Boot:       Boot{Valid: true, Device: BootPXE, ExpiresAt: at.Add(time.Minute), IPMI: IPMIBootBits{Flags: [5]byte{9, 8, 7, 6, 5}, ValidBitClearing: 1, InfoAcknowledge: 2}},
-		LastAction: &ActionRecord{Action: "off", Means: "pdu", At: at, Result: "error", Error: "timeout", Duration: 1500 * time.Millisecond},
-		Manual:     &ManualAction{Action: "on", Since: at},
+		LastAction: &ActionRecord{Action: power.Off, Means: "pdu", At: at, Result: "error", Error: "timeout", Duration: 1500 * time.Millisecond},
+		Manual:     &ManualAction{Action: power.On, Since: at},
 	}
 	for i := range 3 { // overwriting works too
 		if err := store.Save("n1", want); err != nil {
@@ -89,8 +90,8 @@ func TestStoreRoundTrip(t *testing.T) {
 
 func TestStoreNoTempFilesAfterNodeActivity(t *testing.T) {
 	store, dir := openStore(t)
-	log := &journal{}
-	n := newNode(t, Config{Means: Means{Feed: newFeed(log, power.StateOff), Waker: newActuator("wol", log, power.On)}, OnDelay: time.Millisecond, CycleDelay: time.Millisecond}, store)
+	log := &testkit.Journal{}
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOff), Waker: testkit.NewActuator("wol", log, power.On)}, OnDelay: time.Millisecond, CycleDelay: time.Millisecond}, store)
 	for _, a := range []power.Action{power.On, power.Cycle, power.Off, power.SoftOff} {
 		if err := n.Power(t.Context(), a); err != nil {
 			t.Fatal(err)
@@ -133,7 +134,7 @@ func TestStoreCorrupt(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load accepted %q: %+v", tt.content, st)
 			}
-			if ok || !reflect.DeepEqual(st, State{}) {
+			if ok || !reflect.DeepEqual(st, Persisted{}) {
 				t.Errorf("Load returned %+v, %v with an error", st, ok)
 			}
 			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "corrupt") || !strings.Contains(msg, "n1") {
@@ -142,7 +143,7 @@ func TestStoreCorrupt(t *testing.T) {
 		})
 	}
 	// Saving over a corrupt file repairs it.
-	if err := store.Save("n1", State{Power: power.StateOn}); err != nil {
+	if err := store.Save("n1", Persisted{Power: power.StateOn}); err != nil {
 		t.Fatal(err)
 	}
 	if st, ok, err := store.Load("n1"); err != nil || !ok || st.Power != power.StateOn {
@@ -167,7 +168,7 @@ func TestStoreErrors(t *testing.T) {
 		if _, _, err := store.Load("n1"); err == nil || !strings.Contains(err.Error(), "load state of n1") {
 			t.Errorf("Load = %v", err)
 		}
-		if err := store.Save("n1", State{}); err == nil || !strings.Contains(err.Error(), "save state of n1") {
+		if err := store.Save("n1", Persisted{}); err == nil || !strings.Contains(err.Error(), "save state of n1") {
 			t.Errorf("Save over a directory = %v", err)
 		}
 		if extra := leftovers(t, filepath.Join(dir, "nodes")); len(extra) != 0 {
@@ -179,7 +180,7 @@ func TestStoreErrors(t *testing.T) {
 		if err := os.RemoveAll(filepath.Join(dir, "nodes")); err != nil {
 			t.Fatal(err)
 		}
-		err := store.Save("n1", State{})
+		err := store.Save("n1", Persisted{})
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("Save into a missing dir = %v", err)
 		}
@@ -212,7 +213,7 @@ func TestNewDefaults(t *testing.T) {
 		t.Errorf("Name = %q", n.Name())
 	}
 	s := n.Snapshot()
-	if s.Name != "n1" || s.Busy || s.State.Power != power.Unknown || s.State.Boot.Device != BootNone || s.State.LastAction != nil {
+	if s.Name != "n1" || s.Busy || s.Persisted.Power != power.Unknown || s.Persisted.Boot.Device != BootNone || s.Persisted.LastAction != nil {
 		t.Errorf("fresh snapshot = %+v", s)
 	}
 }
@@ -240,5 +241,12 @@ func TestNodeGUIDIsStableAndPerInstallation(t *testing.T) {
 	}
 	if g[6]>>4 != 5 || g[8]>>6 != 2 {
 		t.Fatalf("%s is not an RFC 4122 version 5 UUID", g)
+	}
+	// The derivation must not change between versions: a node without a
+	// state file would get another GUID after an upgrade. The expected
+	// value is Python's uuid.uuid5(UUID(installation), "compute-0").
+	fixed := &Store{installation: GUID{0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x30, 0x10, 0x80, 0x52, 0xb7, 0xc0, 0x4f, 0x4b, 0x4d, 0x31}}
+	if got := fixed.NodeGUID("compute-0").String(); got != "e6e6c649-7e39-5e47-b86c-9dbce19e1e39" {
+		t.Errorf("NodeGUID = %s, want e6e6c649-7e39-5e47-b86c-9dbce19e1e39", got)
 	}
 }

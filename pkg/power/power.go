@@ -28,11 +28,31 @@ const (
 
 var actionNames = map[Action]string{On: "on", Off: "off", SoftOff: "soft", Cycle: "cycle", Reset: "reset", Diag: "diag"}
 
+// String is the action's name: "on", "off", "soft", "cycle", "reset", "diag".
 func (a Action) String() string {
 	if s, ok := actionNames[a]; ok {
 		return s
 	}
 	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// MarshalText writes the action's name ("on", "soft"...): persisted state
+// and the event log store actions by name.
+func (a Action) MarshalText() ([]byte, error) {
+	if _, ok := actionNames[a]; !ok {
+		return nil, fmt.Errorf("unknown power action %d", int(a))
+	}
+	return []byte(a.String()), nil
+}
+
+// UnmarshalText reads a name written by MarshalText.
+func (a *Action) UnmarshalText(b []byte) error {
+	p, err := ParseAction(string(b))
+	if err != nil {
+		return err
+	}
+	*a = p
+	return nil
 }
 
 // ParseAction parses an action name as printed by String.
@@ -55,6 +75,7 @@ const (
 	StateOff
 )
 
+// String is "on", "off" or "unknown".
 func (s State) String() string {
 	switch s {
 	case StateOn:
@@ -96,13 +117,67 @@ type Reading struct {
 	State State
 	// Watts is the measured draw, when the source meters it.
 	Watts *float64
-	// Source names where the state came from: "metering", "outlet", "probe", "exec", "recorded".
-	Source string
+	// Source names where the state came from.
+	Source Source
 	// At is when the observation was made.
 	At time.Time
 	// Outlets are the PDU outlets feeding the node (one per power supply),
 	// each as the PDU reported it, when the reading came from a PDU.
 	Outlets []OutletReading
+}
+
+// Source says where a power state came from: which sensor read it, or the
+// record of the last action. The names appear in logs, metrics labels, the
+// HTTP API and the event log.
+type Source string
+
+// Sources of readings.
+const (
+	// SourceMetering: the PDU's metered draw of the node's outlets.
+	SourceMetering Source = "metering"
+	// SourceOutlet: the PDU's outlet states.
+	SourceOutlet Source = "outlet"
+	// SourceProbe: a TCP connect or an ICMP echo to the machine.
+	SourceProbe Source = "probe"
+	// SourceExec: the exec.status hook.
+	SourceExec Source = "exec"
+	// SourceRecorded: no sensor; the target of the last action.
+	SourceRecorded Source = "recorded"
+	// SourceBootFetch: the machine fetched its boot script, so it runs.
+	SourceBootFetch Source = "boot script fetch"
+	// SourceAuto is a node's status setting, never a reading's source:
+	// combine the sensors the node has (the outlets decide off, metering
+	// or a probe or hook decides on).
+	SourceAuto Source = "auto"
+)
+
+var sources = []Source{SourceMetering, SourceOutlet, SourceProbe, SourceExec, SourceRecorded, SourceBootFetch, SourceAuto}
+
+// ParseSource parses a source name.
+func ParseSource(s string) (Source, error) {
+	for _, src := range sources {
+		if string(src) == s {
+			return src, nil
+		}
+	}
+	return "", fmt.Errorf("unknown status source %q (want auto, metering, outlet, probe, exec or recorded)", s)
+}
+
+// MarshalText writes the source's name.
+func (s Source) MarshalText() ([]byte, error) { return []byte(s), nil }
+
+// UnmarshalText reads a source name; the empty name is "no source".
+func (s *Source) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*s = ""
+		return nil
+	}
+	p, err := ParseSource(string(b))
+	if err != nil {
+		return err
+	}
+	*s = p
+	return nil
 }
 
 // OutletReading is one PDU outlet's part of a Reading.

@@ -56,12 +56,12 @@ func assessPower(ctx context.Context, sys System) powerHealth {
 		ph.why = "the power state is unknown: " + err.Error()
 	case r.State != power.StateOn && r.State != power.StateOff:
 		ph.health = "Warning"
-		if r.Source == "recorded" {
+		if r.Source == power.SourceRecorded {
 			ph.why = "the power state is unknown: the node has no sensor and no power action was recorded yet"
 		} else {
-			ph.why = "the power state is unknown: the " + r.Source + " sensor reports neither on nor off"
+			ph.why = "the power state is unknown: the " + string(r.Source) + " sensor reports neither on nor off"
 		}
-	case r.Source != "recorded" && !r.At.IsZero() && time.Since(r.At) > staleAfter:
+	case r.Source != power.SourceRecorded && !r.At.IsZero() && time.Since(r.At) > staleAfter:
 		ph.health = "Warning"
 		ph.why = fmt.Sprintf("the power state is stale: last read %s ago from %s", time.Since(r.At).Round(time.Second), r.Source)
 	}

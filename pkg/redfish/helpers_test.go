@@ -1,7 +1,6 @@
 package redfish
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // fakeSystem is a System with settable answers that records what it is asked.
@@ -108,7 +108,7 @@ func (f *fakeSystem) UpdateBoot(_ context.Context, fn func(*node.Boot), validFor
 func (f *fakeSystem) Snapshot() node.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return node.Snapshot{Name: f.name, State: node.State{GUID: f.guid, Boot: f.boot, Indicator: f.indicator},
+	return node.Snapshot{Name: f.name, Persisted: node.Persisted{GUID: f.guid, Boot: f.boot, Indicator: f.indicator},
 		Reading: f.reading, ReadingErr: f.snapErr}
 }
 
@@ -250,48 +250,14 @@ type fixture struct {
 	svc     *Service
 	backend *fakeBackend
 	sys     map[string]*fakeSystem
-	log     *logBuffer
-	clock   *fakeClock
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	log     *testkit.Log
+	clock   *testkit.Clock
 }
 
 func newFixture(t *testing.T, opt Options) *fixture {
 	t.Helper()
-	f := &fixture{backend: &fakeBackend{}, sys: map[string]*fakeSystem{}, log: &logBuffer{},
-		clock: &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	f := &fixture{backend: &fakeBackend{}, sys: map[string]*fakeSystem{}, log: &testkit.Log{},
+		clock: testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
 	for _, n := range []struct {
 		name, user, pw string
 		role           account.Role

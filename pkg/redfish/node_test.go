@@ -8,6 +8,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/account"
 	"github.com/powerjockey/powerjockey/pkg/node"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestWithRealNodes runs the service over the node layer itself: the
@@ -32,7 +33,7 @@ func TestWithRealNodes(t *testing.T) {
 		{System: manual, Credentials: Credentials{Username: "admin", Password: "password", Role: account.Administrator}},
 		{System: strict, Credentials: Credentials{Username: "admin", Password: "password", Role: account.Administrator}},
 	}}
-	f := &fixture{svc: New(b, Options{}), log: &logBuffer{}}
+	f := &fixture{svc: New(b, Options{}), log: &testkit.Log{}}
 
 	m := decodeJSON(t, f.do(t, admin(http.MethodGet, "/redfish/v1/Systems/manual-0", "")))
 	var resets []string
@@ -58,7 +59,7 @@ func TestWithRealNodes(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("PATCH: %d\n%s", w.Code, w.Body)
 	}
-	st := manual.Snapshot().State
+	st := manual.Snapshot().Persisted
 	if bt := st.Boot; !bt.Valid || bt.Persistent || !bt.UEFI || bt.Device != node.BootPXE || !bt.ExpiresAt.IsZero() {
 		t.Errorf("node boot %+v, want a PXE UEFI next-boot override without a lapse", bt)
 	}
@@ -69,7 +70,7 @@ func TestWithRealNodes(t *testing.T) {
 	if m["PowerState"] != "On" || field(m, "Boot", "BootSourceOverrideEnabled") != "Disabled" || field(m, "Boot", "BootSourceOverrideTarget") != "Pxe" {
 		t.Errorf("after On: PowerState %v, Boot %v: want On and the one-time override consumed", m["PowerState"], m["Boot"])
 	}
-	if manual.Snapshot().State.Manual == nil {
+	if manual.Snapshot().Persisted.Manual == nil {
 		t.Error("the manual action was not recorded")
 	}
 }

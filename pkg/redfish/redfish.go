@@ -29,8 +29,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/powerjockey/powerjockey/pkg/account"
-	"github.com/powerjockey/powerjockey/pkg/audit"
+	"github.com/powerjockey/powerjockey/pkg/internal/audit"
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
@@ -191,7 +193,7 @@ func New(b Backend, opt Options) *Service {
 		opt.now = time.Now
 	}
 	if opt.ServiceUUID == "" {
-		opt.ServiceUUID = node.NewGUID().String()
+		opt.ServiceUUID = uuid.NewString()
 	}
 	if opt.FirmwareVersion == "" {
 		opt.FirmwareVersion = buildVersion()

@@ -581,15 +581,15 @@ func TestSessions(t *testing.T) {
 		t.Errorf("deleted session still works: %d", w.Code)
 	}
 	// Idle timeout, refreshed by use.
-	f.clock.advance(9 * time.Minute)
+	f.clock.Advance(9 * time.Minute)
 	if w := f.do(t, req{path: "/redfish/v1/Systems", token: vtoken}); w.Code != http.StatusOK {
 		t.Fatalf("session before its timeout: %d", w.Code)
 	}
-	f.clock.advance(9 * time.Minute)
+	f.clock.Advance(9 * time.Minute)
 	if w := f.do(t, req{path: "/redfish/v1/Systems", token: vtoken}); w.Code != http.StatusOK {
 		t.Fatalf("used session expired early: %d", w.Code)
 	}
-	f.clock.advance(11 * time.Minute)
+	f.clock.Advance(11 * time.Minute)
 	if w := f.do(t, req{path: "/redfish/v1/Systems", token: vtoken}); w.Code != http.StatusUnauthorized {
 		t.Fatalf("idle session still valid: %d", w.Code)
 	}
@@ -671,7 +671,7 @@ func TestAuthFailureLimit(t *testing.T) {
 	if w := f.do(t, req{path: "/redfish/v1/"}); w.Code != http.StatusOK {
 		t.Errorf("service root while limited: %d", w.Code)
 	}
-	f.clock.advance(61 * time.Second)
+	f.clock.Advance(61 * time.Second)
 	if w := f.do(t, good); w.Code != http.StatusOK {
 		t.Errorf("after the minute: %d", w.Code)
 	}
@@ -717,7 +717,7 @@ func TestSessionsPerUserBounded(t *testing.T) {
 	f := newFixture(t, Options{MaxSessions: 100})
 	var tokens []string
 	for i := 0; i < maxPerUser+2; i++ {
-		f.clock.advance(time.Second)
+		f.clock.Advance(time.Second)
 		w := f.do(t, req{method: http.MethodPost, path: "/redfish/v1/SessionService/Sessions", body: `{"UserName": "admin", "Password": "password"}`})
 		if w.Code != http.StatusCreated {
 			t.Fatalf("login %d: %d", i, w.Code)
@@ -808,7 +808,7 @@ func TestRefusedLoginAudit(t *testing.T) {
 		t.Error("a refused login from another address was not audited during the flood")
 	}
 	// After the minute: the next line reports what was suppressed.
-	f.clock.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	f.do(t, req{path: "/redfish/v1/Systems", user: "root", pw: "again", remote: attacker + ":2"})
 	if !regexp.MustCompile(`source=192\.0\.2\.20:2 user=root .* suppressed=20`).MatchString(f.log.String()) {
 		t.Errorf("the suppressed count is not reported:\n%s", f.log.String())

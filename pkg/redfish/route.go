@@ -184,7 +184,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, user *string) *a
 		}
 		*user = p.user
 		c.p, c.entries = p, entries
-		c.r = r.WithContext(node.WithRequester(r.Context(), node.Requester{Channel: "redfish", Source: r.RemoteAddr, User: p.user}))
+		c.r = r.WithContext(node.WithRequester(r.Context(), node.Requester{Channel: node.ChannelRedfish, Source: r.RemoteAddr, User: p.user}))
 	}
 	if rt == nil {
 		return invalidURI(truncate(path))

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
 
 // Options tune a rack built from a configuration.

@@ -4,6 +4,10 @@
 // their outlets have power and a magic packet for their MAC arrives, draw
 // watts while up, and can shut themselves down, just as the seed workflow's
 // machines do after introspection or after writing their image.
+//
+// It is not a stable API: it lives under pkg/ (not pkg/internal/) only
+// because the CLI's demo and sim commands and the tests under test/ use
+// it, and it changes with them.
 package sim
 
 import (
@@ -26,6 +30,7 @@ const (
 	Running
 )
 
+// String names the state for logs.
 func (s MachineState) String() string {
 	switch s {
 	case Standby:

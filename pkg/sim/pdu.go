@@ -9,9 +9,13 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
+
+// USMUser is an SNMPv3 user of a simulated PDU (the SNMP agent's type:
+// tests and the demo name it through this package).
+type USMUser = snmpagent.USMUser
 
 // PDUConfig describes one simulated PDU.
 type PDUConfig struct {
@@ -25,7 +29,7 @@ type PDUConfig struct {
 	// ReadCommunity and WriteCommunity serve SNMP v1/v2c.
 	ReadCommunity, WriteCommunity string
 	// Users serve SNMPv3.
-	Users []snmpagent.USMUser
+	Users []USMUser
 	// InitialOn powers every outlet at start.
 	InitialOn bool
 	// OutletNames are the outlets' user-defined names, served where the
@@ -123,27 +127,7 @@ func (p *PDU) mib() (*snmpagent.Tree, error) {
 		objs := map[string]*snmpagent.Object{}
 		statusOID := m.OID(m.Status.OID, o)
 		objs[statusOID] = &snmpagent.Object{Type: gosnmp.Integer, Get: func() any { return p.statusValue(o) }}
-		// Commands that share an OID differ by value (APC: 1 on, 2 off);
-		// commands on separate OIDs share a value (Eaton: write 0).
-		cmds := map[string]map[int]func(){}
-		for _, c := range []struct {
-			cmd pdu.Command
-			do  func()
-		}{
-			{m.On, func() { p.switchOutlet(o, true) }},
-			{m.Off, func() { p.switchOutlet(o, false) }},
-			{m.Reboot, func() { p.rebootOutlet(o) }},
-		} {
-			if c.cmd.IsZero() {
-				continue
-			}
-			oid := m.OID(c.cmd.OID, o)
-			if cmds[oid] == nil {
-				cmds[oid] = map[int]func(){}
-			}
-			cmds[oid][c.cmd.Value] = c.do
-		}
-		for oid, byValue := range cmds {
+		for oid, byValue := range m.Commands(o) {
 			obj := objs[oid]
 			if obj == nil {
 				obj = &snmpagent.Object{Type: gosnmp.Integer, Value: 0}
@@ -156,7 +140,14 @@ func (p *PDU) mib() (*snmpagent.Tree, error) {
 				return gosnmp.NoError
 			}
 			obj.Set = func(v any) gosnmp.SNMPError {
-				byValue[toInt(v)]()
+				switch byValue[toInt(v)] {
+				case pdu.SwitchOn:
+					p.switchOutlet(o, true)
+				case pdu.SwitchOff:
+					p.switchOutlet(o, false)
+				case pdu.SwitchReboot:
+					p.rebootOutlet(o)
+				}
 				return gosnmp.NoError
 			}
 		}

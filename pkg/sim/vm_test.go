@@ -11,20 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// requireVMTools skips (or, under CI, fails) unless QEMU, its firmware and
-// socat are installed (test/harness.RequireVMs for the other packages: it
-// imports this one, so this package's tests cannot import it).
-func requireVMTools(t *testing.T) {
-	t.Helper()
-	if err := CheckVMTools(VMConfig{}); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("required under CI: %v", err)
-		}
-		t.Skip(err)
-	}
-}
+	"github.com/powerjockey/powerjockey/test/testkit"
+)
 
 func TestVMURL(t *testing.T) {
 	for in, want := range map[string]string{
@@ -79,7 +68,7 @@ func TestVMFollowsPower(t *testing.T) {
 			name = "uefi"
 		}
 		t.Run(name, func(t *testing.T) {
-			requireVMTools(t)
+			testkit.Missing(t, CheckVMTools(VMConfig{}))
 			if uefi {
 				if err := CheckVMTools(VMConfig{UEFI: true}); err != nil {
 					if os.Getenv("CI") != "" {

@@ -22,25 +22,12 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
 	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "powerjockey-clients-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary, err = harness.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.RunMain(m, "clients", &binary) }
 
 // rackTmpl: every node of the listed names on its own outlet of a metered
 // APC PDU with Wake-on-LAN, all with the same credentials, and a node
@@ -83,15 +70,15 @@ type rackNode struct {
 // "viewer") on a simulated rack.
 func newRack(t *testing.T, names ...string) *rack {
 	t.Helper()
-	r := &rack{ports: map[string]int{"Viewer": harness.FreePort(t, "udp")}}
+	r := &rack{ports: map[string]int{"Viewer": testkit.FreePort(t, "udp")}}
 	var nodes []rackNode
 	for i, n := range names {
-		r.ports[n] = harness.FreePort(t, "udp")
+		r.ports[n] = testkit.FreePort(t, "udp")
 		nodes = append(nodes, rackNode{n, r.ports[n], i + 1})
 	}
 	data := map[string]any{
 		"Nodes": nodes, "Viewer": r.ports["Viewer"],
-		"PDU": harness.FreePort(t, "udp"), "WoL": harness.FreePort(t, "udp"),
+		"PDU": testkit.FreePort(t, "udp"), "WoL": testkit.FreePort(t, "udp"),
 	}
 	r.Env = harness.NewEnv(t, binary, rackTmpl, data)
 	r.StartRack(sim.Options{})
@@ -110,7 +97,7 @@ func (r *rack) machine(name string) *sim.Machine { return r.Rack.Machine(name) }
 // waitMachine waits until the node's machine is in state st.
 func (r *rack) waitMachine(t *testing.T, name string, st sim.MachineState) {
 	t.Helper()
-	harness.Eventually(t, 20*time.Second, fmt.Sprintf("%s %v", name, st), func() bool {
+	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("%s %v", name, st), func() bool {
 		return r.machine(name).State() == st
 	})
 }
@@ -165,8 +152,8 @@ func tool(t *testing.T, name string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, harness.Tool(t, name), args...)
-	cmd.Env = harness.WithoutEnv(os.Environ(), "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+	cmd := exec.CommandContext(ctx, testkit.Tool(t, name), args...)
+	cmd.Env = testkit.WithoutEnv(os.Environ(), "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

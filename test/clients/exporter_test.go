@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // The Prometheus IPMI exporter (prometheus-community/ipmi_exporter) in
@@ -124,9 +124,9 @@ var exporterCollectors = []exporterCollector{
 // collector as the exporter runs it.
 func TestExporterCollectors(t *testing.T) {
 	for _, c := range exporterCollectors {
-		harness.Tool(t, c.cmd)
+		testkit.Tool(t, c.cmd)
 	}
-	harness.RequireTool(t, "ipmitool")
+	testkit.RequireTool(t, "ipmitool")
 	r := newRack(t, "exporter")
 	cfg := filepath.Join(t.TempDir(), "freeipmi.conf")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(exporterConfig, "admin", "password")), 0o600); err != nil {
@@ -154,12 +154,12 @@ func TestExporterCollectors(t *testing.T) {
 		}
 	}
 	t.Run("off", scrape)
-	if out, err := harness.Run(t, 30*time.Second, "ipmitool", "-I", "lanplus", "-C", "17", "-H", "127.0.0.1", "-p", fmt.Sprint(r.ports["exporter"]),
+	if out, err := testkit.Run(t, 30*time.Second, "ipmitool", "-I", "lanplus", "-C", "17", "-H", "127.0.0.1", "-p", fmt.Sprint(r.ports["exporter"]),
 		"-U", "admin", "-P", "password", "power", "on"); err != nil {
 		t.Fatalf("power on: %v\n%s", err, out)
 	}
 	r.waitMachine(t, "exporter", sim.Running)
-	harness.Eventually(t, 20*time.Second, "powerjockey reports on", func() bool {
+	testkit.Eventually(t, 20*time.Second, "powerjockey reports on", func() bool {
 		return r.power(t, "exporter") == "on"
 	})
 	t.Run("on", scrape)

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // fenceStep is one fence agent action and what Pacemaker gets back: the
@@ -47,7 +47,7 @@ func runFence(t *testing.T, r *rack, name, agent string, conn []string) {
 		}
 		// The agents wait for the state they asked for, as powerjockey
 		// reports it; the machine is there by then.
-		harness.Eventually(t, 0, fmt.Sprintf("%s after %s", s.state, s.action), func() bool {
+		testkit.Eventually(t, 0, fmt.Sprintf("%s after %s", s.state, s.action), func() bool {
 			return m.State() == s.state && m.Boots() == s.boots
 		})
 	}
@@ -56,8 +56,8 @@ func runFence(t *testing.T, r *rack, name, agent string, conn []string) {
 // TestFenceIPMILAN: fence_ipmilan (fence-agents) as Pacemaker runs it on
 // TripleO overclouds, with lanplus and the cipher suites 3 and 17.
 func TestFenceIPMILAN(t *testing.T) {
-	harness.Tool(t, "fence_ipmilan")
-	harness.RequireTool(t, "ipmitool")
+	testkit.Tool(t, "fence_ipmilan")
+	testkit.RequireTool(t, "ipmitool")
 	r := newRack(t, "fence-3", "fence-17")
 	for _, suite := range []string{"3", "17"} {
 		t.Run("cs"+suite, func(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // MAAS's IPMI power driver (canonical/maas,
@@ -119,8 +119,8 @@ func (m maas) checkout() map[string]string {
 // type) read back, power on (a cycle when already on), power off, soft
 // power off.
 func TestMAASPowerDriver(t *testing.T) {
-	harness.Tool(t, "ipmipower")
-	harness.Tool(t, "ipmi-chassis-config")
+	testkit.Tool(t, "ipmipower")
+	testkit.Tool(t, "ipmi-chassis-config")
 	r := newRack(t, "maas-3", "maas-17")
 	for _, suite := range []string{"3", "17"} {
 		t.Run("cs"+suite, func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestMAASPowerDriver(t *testing.T) {
 			r.waitMachine(t, name, sim.Running)
 			// MAAS then queries until the machine is on (it waits 4, 8,
 			// 16, 32 s between queries; here at most that long in all).
-			harness.Eventually(t, 60*time.Second, "MAAS reads on", func() bool { return m.ipmipower("--stat") == "on" })
+			testkit.Eventually(t, 60*time.Second, "MAAS reads on", func() bool { return m.ipmipower("--stat") == "on" })
 			if n := mach.Boots(); n != 1 {
 				t.Fatalf("boots after power on: %d", n)
 			}
@@ -169,17 +169,17 @@ func TestMAASPowerDriver(t *testing.T) {
 			if got := m.ipmipower("--cycle", "--on-if-off"); !strings.Contains(got, "ok") {
 				t.Fatalf("power on (cycle): %q", got)
 			}
-			harness.Eventually(t, 20*time.Second, "the cycle boots the machine again", func() bool {
+			testkit.Eventually(t, 20*time.Second, "the cycle boots the machine again", func() bool {
 				return mach.Boots() == 2 && mach.State() == sim.Running
 			})
-			harness.Eventually(t, 60*time.Second, "MAAS reads on after the cycle", func() bool { return m.ipmipower("--stat") == "on" })
+			testkit.Eventually(t, 60*time.Second, "MAAS reads on after the cycle", func() bool { return m.ipmipower("--stat") == "on" })
 
 			// Power off.
 			if got := m.ipmipower("--off"); !strings.Contains(got, "ok") {
 				t.Fatalf("power off: %q", got)
 			}
 			r.waitMachine(t, name, sim.Off)
-			harness.Eventually(t, 30*time.Second, "MAAS reads off", func() bool { return m.ipmipower("--stat") == "off" })
+			testkit.Eventually(t, 30*time.Second, "MAAS reads off", func() bool { return m.ipmipower("--stat") == "off" })
 
 			// Soft power off ("power_off_mode: soft"): a PDU cannot ask
 			// an OS to shut down, so powerjockey announces it for a
@@ -192,7 +192,7 @@ func TestMAASPowerDriver(t *testing.T) {
 			if got := m.ipmipower("--soft"); !strings.Contains(got, "ok") {
 				t.Fatalf("soft power off: %q", got)
 			}
-			harness.Eventually(t, 10*time.Second, "the soft off announced", func() bool {
+			testkit.Eventually(t, 10*time.Second, "the soft off announced", func() bool {
 				return len(r.Log.Lines("manual action needed: power "+name+" SOFT OFF")) > 0
 			})
 		})
@@ -202,7 +202,7 @@ func TestMAASPowerDriver(t *testing.T) {
 // TestMAASErrors: what MAAS matches in ipmipower's output to tell the user
 // why a power action failed.
 func TestMAASErrors(t *testing.T) {
-	harness.Tool(t, "ipmipower")
+	testkit.Tool(t, "ipmipower")
 	r := newRack(t, "maas-err")
 	for _, c := range []struct {
 		name, port, user, pass string

@@ -16,6 +16,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
 	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // vmRack: three machines that are QEMU VMs on the outlets of a simulated
@@ -232,7 +233,7 @@ func TestVMBootsInsertedISO(t *testing.T) {
 	t.Parallel()
 	requireSushy(t)
 	// The insertion is Ironic's own code.
-	harness.RequirePython(t, "python3-ironic", "ironic.drivers.modules.redfish.boot")
+	testkit.RequirePython(t, "python3-ironic", "ironic.drivers.modules.redfish.boot")
 	iso := testISO(t)
 	data, err := os.ReadFile(iso)
 	if err != nil {

@@ -8,43 +8,28 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
 	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "powerjockey-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary, err = harness.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.RunMain(m, "e2e", &binary) }
 
 // The shared helpers under the names this package's tests use.
 var (
-	requireTool = harness.RequireTool
-	freePort    = harness.FreePort
-	run         = harness.Run
-	eventually  = harness.Eventually
-	withoutEnv  = harness.WithoutEnv
+	requireTool = testkit.RequireTool
+	freePort    = testkit.FreePort
+	run         = testkit.Run
+	eventually  = testkit.Eventually
+	withoutEnv  = testkit.WithoutEnv
 )
 
 // env is one test's world: a config, a daemon process and maybe a rack
@@ -75,14 +60,7 @@ func newEnv(t *testing.T, tmpl string, data map[string]any) *env {
 	return &env{Env: h, t: t, dir: h.Dir, cfgPath: h.CfgPath, httpPort: h.HTTPPort}
 }
 
-func loadConfig(t *testing.T, path string) *config.Config {
-	t.Helper()
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
+var loadConfig = harness.LoadConfig
 
 func (e *env) startRack(opt sim.Options) *sim.Rack {
 	e.t.Helper()

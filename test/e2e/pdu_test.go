@@ -11,7 +11,6 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/power/pdu/pdutest"
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
 )
 
 // These tests serve recorded walks of a real APC NetShelter Advanced PDU
@@ -65,7 +64,7 @@ func startRecorded(t *testing.T, opt pdutest.Options) *pdutest.Device {
 
 func TestSETProvesItselfIPMIAndRedfish(t *testing.T) {
 	requireTool(t, "ipmitool", "curl")
-	noSuchInstance := func(int) snmpagent.Variable { return snmpagent.Variable{Type: gosnmp.NoSuchInstance} }
+	noSuchInstance := func(int) pdutest.Variable { return pdutest.Variable{Type: gosnmp.NoSuchInstance} }
 	nosuch := startRecorded(t, pdutest.Options{Ignore: true, Answer: noSuchInstance})
 	stuck := startRecorded(t, pdutest.Options{Ignore: true})
 	good := startRecorded(t, pdutest.Options{})

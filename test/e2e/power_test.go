@@ -7,13 +7,13 @@ import (
 	"net"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mdlayher/wol"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // rackConfig: a metered APC rack PDU over v2c, an Eaton ePDU over SNMPv3
@@ -321,9 +321,9 @@ func TestWireWithTshark(t *testing.T) {
 		// Wireshark finds magic packets heuristically on any UDP port.
 		"-d", fmt.Sprintf("udp.port==%d,snmp", r.ports["PDU1"]),
 		"-T", "fields", "-e", "snmp.name", "-e", "snmp.value.int", "-e", "wol.mac", "-a", "duration:40")
-	var out lockedBuffer
+	var out testkit.Log
 	cmd.Stdout = &out
-	var stderr lockedBuffer
+	var stderr testkit.Log
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -337,21 +337,4 @@ func TestWireWithTshark(t *testing.T) {
 		s := out.String()
 		return strings.Contains(s, "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5.5\t1") && strings.Contains(s, "52:54:00:bb:00:01")
 	})
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -16,7 +13,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/redfish/redfishtest"
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestRedfishConformance walks every resource of the real binary's
@@ -29,9 +26,7 @@ func TestRedfishConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	client := redfishtest.Client(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}})
+	client := redfishtest.Client(testkit.TrustingTransport(pem))
 	// A power action first, so the event log has entries.
 	if status, _, body := r.curl("/redfish/v1/Systems/manual-0/Actions/ComputerSystem.Reset", "-u", "admin:password",
 		"-H", "Content-Type: application/json", "--data-binary", `{"ResetType": "On"}`); status != 204 {
@@ -131,26 +126,26 @@ func TestRedfishInspectionAndMonitoring(t *testing.T) {
 
 	// A PDU that never answers: Critical, with the reason; no watts.
 	dead := get("dead:dead-secret", "/redfish/v1/Systems/dead-0")
-	if dead["PowerState"] != nil || field(dead, "Status", "Health") != "Critical" {
+	if dead["PowerState"] != nil || testkit.Field(dead, "Status", "Health") != "Critical" {
 		t.Errorf("dead-0: PowerState %v, Status %v", dead["PowerState"], dead["Status"])
 	}
-	conds, _ := field(dead, "Status", "Conditions").([]any)
+	conds, _ := testkit.Field(dead, "Status", "Conditions").([]any)
 	if len(conds) != 1 || !strings.Contains(fmt.Sprint(conds[0]), "do not answer") {
 		t.Errorf("dead-0 conditions %v", conds)
 	}
 	dp := get("dead:dead-secret", "/redfish/v1/Chassis/dead-0/Power")
 	pc := dp["PowerControl"].([]any)[0].(map[string]any)
-	if _, ok := pc["PowerConsumedWatts"]; ok || field(pc, "Status", "Health") != "Critical" {
+	if _, ok := pc["PowerConsumedWatts"]; ok || testkit.Field(pc, "Status", "Health") != "Critical" {
 		t.Errorf("dead-0 power control %v", pc)
 	}
 	// A node without sensors that was never commanded: unknown, Warning.
 	m := get("admin:password", "/redfish/v1/Systems/manual-0")
-	conds, _ = field(m, "Status", "Conditions").([]any)
-	if m["PowerState"] != nil || field(m, "Status", "Health") != "Warning" || len(conds) != 1 || !strings.Contains(fmt.Sprint(conds[0]), "no sensor") {
+	conds, _ = testkit.Field(m, "Status", "Conditions").([]any)
+	if m["PowerState"] != nil || testkit.Field(m, "Status", "Health") != "Warning" || len(conds) != 1 || !strings.Contains(fmt.Sprint(conds[0]), "no sensor") {
 		t.Errorf("manual-0, never commanded: PowerState %v, Status %v", m["PowerState"], m["Status"])
 	}
 	// A node whose outlet reads off: Off, OK.
-	if v := get("viewer:viewer-secret", "/redfish/v1/Systems/viewer-0"); v["PowerState"] != "Off" || field(v, "Status", "Health") != "OK" {
+	if v := get("viewer:viewer-secret", "/redfish/v1/Systems/viewer-0"); v["PowerState"] != "Off" || testkit.Field(v, "Status", "Health") != "OK" {
 		t.Errorf("viewer-0: PowerState %v, Status %v", v["PowerState"], v["Status"])
 	}
 	// Clearing the log leaves one entry saying who cleared it.
@@ -168,7 +163,7 @@ func TestRedfishInspectionAndMonitoring(t *testing.T) {
 // /usr/sbin, which a non-root PATH may lack).
 func fenceRedfish(t *testing.T) string {
 	t.Helper()
-	return harness.Tool(t, "fence_redfish")
+	return testkit.Tool(t, "fence_redfish")
 }
 
 // fence runs fence_redfish as a cluster manager would and returns its
@@ -289,7 +284,7 @@ func TestRedfishTool(t *testing.T) {
 		return ok && jsonOut(out)["PowerState"] == "On"
 	})
 	if out, ok := r.redfishtool("admin", "password", "Systems", "-I", "manual-0", "setBootOverride", "Once", "Pxe"); !ok ||
-		field(jsonOut(out), "Boot", "BootSourceOverrideTarget") != "Pxe" || field(jsonOut(out), "Boot", "BootSourceOverrideEnabled") != "Once" {
+		testkit.Field(jsonOut(out), "Boot", "BootSourceOverrideTarget") != "Pxe" || testkit.Field(jsonOut(out), "Boot", "BootSourceOverrideEnabled") != "Once" {
 		t.Errorf("setBootOverride: %v\n%s", ok, out)
 	}
 	mustIPMItool(t, r.ports["P1"], "Force PXE", "chassis", "bootparam", "get", "5")
@@ -341,16 +336,4 @@ func TestRedfishTool(t *testing.T) {
 	if out, ok := r.redfishtool("viewer", "viewer-secret", "Systems", "-I", "viewer-0", "get", "-P", "PowerState"); !ok || jsonOut(out)["PowerState"] != "Off" {
 		t.Errorf("read-only get: %s", out)
 	}
-}
-
-func field(m map[string]any, keys ...string) any {
-	var v any = m
-	for _, k := range keys {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[k]
-	}
-	return v
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // redfishRack: one metered PDU node with Wake-on-LAN and inventory, one
@@ -104,7 +104,7 @@ func (r *redfishEnv) waitRedfish() {
 // is importable by /usr/bin/python3.
 func requireSushy(t *testing.T) {
 	t.Helper()
-	harness.RequirePython(t, "python3-sushy", "sushy")
+	testkit.RequirePython(t, "python3-sushy", "sushy")
 }
 
 // sushyStep is one line of the driver's output.

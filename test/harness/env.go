@@ -16,6 +16,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // Env is one test's powerjockey: a configuration rendered into a temporary
@@ -30,7 +31,7 @@ type Env struct {
 	// Rack is the simulated hardware, once started.
 	Rack *sim.Rack
 	// Log holds the daemon's output across restarts.
-	Log Log
+	Log testkit.Log
 	// Proc is the running daemon (nil before Start and after Kill).
 	Proc *Process
 	// Wrap, when set, prefixes the daemon's command line (a shell that
@@ -44,7 +45,7 @@ type Env struct {
 // directory, and .HTTP, a free TCP port) into Dir/powerjockey.yaml.
 func NewEnv(t testing.TB, binary, tmpl string, data map[string]any) *Env {
 	t.Helper()
-	e := &Env{T: t, Binary: binary, Dir: t.TempDir(), HTTPPort: FreePort(t, "tcp")}
+	e := &Env{T: t, Binary: binary, Dir: t.TempDir(), HTTPPort: testkit.FreePort(t, "tcp")}
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -64,9 +65,16 @@ func NewEnv(t testing.TB, binary, tmpl string, data map[string]any) *Env {
 // LoadConfig loads the configuration as the daemon does.
 func (e *Env) LoadConfig() *config.Config {
 	e.T.Helper()
-	cfg, err := config.Load(e.CfgPath)
+	return LoadConfig(e.T, e.CfgPath)
+}
+
+// LoadConfig loads the configuration at path as the daemon does, failing
+// the test on an error.
+func LoadConfig(t testing.TB, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
 	if err != nil {
-		e.T.Fatal(err)
+		t.Fatal(err)
 	}
 	return cfg
 }
@@ -149,14 +157,9 @@ func (e *Env) HTTPGet(path string) string {
 	return string(b)
 }
 
-// Metric returns the value of the Prometheus series line that starts with
-// prefix, or "".
+// Metric returns the value of the Prometheus series that starts with
+// prefix (`name{label="value"`), or "".
 func (e *Env) Metric(prefix string) string {
-	for _, line := range strings.Split(e.HTTPGet("/metrics"), "\n") {
-		if strings.HasPrefix(line, prefix) {
-			f := strings.Fields(line)
-			return f[len(f)-1]
-		}
-	}
-	return ""
+	e.T.Helper()
+	return testkit.MetricValue(e.T, fmt.Sprintf("http://127.0.0.1:%d/metrics", e.HTTPPort), prefix)
 }

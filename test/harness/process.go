@@ -1,65 +1,15 @@
 package harness
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
-
-// Log collects a process's output for assertions and failure messages; it
-// may outlive one process (a daemon restarted by a test logs into the same
-// Log).
-type Log struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (l *Log) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String returns everything written so far.
-func (l *Log) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// Lines returns the lines containing s.
-func (l *Log) Lines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(l.String()))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), s) {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
-}
-
-// Tail returns at most the last n bytes, cut at a line start.
-func (l *Log) Tail(n int) string {
-	s := l.String()
-	if len(s) <= n {
-		return s
-	}
-	s = s[len(s)-n:]
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	return "[...]\n" + s
-}
 
 // Process is a started program whose output goes to a Log. It is stopped
 // when the test ends.
@@ -67,7 +17,7 @@ type Process struct {
 	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
-	log    *Log
+	log    *testkit.Log
 	exited chan error
 	// CleanExit makes Stop fail the test unless the program exits with
 	// status 0 after SIGTERM (a daemon's promise); on by default.
@@ -76,7 +26,7 @@ type Process struct {
 
 // Start runs cmd with its standard output and error going to log, and
 // stops it (Stop) when the test ends.
-func Start(t testing.TB, log *Log, cmd *exec.Cmd) *Process {
+func Start(t testing.TB, log *testkit.Log, cmd *exec.Cmd) *Process {
 	t.Helper()
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

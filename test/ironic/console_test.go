@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // consoleFlow: Ironic's ipmitool-socat console. Ironic runs `ipmitool ...
@@ -22,9 +22,9 @@ import (
 // Then Ironic's sensor data collection: its own parser over `ipmitool ...
 // sdr -v`, run by Ironic's code with the node's driver info.
 func consoleFlow(t *testing.T, d *deployment) {
-	harness.RequireTool(t, "socat")
+	testkit.RequireTool(t, "socat")
 	name := d.node("console")
-	port := harness.FreePort(t, "tcp")
+	port := testkit.FreePort(t, "tcp")
 	d.makeAvailable(t, name, false)
 	d.ir.mustBaremetal(t, "node", "set", name, "--console-interface", "ipmitool-socat",
 		"--driver-info", fmt.Sprintf("ipmi_terminal_port=%d", port))
@@ -39,14 +39,14 @@ func consoleFlow(t *testing.T, d *deployment) {
 			URL  string `json:"url"`
 		} `json:"console_info"`
 	}
-	harness.Eventually(t, 30*time.Second, "Ironic's console enabled", func() bool {
+	testkit.Eventually(t, 30*time.Second, "Ironic's console enabled", func() bool {
 		return d.ir.get("/v1/nodes/"+name+"/states/console", &state) == nil && state.Enabled && state.Info.URL != ""
 	})
 	if state.Info.Type != "socat" || !strings.Contains(state.Info.URL, fmt.Sprint(port)) {
 		t.Errorf("console info: %+v", state.Info)
 	}
 	var conn net.Conn
-	harness.Eventually(t, 30*time.Second, "socat listens on the terminal port", func() bool {
+	testkit.Eventually(t, 30*time.Second, "socat listens on the terminal port", func() bool {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			conn = c
@@ -75,7 +75,7 @@ func consoleFlow(t *testing.T, d *deployment) {
 	expect("root")
 	conn.Close()
 	d.ir.mustBaremetal(t, "node", "console", "disable", name)
-	harness.Eventually(t, 30*time.Second, "Ironic's console disabled", func() bool {
+	testkit.Eventually(t, 30*time.Second, "Ironic's console disabled", func() bool {
 		return d.ir.get("/v1/nodes/"+name+"/states/console", &state) == nil && !state.Enabled
 	})
 
@@ -116,7 +116,7 @@ func sensorData(t *testing.T, d *deployment, name string) {
 	for k, v := range node.DriverInfo {
 		info = append(info, fmt.Sprintf("%q: %q", k, fmt.Sprint(v)))
 	}
-	cmd := exec.Command(harness.Python, "-c", sensorDataScript, "{"+strings.Join(info, ", ")+"}")
+	cmd := exec.Command(testkit.Python, "-c", sensorDataScript, "{"+strings.Join(info, ", ")+"}")
 	cmd.Env = ironicEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {

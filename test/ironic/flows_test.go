@@ -18,6 +18,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/sim"
 	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // rackTmpl is one deployment's powerjockey: nodes named after their flow
@@ -142,9 +143,9 @@ func TestIronic(t *testing.T) {
 
 func newDeployment(t *testing.T, ir *server, hw string, i int) *deployment {
 	t.Helper()
-	d := &deployment{hw: hw, prefix: hw + "-", ir: ir, ports: map[string]int{"RF": harness.FreePort(t, "tcp"), "Serial": harness.FreePort(t, "tcp")}}
+	d := &deployment{hw: hw, prefix: hw + "-", ir: ir, ports: map[string]int{"RF": testkit.FreePort(t, "tcp"), "Serial": testkit.FreePort(t, "tcp")}}
 	for _, k := range []string{"PDU", "Flaky", "WoL", "P0", "P1", "P2", "P3", "P4", "P5"} {
-		d.ports[k] = harness.FreePort(t, "udp")
+		d.ports[k] = testkit.FreePort(t, "udp")
 	}
 	data := map[string]any{"Prefix": d.prefix, "MAC": fmt.Sprintf("%02x", 0xa0+i)}
 	for k, v := range d.ports {
@@ -178,7 +179,7 @@ func newDeployment(t *testing.T, ir *server, hw string, i int) *deployment {
 	if hw == "redfish" {
 		args = append(args, "--redfish")
 	}
-	if out, err := harness.Run(t, 30*time.Second, binary, args...); err != nil {
+	if out, err := testkit.Run(t, 30*time.Second, binary, args...); err != nil {
 		t.Fatalf("powerjockey %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	raw, err := os.ReadFile(file)
@@ -348,7 +349,7 @@ func (d *deployment) power(t *testing.T, name, verb, want string, cli bool) iron
 // simulated machine is in the matching state.
 func (d *deployment) agree(t *testing.T, name string, want sim.MachineState) {
 	t.Helper()
-	harness.Eventually(t, 15*time.Second, name+": Ironic, powerjockey and the machine agree", func() bool {
+	testkit.Eventually(t, 15*time.Second, name+": Ironic, powerjockey and the machine agree", func() bool {
 		n, p := d.ir.node(t, name), d.pj(t, name)
 		return str(n.PowerState) == ironicPower(p.Power) && d.env.Rack.Machine(name).State() == want
 	})
@@ -470,7 +471,7 @@ func behindIronicsBackFlow(t *testing.T, d *deployment) {
 	if n := d.ir.node(t, name); str(n.PowerState) != "power off" {
 		t.Fatalf("before: %v", n)
 	}
-	if out, err := harness.Run(t, 60*time.Second, binary, "power", name, "on", "--config", d.env.CfgPath); err != nil {
+	if out, err := testkit.Run(t, 60*time.Second, binary, "power", name, "on", "--config", d.env.CfgPath); err != nil {
 		t.Fatalf("powerjockey power %s on: %v\n%s", name, err, out)
 	}
 	d.ir.waitNode(t, name, 30*time.Second, "synced to power on", func(n ironicNode) bool {
@@ -604,7 +605,7 @@ func wrongEndpointFlow(t *testing.T, d *deployment) {
 	switch d.hw {
 	case "ipmi":
 		variants = []variant{
-			{"noport", map[string]any{"ipmi_port": harness.FreePort(t, "udp")}, "IPMI call failed: power status"},
+			{"noport", map[string]any{"ipmi_port": testkit.FreePort(t, "udp")}, "IPMI call failed: power status"},
 			{"badpass", map[string]any{"ipmi_password": "not-the-password"}, "IPMI call failed: power status"},
 		}
 	case "redfish":
@@ -657,7 +658,7 @@ func wrongEndpoint(t *testing.T, d *deployment, good map[string]any, variant str
 		// An abandoned handshake is known for one only after a while.
 		// The audit line each face writes for a refused login.
 		line := map[string]string{"ipmi": "login refused", "redfish": "redfish authentication failed"}[d.hw]
-		harness.Eventually(t, 30*time.Second, "powerjockey logs the refused login", func() bool {
+		testkit.Eventually(t, 30*time.Second, "powerjockey logs the refused login", func() bool {
 			return len(d.env.Log.Lines(line)) > 0
 		})
 	}

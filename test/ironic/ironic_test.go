@@ -25,25 +25,12 @@ import (
 	"time"
 
 	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "powerjockey-ironic-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary, err = harness.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.RunMain(m, "ironic", &binary) }
 
 // Timing. Ironic's defaults poll every 60 s and space IPMI commands to one
 // BMC 5 s apart; these keep every flow within seconds while exercising the
@@ -151,7 +138,7 @@ func ironicEnv() []string {
 			drop = append(drop, k)
 		}
 	}
-	env := harness.WithoutEnv(os.Environ(), append(drop, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")...)
+	env := testkit.WithoutEnv(os.Environ(), append(drop, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")...)
 	// Deprecation warnings of Debian's Python stack are noise, not errors.
 	return append(env, "PYTHONWARNINGS=ignore::DeprecationWarning")
 }
@@ -161,7 +148,7 @@ type server struct {
 	t    *testing.T
 	dir  string
 	url  string
-	log  harness.Log
+	log  testkit.Log
 	proc *harness.Process
 	http *http.Client
 
@@ -183,9 +170,9 @@ type snapshot struct {
 // ipmitool.
 func requireIronic(t *testing.T) {
 	t.Helper()
-	harness.RequireTool(t, "ipmitool", "baremetal")
-	harness.RequirePython(t, "python3-ironic", "ironic.cmd.singleprocess", "ironic.cmd.dbsync")
-	harness.RequirePython(t, "python3-ironicclient", "ironicclient")
+	testkit.RequireTool(t, "ipmitool", "baremetal")
+	testkit.RequirePython(t, "python3-ironic", "ironic.cmd.singleprocess", "ironic.cmd.dbsync")
+	testkit.RequirePython(t, "python3-ironicclient", "ironicclient")
 }
 
 // startIronic creates Ironic's database and starts API and conductor in
@@ -195,7 +182,7 @@ func startIronic(t *testing.T) *server {
 	t.Helper()
 	requireIronic(t)
 	s := &server{t: t, dir: t.TempDir(), http: &http.Client{Timeout: 90 * time.Second}}
-	port := harness.FreePort(t, "tcp")
+	port := testkit.FreePort(t, "tcp")
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	for _, d := range []string{"tmp", "lock", "console"} {
 		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o700); err != nil {
@@ -219,7 +206,7 @@ func startIronic(t *testing.T) *server {
 	// singleprocess has no __main__ guard, so it is started through main().
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dbsync := exec.CommandContext(ctx, harness.Python, "-c",
+	dbsync := exec.CommandContext(ctx, testkit.Python, "-c",
 		"import sys; from ironic.cmd import dbsync; sys.exit(dbsync.main())",
 		"--config-file", confPath, "create_schema")
 	dbsync.Dir, dbsync.Env = s.dir, ironicEnv()
@@ -231,13 +218,13 @@ func startIronic(t *testing.T) *server {
 	// (5 s, in C) stalls Ironic's whole eventlet process whenever an API
 	// request and a conductor task touch the database at once, and
 	// requests fail with "database is locked".
-	wal := exec.CommandContext(ctx, harness.Python, "-c",
+	wal := exec.CommandContext(ctx, testkit.Python, "-c",
 		"import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL').fetchone()[0])",
 		filepath.Join(s.dir, "ironic.sqlite"))
 	if out, err := wal.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "wal" {
 		t.Fatalf("sqlite journal_mode=WAL: %v: %s", err, out)
 	}
-	cmd := exec.Command(harness.Python, "-c",
+	cmd := exec.Command(testkit.Python, "-c",
 		"import sys; from ironic.cmd import singleprocess; sys.exit(singleprocess.main())",
 		"--config-file", confPath)
 	cmd.Dir, cmd.Env = s.dir, withSocatShim(t, ironicEnv())
@@ -272,7 +259,7 @@ func startIronic(t *testing.T) *server {
 
 // keepLog saves a whole log of a failed test where it outlives the test's
 // directories (and CI can collect it) and returns its path.
-func keepLog(t *testing.T, name string, log *harness.Log) string {
+func keepLog(t *testing.T, name string, log *testkit.Log) string {
 	dir := filepath.Join(os.TempDir(), "powerjockey-ironic-logs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err.Error()

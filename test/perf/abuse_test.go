@@ -1,13 +1,11 @@
 package perf
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +21,8 @@ import (
 	"github.com/bougou/go-ipmi/pkg/protocol"
 	"github.com/bougou/go-ipmi/pkg/rmcpplus"
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // abuseScale bounds the abuse test; PJ_ABUSE_SCALE=10 runs ten times the
@@ -93,27 +93,6 @@ func garbage(r *rand.Rand) []byte {
 
 func vmRSS(pid int) int { return rssKiB(pid) }
 
-func metricSum(t *testing.T, url, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, name) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
-		}
-	}
-	return sum
-}
-
 // TestAbuse: tens of thousands of random and truncated datagrams and 20,000
 // half-open RMCP+ sessions to one endpoint, and a sustained flood across 100
 // endpoints, while legitimate ipmitool sessions keep succeeding (p99 under
@@ -126,7 +105,7 @@ func TestAbuse(t *testing.T) {
 	dir := t.TempDir()
 	bin := build(t, dir, "github.com/powerjockey/powerjockey/cmd/powerjockey")
 	ports := freePorts(t, nodes)
-	httpPort := freeTCPPort(t)
+	httpPort := testkit.FreePort(t, "tcp")
 	var b strings.Builder
 	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nnodes:\n", filepath.Join(dir, "state"), httpPort)
 	for i, p := range ports {
@@ -222,9 +201,9 @@ func TestAbuse(t *testing.T) {
 	}
 	slices.Sort(latencies)
 	p99 := latencies[len(latencies)*99/100]
-	dropped := metricSum(t, metrics, "powerjockey_ipmi_dropped_datagrams_total")
-	authFailures := metricSum(t, metrics, "powerjockey_ipmi_auth_failures_total")
-	limited := metricSum(t, metrics, `powerjockey_ipmi_dropped_datagrams_total{node="n005",reason="auth_rate_limited"}`)
+	dropped := testkit.MetricSum(t, metrics, "powerjockey_ipmi_dropped_datagrams_total")
+	authFailures := testkit.MetricSum(t, metrics, "powerjockey_ipmi_auth_failures_total")
+	limited := testkit.MetricSum(t, metrics, `powerjockey_ipmi_dropped_datagrams_total{node="n005",reason="auth_rate_limited"}`)
 	t.Logf("flood: %d datagrams from 2 sources in %v; %d ipmitool calls during it, p50 %v p99 %v max %v, %d failed",
 		f.sent.Load()+wide.sent.Load(), floodTook.Round(time.Millisecond), len(latencies),
 		latencies[len(latencies)/2].Round(time.Millisecond), p99.Round(time.Millisecond), latencies[len(latencies)-1].Round(time.Millisecond), len(failures))

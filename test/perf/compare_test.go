@@ -17,7 +17,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/test/harness"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // envInt reads a positive integer from the environment.
@@ -29,7 +29,7 @@ func envInt(name string, def int) int {
 }
 
 // requireTool is the shared helper under this package's name.
-var requireTool = harness.RequireTool
+var requireTool = testkit.RequireTool
 
 func build(t *testing.T, dir, pkg string) string {
 	t.Helper()

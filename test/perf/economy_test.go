@@ -147,7 +147,7 @@ func TestPDUEconomy(t *testing.T) {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 64) // Ironic runs many ipmitool processes in parallel
 		errs := make(chan error, n)
-		for _, nd := range d.Nodes() {
+		for _, nd := range d.Inventory().Nodes() {
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {

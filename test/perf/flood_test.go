@@ -17,6 +17,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/test/ipmiload/load"
 	"github.com/powerjockey/powerjockey/test/spoof"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // TestOpenSessionFlood: a flood of Open Session requests at one endpoint,
@@ -40,7 +41,7 @@ func TestOpenSessionFlood(t *testing.T) {
 	dir := t.TempDir()
 	bin := build(t, dir, "github.com/powerjockey/powerjockey/cmd/powerjockey")
 	ports := freePorts(t, nodes)
-	httpPort := freeTCPPort(t)
+	httpPort := testkit.FreePort(t, "tcp")
 	var b strings.Builder
 	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nnodes:\n", filepath.Join(dir, "state"), httpPort)
 	for i, p := range ports {
@@ -116,7 +117,7 @@ func TestOpenSessionFlood(t *testing.T) {
 			case <-time.After(250 * time.Millisecond):
 			}
 			peakRSS.Store(max(peakRSS.Load(), int64(vmRSS(cmd.Process.Pid))))
-			peakRoutine.Store(max(peakRoutine.Load(), int64(metricSum(t, metrics, "go_goroutines"))))
+			peakRoutine.Store(max(peakRoutine.Load(), int64(testkit.MetricSum(t, metrics, "go_goroutines"))))
 		}
 	}()
 
@@ -151,7 +152,7 @@ func TestOpenSessionFlood(t *testing.T) {
 	if cmd.ProcessState != nil || !call(ports[0]) {
 		t.Fatal("the daemon does not answer after the flood")
 	}
-	dropped := metricSum(t, metrics, `powerjockey_ipmi_dropped_datagrams_total{node="n0"`)
+	dropped := testkit.MetricSum(t, metrics, `powerjockey_ipmi_dropped_datagrams_total{node="n0"`)
 	t.Logf("flood: %d Open Session requests in %v (%.0f/s), each from a new forged address", sent, took.Round(time.Millisecond), float64(sent)/took.Seconds())
 	t.Logf("ipmitool -R 3 -N 1 power status: flooded endpoint %d/%d, other endpoint %d/%d; first logins (one try per message) %d/%d",
 		okFlooded.Load(), nFlooded.Load(), okOther.Load(), nOther.Load(), okFresh.Load(), nFresh.Load())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // userHZ is the unit of utime and stime in /proc/PID/stat: USER_HZ, which
@@ -83,7 +84,7 @@ type idleFigures struct {
 func idleRackConfig(t *testing.T, dir string, ports []int, pduBase, wolPort int) string {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\npdus:\n", filepath.Join(dir, "state"), freeTCPPort(t))
+	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\npdus:\n", filepath.Join(dir, "state"), testkit.FreePort(t, "tcp"))
 	for p := 0; p < 42; p++ {
 		fmt.Fprintf(&b, "  - {name: pdu%d, address: \"127.0.0.1:%d\", model: apc_rpdu2, snmp: {version: 2c, community: private}}\n", p, pduBase+p)
 	}

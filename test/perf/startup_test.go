@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // asfPing is an RMCP ASF Presence Ping; every endpoint answers it.
@@ -77,7 +79,7 @@ func TestThousandNodesStartup(t *testing.T) {
 	bin := build(t, dir, "github.com/powerjockey/powerjockey/cmd/powerjockey")
 	ports := freePorts(t, n+43)
 	var b strings.Builder
-	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\npdus:\n", filepath.Join(dir, "state"), freeTCPPort(t))
+	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\npdus:\n", filepath.Join(dir, "state"), testkit.FreePort(t, "tcp"))
 	for p := 0; p < 42; p++ {
 		fmt.Fprintf(&b, "  - {name: pdu%d, address: \"127.0.0.1:%d\", model: apc_rpdu2, snmp: {version: 2c, community: private}}\n", p, ports[n+p])
 	}
@@ -117,14 +119,4 @@ func TestThousandNodesStartup(t *testing.T) {
 			t.Errorf("%s: RSS %d KiB, limit %d KiB", phase, rss, rssLimit)
 		}
 	}
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -1,5 +1,6 @@
 // Package consoletest provides consoles for tests: a pseudo-terminal pair
 // (a serial device whose other end the test holds) and a TCP echo console.
+// It is test support, not a stable API.
 package consoletest
 
 import (

@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 var (
@@ -24,67 +24,8 @@ var (
 	_ power.Sensor   = (*Hooks)(nil)
 )
 
-// logRecord is one captured log line.
-type logRecord struct {
-	level slog.Level
-	msg   string
-	attrs map[string]string
-}
-
-// logCapture is a slog.Handler that keeps every record.
-type logCapture struct {
-	mu      *sync.Mutex
-	records *[]logRecord
-	attrs   []slog.Attr
-}
-
-func newLogCapture() *logCapture {
-	return &logCapture{mu: &sync.Mutex{}, records: &[]logRecord{}}
-}
-
-func (h *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *logCapture) Handle(_ context.Context, r slog.Record) error {
-	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
-	for _, a := range h.attrs {
-		rec.attrs[a.Key] = a.Value.String()
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		rec.attrs[a.Key] = a.Value.String()
-		return true
-	})
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	*h.records = append(*h.records, rec)
-	return nil
-}
-
-func (h *logCapture) WithAttrs(attrs []slog.Attr) slog.Handler {
-	c := *h
-	c.attrs = append(append([]slog.Attr(nil), h.attrs...), attrs...)
-	return &c
-}
-
-func (h *logCapture) WithGroup(string) slog.Handler { return h }
-
-func (h *logCapture) all() []logRecord {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]logRecord(nil), *h.records...)
-}
-
-// last returns the last record, failing the test when there is none.
-func (h *logCapture) last(t *testing.T) logRecord {
-	t.Helper()
-	all := h.all()
-	if len(all) == 0 {
-		t.Fatal("nothing was logged")
-	}
-	return all[len(all)-1]
-}
-
-func newHooks(cfg Config) (*Hooks, *logCapture) {
-	lc := newLogCapture()
+func newHooks(cfg Config) (*Hooks, *testkit.Records) {
+	lc := testkit.NewRecords()
 	cfg.Logger = slog.New(lc)
 	if cfg.Node == "" {
 		cfg.Node = "node-7"
@@ -144,7 +85,7 @@ func TestInheritsEnvironment(t *testing.T) {
 	if _, err := h.Do(ctx(t), power.On); err != nil {
 		t.Fatal(err)
 	}
-	if got := lc.last(t).attrs["output"]; got != "inherited=yes" {
+	if got := lc.Last(t).Attrs["output"]; got != "inherited=yes" {
 		t.Errorf("output %q", got)
 	}
 }
@@ -186,12 +127,12 @@ func TestExitStatus(t *testing.T) {
 					t.Errorf("error %q wraps ErrTimeout", err)
 				}
 			}
-			r := lc.last(t)
-			if r.msg != "exec hook finished" || r.attrs["exit"] != tt.exit {
-				t.Errorf("logged %q exit=%q, want exec hook finished exit=%s", r.msg, r.attrs["exit"], tt.exit)
+			r := lc.Last(t)
+			if r.Message != "exec hook finished" || r.Attrs["exit"] != tt.exit {
+				t.Errorf("logged %q exit=%q, want exec hook finished exit=%s", r.Message, r.Attrs["exit"], tt.exit)
 			}
-			if r.attrs["node"] != "node-7" || r.attrs["hook"] != "off" || r.attrs["duration"] == "" {
-				t.Errorf("log attributes %v", r.attrs)
+			if r.Attrs["node"] != "node-7" || r.Attrs["hook"] != "off" || r.Attrs["duration"] == "" {
+				t.Errorf("log attributes %v", r.Attrs)
 			}
 		})
 	}
@@ -217,8 +158,8 @@ func TestOutputLogged(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h, lc := newHooks(Config{Commands: map[power.Action]string{power.On: tt.cmd}})
 			h.Do(ctx(t), power.On)
-			r := lc.last(t)
-			out, has := r.attrs["output"]
+			r := lc.Last(t)
+			out, has := r.Attrs["output"]
 			switch {
 			case tt.max > 0:
 				if len(out) != tt.max {
@@ -268,7 +209,7 @@ func TestStatus(t *testing.T) {
 			if err == nil && (r.Source != "exec" || time.Since(r.At) > 10*time.Second) {
 				t.Errorf("reading %+v", r)
 			}
-			if got := lc.last(t).attrs["hook"]; got != "status" {
+			if got := lc.Last(t).Attrs["hook"]; got != "status" {
 				t.Errorf("logged hook %q, want status", got)
 			}
 		})
@@ -339,12 +280,12 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 				syscall.Kill(pid, syscall.SIGKILL)
 				t.Errorf("the hook's child %d survived the timeout", pid)
 			}
-			r := lc.last(t)
-			if r.level != slog.LevelError || r.msg != "exec hook timed out" {
-				t.Errorf("logged %v %q, want an error that the hook timed out", r.level, r.msg)
+			r := lc.Last(t)
+			if r.Level != slog.LevelError || r.Message != "exec hook timed out" {
+				t.Errorf("logged %v %q, want an error that the hook timed out", r.Level, r.Message)
 			}
-			if r.attrs["output"] != "started" {
-				t.Errorf("output %q, want the output written before the timeout", r.attrs["output"])
+			if r.Attrs["output"] != "started" {
+				t.Errorf("output %q, want the output written before the timeout", r.Attrs["output"])
 			}
 		})
 	}
@@ -384,7 +325,7 @@ func TestBackgroundChild(t *testing.T) {
 			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Errorf("Do: %v, want %q", err, tt.wantErr)
 			}
-			if got := lc.all(); len(got) == 0 || got[len(got)-1].attrs["output"] != "started" {
+			if got := lc.All(); len(got) == 0 || got[len(got)-1].Attrs["output"] != "started" {
 				t.Errorf("logged %+v, want the output", got)
 			}
 		})
@@ -421,7 +362,7 @@ func TestUnsupported(t *testing.T) {
 			t.Errorf("Do(%v): %v, want ErrUnsupported", a, err)
 		}
 	}
-	if n := len(lc.all()); n != 0 {
+	if n := len(lc.All()); n != 0 {
 		t.Errorf("%d hooks ran", n)
 	}
 }

@@ -51,6 +51,9 @@ type Config struct {
 	Logger         *slog.Logger
 	// Observer, if set, is told about every SNMP request (metrics).
 	Observer Observer
+	// Now is the clock the cache's age and the last switch are told by
+	// (default time.Now; tests: one they can move past CacheTTL).
+	Now func() time.Time
 }
 
 // SNMPConfig is the transport and credentials.
@@ -155,6 +158,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.VerifyInterval <= 0 {
 		cfg.VerifyInterval = 250 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	g := &gosnmp.GoSNMP{
 		Target:             host,
@@ -280,7 +286,7 @@ func (c *Client) Model(ctx context.Context) (*Model, error) {
 	case err == nil:
 		c.model, c.refusal = m, nil
 	case errors.Is(err, ErrNotPDU):
-		c.refusal = &refusal{err: err, at: time.Now()}
+		c.refusal = &refusal{err: err, at: c.cfg.Now()}
 	}
 	c.mu.Unlock()
 	return m, err
@@ -294,7 +300,7 @@ func (c *Client) knownModel() (*Model, error, bool) {
 	if c.model != nil {
 		return c.model, nil, true
 	}
-	if r := c.refusal; r != nil && time.Since(r.at) < refusalTTL {
+	if r := c.refusal; r != nil && c.cfg.Now().Sub(r.at) < refusalTTL {
 		return nil, r.err, true
 	}
 	return nil, nil, false
@@ -325,7 +331,7 @@ func (c *Client) SetOutlets(ctx context.Context, outlets []int, on bool) error {
 		// Whatever the answer, the PDU may have acted: no poll begun
 		// before now tells the outlet's state any more.
 		c.mu.Lock()
-		c.setAt = time.Now()
+		c.setAt = c.cfg.Now()
 		c.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("pdu %s outlet %d: switch %s: %w", c.cfg.Name, o, onOff(on), err)
@@ -446,7 +452,7 @@ func (c *Client) read(ctx context.Context, outlets []int, notBefore time.Time) (
 		if c.setAt.After(floor) {
 			floor = c.setAt
 		}
-		if c.cache != nil && !c.cacheStart.Before(floor) && time.Since(c.cachedAt) < c.cfg.CacheTTL && hasAll(c.cache, outlets) {
+		if c.cache != nil && !c.cacheStart.Before(floor) && c.cfg.Now().Sub(c.cachedAt) < c.cfg.CacheTTL && hasAll(c.cache, outlets) {
 			out, began := pick(c.cache, outlets), c.cacheStart
 			c.mu.Unlock()
 			return out, began, nil
@@ -459,13 +465,13 @@ func (c *Client) read(ctx context.Context, outlets []int, notBefore time.Time) (
 				return nil, time.Time{}, fmt.Errorf("pdu %s: outlet %d is not watched", c.cfg.Name, o)
 			}
 		}
-		if f := c.failed; f != nil && !f.start.Before(floor) && time.Since(c.failedAt) < c.cfg.CacheTTL {
+		if f := c.failed; f != nil && !f.start.Before(floor) && c.cfg.Now().Sub(c.failedAt) < c.cfg.CacheTTL {
 			c.mu.Unlock()
 			return nil, time.Time{}, f.err
 		}
 		run := c.polling
 		if run == nil {
-			run = &pollRun{done: make(chan struct{}), start: time.Now()}
+			run = &pollRun{done: make(chan struct{}), start: c.cfg.Now()}
 			c.polling = run
 			go c.poll(run)
 		}
@@ -509,14 +515,15 @@ func (c *Client) poll(run *pollRun) {
 	// The poll outlives any one reader's context: it is bounded by the
 	// SNMP timeout and retries instead.
 	ctx := context.Background()
+	start := time.Now()
 	cache, err := c.pollOnce(ctx)
 	if c.cfg.Observer != nil {
-		c.cfg.Observer.SNMPRequest(c.cfg.Name, "poll", time.Since(run.start), err)
+		c.cfg.Observer.SNMPRequest(c.cfg.Name, "poll", time.Since(start), err)
 	}
 	c.mu.Lock()
 	run.cache, run.err = cache, err
 	if err == nil {
-		c.cache, c.cachedAt, c.cacheStart = cache, time.Now(), run.start
+		c.cache, c.cachedAt, c.cacheStart = cache, c.cfg.Now(), run.start
 		if c.failed != nil {
 			c.log.Info("outlet poll answers again")
 		}
@@ -529,7 +536,7 @@ func (c *Client) poll(run *pollRun) {
 		} else {
 			c.log.Debug("outlet poll failed", "err", err)
 		}
-		c.failed, c.failedAt = run, time.Now()
+		c.failed, c.failedAt = run, c.cfg.Now()
 	}
 	c.polling = nil
 	c.mu.Unlock()
@@ -681,6 +688,7 @@ type AgentError struct {
 	Index  uint8
 }
 
+// Error names the SNMP error status and the varbind it concerns.
 func (e *AgentError) Error() string {
 	return fmt.Sprintf("agent answered %s (index %d)", e.Status, e.Index)
 }

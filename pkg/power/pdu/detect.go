@@ -41,6 +41,7 @@ type Rejected struct {
 	Model, Reason string
 }
 
+// Error says what the device is and why no model row fits it.
 func (e *DetectError) Error() string {
 	var b strings.Builder
 	id := e.SysObjectID

@@ -1,35 +1,16 @@
 package pdu_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
 	"github.com/powerjockey/powerjockey/pkg/sim"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
-
-// lockedBuffer is a log destination safe for the client's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
 
 // TestFailedPollAnswersItsWindow: a failed poll answers the reads after it
 // with its error for CacheTTL, as a successful one answers with outlets, so
@@ -55,7 +36,7 @@ func TestFailedPollAnswersItsWindow(t *testing.T) {
 			cfg.CacheTTL = tc.ttl
 			rec := newRecorder()
 			cfg.Observer = rec
-			logs := &lockedBuffer{}
+			logs := &testkit.Log{}
 			cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			c := newClient(t, cfg)
 			c.Watch(1, 2)
@@ -68,7 +49,7 @@ func TestFailedPollAnswersItsWindow(t *testing.T) {
 			if got := rec.count("poll"); got != tc.polls || agent.Stats().Dropped != uint64(tc.polls) {
 				t.Fatalf("5 reads: %d polls, %d requests at the agent; want %d", got, agent.Stats().Dropped, tc.polls)
 			}
-			if n := logs.count("outlet poll failed"); n != 1 {
+			if n := strings.Count(logs.String(), "outlet poll failed"); n != 1 {
 				t.Fatalf("%d warnings for %d failed polls, want 1 (once per outage)", n, tc.polls)
 			}
 
@@ -86,7 +67,7 @@ func TestFailedPollAnswersItsWindow(t *testing.T) {
 			if err != nil || got[1].State != power.StateOn {
 				t.Fatalf("read after the switch: %v, %v; want on", got[1].State, err)
 			}
-			if n := logs.count("outlet poll answers again"); n != 1 {
+			if n := strings.Count(logs.String(), "outlet poll answers again"); n != 1 {
 				t.Fatalf("%d recovery lines, want 1", n)
 			}
 		})

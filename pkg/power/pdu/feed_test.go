@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // Compile-time checks: a Feed is both an actuator and a sensor.
@@ -201,7 +202,7 @@ func TestFeedActions(t *testing.T) {
 // TestFeedErrors: a feed passes the PDU's failures on.
 func TestFeedErrors(t *testing.T) {
 	t.Run("unreachable", func(t *testing.T) {
-		cfg := baseConfig(closedUDPPort(t), "auto")
+		cfg := baseConfig(testkit.FreeAddr(t, "udp"), "auto")
 		cfg.SNMP.Timeout, cfg.SNMP.Retries = 100*time.Millisecond, 0
 		c := newClient(t, cfg)
 		f := pdu.NewFeed(c, []int{1})

@@ -13,9 +13,10 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/sim"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // Test communities; distinct so a test can tell which one a request used.
@@ -41,20 +42,7 @@ func startRack(t *testing.T, cfg sim.Config) *sim.Rack {
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("rack.Run: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("rack.Run did not return within 5s of cancel")
-		}
-	})
+	testkit.Background(t, "rack.Run", r.Run)
 	return r
 }
 
@@ -96,26 +84,12 @@ func newClient(t *testing.T, cfg pdu.Config) *pdu.Client {
 	return c
 }
 
-// requireTool returns the path of a command-line tool. Without it the test
-// skips, except under CI (CI set), where a missing tool is a failure.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("%s not installed (Debian package snmp): %v", name, err)
-		}
-		t.Fatalf("%s not installed (Debian package snmp), required under CI: %v", name, err)
-	}
-	return path
-}
-
 // netSNMPGet reads OIDs with net-snmp's snmpget, isolated from the
 // machine's net-snmp configuration and MIBs, and returns the bare values,
 // one per OID. args select version and credentials, e.g. -v2c -c COMMUNITY.
 func netSNMPGet(t *testing.T, addr string, oids []string, args ...string) []string {
 	t.Helper()
-	path := requireTool(t, "snmpget")
+	path := testkit.Tool(t, "snmpget")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -233,22 +207,9 @@ func startFake(t *testing.T, model string, outlets int, cfg snmpagent.Config) *f
 				return f.power[o]
 			}}
 		}
-		// Value -> resulting status value (-1: leave as is) per command OID.
-		cmds := map[string]map[int]int{}
-		for _, c := range []struct {
-			cmd    pdu.Command
-			result int
-		}{{m.On, m.Status.On[0]}, {m.Off, m.Status.Off[0]}, {m.Reboot, -1}} {
-			if c.cmd.IsZero() {
-				continue
-			}
-			oid := m.OID(c.cmd.OID, o)
-			if cmds[oid] == nil {
-				cmds[oid] = map[int]int{}
-			}
-			cmds[oid][c.cmd.Value] = c.result
-		}
-		for oid, byValue := range cmds {
+		// The status value a switch leaves (a reboot: as it is).
+		result := map[pdu.Switch]int{pdu.SwitchOn: m.Status.On[0], pdu.SwitchOff: m.Status.Off[0], pdu.SwitchReboot: -1}
+		for oid, byValue := range m.Commands(o) {
 			obj := objs[oid]
 			if obj == nil {
 				obj = &snmpagent.Object{Type: gosnmp.Integer, Value: 0}
@@ -275,7 +236,7 @@ func startFake(t *testing.T, model string, outlets int, cfg snmpagent.Config) *f
 						return gosnmp.NoError
 					}
 				}
-				if r := byValue[v.(int)]; r >= 0 {
+				if r := result[byValue[v.(int)]]; r >= 0 {
 					f.status[o] = r
 				}
 				return gosnmp.NoError
@@ -351,18 +312,6 @@ func waitRequests(t *testing.T, a *snmpagent.Agent, n uint64) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// closedUDPPort returns a 127.0.0.1 address on which nothing listens.
-func closedUDPPort(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := c.LocalAddr().String()
-	c.Close()
-	return addr
 }
 
 // macOf is a locally administered MAC derived from i.

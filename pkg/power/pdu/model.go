@@ -92,6 +92,40 @@ func (m *Model) OID(template string, outlet int) string {
 	return OutletOID(template, m.index(outlet))
 }
 
+// Switch is what an outlet command does: on, off, or reboot (off, then
+// on again, by the PDU itself).
+type Switch int
+
+// Outlet switches.
+const (
+	SwitchOn Switch = iota + 1
+	SwitchOff
+	SwitchReboot
+)
+
+// Commands are one outlet's commands as an agent receives them: by
+// control OID, the switch each written value asks for. Commands that share
+// an OID differ by value (APC: 1 on, 2 off); commands on separate OIDs may
+// share a value (Eaton: write 0). Simulated and fake PDUs answer SETs with
+// it.
+func (m *Model) Commands(outlet int) map[string]map[int]Switch {
+	out := map[string]map[int]Switch{}
+	for _, c := range []struct {
+		cmd Command
+		sw  Switch
+	}{{m.On, SwitchOn}, {m.Off, SwitchOff}, {m.Reboot, SwitchReboot}} {
+		if c.cmd.IsZero() {
+			continue
+		}
+		oid := m.OID(c.cmd.OID, outlet)
+		if out[oid] == nil {
+			out[oid] = map[int]Switch{}
+		}
+		out[oid][c.cmd.Value] = c.sw
+	}
+	return out
+}
+
 // OutletOf is the inverse of OID: the outlet whose instance of template
 // oid is (with or without a leading dot), or ok=false when oid is not an
 // instance of template.

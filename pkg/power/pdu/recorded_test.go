@@ -1,22 +1,21 @@
 package pdu_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 	"github.com/powerjockey/powerjockey/pkg/power"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu"
 	"github.com/powerjockey/powerjockey/pkg/power/pdu/pdutest"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // These tests drive the client against recorded walks of real devices
@@ -24,29 +23,11 @@ import (
 // the vendor MIBs, never from the model table). See
 // pdutest/testdata/README.md for the devices.
 
-// logBuffer collects a client's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // recordedClient is a client for a pdutest device with its default
 // communities.
-func recordedClient(t *testing.T, d *pdutest.Device, model string, edit func(*pdu.Config)) (*pdu.Client, *logBuffer) {
+func recordedClient(t *testing.T, d *pdutest.Device, model string, edit func(*pdu.Config)) (*pdu.Client, *testkit.Log) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.Log{}
 	cfg := pdu.Config{
 		Name: "rec", Address: d.Addr(), Model: model,
 		SNMP:          pdu.SNMPConfig{Version: "2c", CommunityRead: "public", CommunityWrite: "private", Timeout: time.Second, Retries: 1},
@@ -57,23 +38,6 @@ func recordedClient(t *testing.T, d *pdutest.Device, model string, edit func(*pd
 		edit(&cfg)
 	}
 	return newClient(t, cfg), logs
-}
-
-// recordedInt is the integer a recording holds at oid.
-func recordedInt(d *pdutest.Device, oid string) (int, bool) {
-	v, ok := d.Recorded(oid)
-	if !ok {
-		return 0, false
-	}
-	switch n := v.Value.(type) {
-	case int:
-		return n, true
-	case uint32:
-		return int(n), true
-	case uint:
-		return int(n), true
-	}
-	return 0, false
 }
 
 // TestRecordedPDUs detects each recorded PDU, reads every outlet's state
@@ -107,7 +71,7 @@ func TestRecordedPDUs(t *testing.T) {
 			var sum float64
 			target := 0
 			for _, o := range outlets {
-				raw, _ := recordedInt(d, f.Status(o))
+				raw, _ := d.RecordedInt(f.Status(o))
 				want := power.Unknown
 				switch raw {
 				case f.StatusOn:
@@ -118,7 +82,7 @@ func TestRecordedPDUs(t *testing.T) {
 				if got[o].State != want {
 					t.Errorf("outlet %d reads %v, recorded status %d (%v)", o, got[o].State, raw, want)
 				}
-				w, metered := recordedInt(d, f.Watts(o))
+				w, metered := d.RecordedInt(f.Watts(o))
 				switch {
 				case metered && got[o].Watts == nil:
 					t.Errorf("outlet %d: no watts, recorded %d W", o, w)
@@ -131,7 +95,7 @@ func TestRecordedPDUs(t *testing.T) {
 					}
 				}
 			}
-			total, ok := recordedInt(d, f.TotalWatts)
+			total, ok := d.RecordedInt(f.TotalWatts)
 			if !ok || total <= 0 {
 				t.Fatalf("recording has no total power at %s", f.TotalWatts)
 			}
@@ -144,7 +108,7 @@ func TestRecordedPDUs(t *testing.T) {
 			if target == 0 {
 				t.Fatal("no outlet recorded on with a draw")
 			}
-			recordedW, _ := recordedInt(d, f.Watts(target))
+			recordedW, _ := d.RecordedInt(f.Watts(target))
 
 			for _, step := range []struct {
 				on    bool

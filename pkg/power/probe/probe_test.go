@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 var (
@@ -43,19 +44,6 @@ func openPort(t *testing.T) string {
 		<-done
 	})
 	return l.Addr().String()
-}
-
-// closedPort is a 127.0.0.1 address where nothing listens: connections are
-// refused.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // silentPort is a 127.0.0.1 address whose listener never accepts and whose
@@ -104,7 +92,7 @@ func TestTCP(t *testing.T) {
 		want    power.State
 	}{
 		{"listening", openPort, time.Second, power.StateOn},
-		{"refused", closedPort, time.Second, power.StateOn},
+		{"refused", func(t *testing.T) string { return testkit.FreeAddr(t, "tcp") }, time.Second, power.StateOn},
 		{"silent", silentPort, 200 * time.Millisecond, power.StateOff},
 	}
 	for _, tt := range tests {

@@ -8,7 +8,8 @@
 // nothing of the service's code: the rules are the specification's (the
 // assertion texts of DMTF's Redfish-Protocol-Validator are quoted where
 // they apply). The unit tests run it over the service in memory and the
-// end-to-end tests over the real binary.
+// end-to-end tests over the real binary. It is test support, not a stable
+// API.
 package redfishtest
 
 import (
@@ -25,6 +26,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // Config says where the service is and how to log in.
@@ -355,7 +358,7 @@ func (w *walker) publicDocuments(t *testing.T) {
 			}
 		}
 	}
-	if rm["Links"] == nil || field(rm, "Links", "Sessions", "@odata.id") == nil {
+	if rm["Links"] == nil || testkit.Field(rm, "Links", "Sessions", "@odata.id") == nil {
 		t.Error("service root: no Links/Sessions")
 	}
 }
@@ -862,18 +865,6 @@ func validETag(s string) bool {
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
-
-func field(m map[string]any, keys ...string) any {
-	var v any = m
-	for _, k := range keys {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[k]
-	}
-	return v
-}
 
 // Client returns an HTTP client for the walk over transport (nil: the
 // default): every request is bounded in time and redirects are not

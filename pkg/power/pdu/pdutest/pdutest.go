@@ -1,6 +1,7 @@
 // Package pdutest serves recorded SNMP walks of real devices (see
 // testdata/README.md) behind loopback SNMP agents, for the tests of the PDU
-// client, the CLI and the end-to-end suite.
+// client, the CLI and the end-to-end suite. It is test support, not a
+// stable API.
 //
 // Nothing here may come from powerjockey's model table: the package does
 // not import pkg/power/pdu (a test enforces it). What a device answers
@@ -23,9 +24,16 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
-	"github.com/powerjockey/powerjockey/pkg/snmpagent/snmprec"
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent/snmprec"
 )
+
+// Variable is an SNMP value a test device answers (the SNMP agent's type:
+// tests outside pkg/ name it through this package).
+type Variable = snmpagent.Variable
+
+// USMUser is an SNMPv3 user of a test device.
+type USMUser = snmpagent.USMUser
 
 //go:embed testdata/*.snmprec
 var recordings embed.FS
@@ -151,7 +159,7 @@ type Options struct {
 	// ReadCommunity and WriteCommunity default to "public" and "private".
 	ReadCommunity, WriteCommunity string
 	// Users serve SNMPv3.
-	Users []snmpagent.USMUser
+	Users []USMUser
 	// Listen defaults to "127.0.0.1:0".
 	Listen string
 	// Ignore makes the device acknowledge every switch and perform none,
@@ -159,7 +167,7 @@ type Options struct {
 	Ignore bool
 	// Answer, when set, is what a SET of a control object is answered
 	// with (an exception, another value) instead of the value written.
-	Answer func(written int) snmpagent.Variable
+	Answer func(written int) Variable
 	// Delay is how long after a SET the outlet actually switches, as a
 	// relay that takes its time.
 	Delay time.Duration
@@ -277,10 +285,26 @@ func (d *Device) Int(oid string) (int, bool) {
 	if !ok {
 		return 0, false
 	}
+	return intOf(v)
+}
+
+// RecordedInt returns the integer the recording holds at oid.
+func (d *Device) RecordedInt(oid string) (int, bool) {
+	v, ok := d.Recorded(oid)
+	if !ok {
+		return 0, false
+	}
+	return intOf(v)
+}
+
+// intOf is an integer variable's value.
+func intOf(v Variable) (int, bool) {
 	switch n := v.Value.(type) {
 	case int:
 		return n, true
 	case uint32:
+		return int(n), true
+	case uint:
 		return int(n), true
 	}
 	return 0, false

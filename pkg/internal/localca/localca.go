@@ -1,4 +1,10 @@
-package daemon
+// Package localca gives a TLS service (the Redfish service, the HTTP
+// server beyond loopback) its certificate: the operator's files, re-read
+// when they change, or a leaf issued by a small certificate authority
+// generated into the service's state directory, name-constrained to the
+// service's own names and renewed before it expires. Clients are given
+// the CA (ca.crt) once and trust every renewed leaf.
+package localca
 
 import (
 	"context"
@@ -25,16 +31,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/powerjockey/powerjockey/pkg/internal/atomicfile"
 )
 
-// Files of the generated certificates, under state_dir/redfish. tls.crt is
-// the served chain (the leaf, then the CA), so a client that was given
-// tls.crt as its CA bundle trusts the CA, and with it every renewed leaf.
+// Files of the generated certificates in a service's directory
+// (state_dir/redfish, state_dir/http). CertFile is the served chain (the
+// leaf, then the CA), so a client that was given it as its CA bundle
+// trusts the CA, and with it every renewed leaf; CAFile is what clients
+// are told to trust.
 const (
-	generatedCert = "tls.crt"
-	generatedKey  = "tls.key"
-	generatedCA   = "ca.crt"
-	generatedCAKy = "ca.key"
+	CertFile  = "tls.crt"
+	KeyFile   = "tls.key"
+	CAFile    = "ca.crt"
+	CAKeyFile = "ca.key"
 )
 
 // Lifetimes of the generated certificates. A leaf lives at most 397 days
@@ -53,21 +63,21 @@ const (
 	certCheckInterval = 6 * time.Hour
 )
 
-// certSource is where a service's certificate comes from: the operator's
+// Source is where a service's certificate comes from: the operator's
 // files, or (both empty) a leaf generated for the listen address.
-type certSource struct {
+type Source struct {
 	Listen, TLSCert, TLSKey string
 }
 
-// certStore holds a TLS service's certificate (Redfish's, the HTTP
+// Store holds a TLS service's certificate (Redfish's, the HTTP
 // server's) and keeps it current:
 // a generated one is renewed before it expires, a configured one is
 // re-read when its files change (a renewal by certbot or cert-manager),
 // both without a restart.
-type certStore struct {
+type Store struct {
 	service string // "redfish", "http": in log lines and the certificates' names
 	dir     string
-	rc      certSource
+	rc      Source
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -77,10 +87,11 @@ type certStore struct {
 	mods [2]time.Time // modification times of a configured tls_cert and tls_key
 }
 
-// newCertStore loads or generates the certificate; an error means the
-// service cannot start.
-func newCertStore(service, dir string, rc certSource, log *slog.Logger, now func() time.Time) (*certStore, error) {
-	s := &certStore{service: service, dir: dir, rc: rc, log: log, now: now}
+// NewStore loads or generates the certificate of service ("redfish",
+// "http": in log lines and the certificates' names) under dir; an error
+// means the service cannot start. now is the clock (tests: a fake one).
+func NewStore(service, dir string, rc Source, log *slog.Logger, now func() time.Time) (*Store, error) {
+	s := &Store{service: service, dir: dir, rc: rc, log: log, now: now}
 	if err := s.refresh(true); err != nil {
 		return nil, err
 	}
@@ -88,13 +99,19 @@ func newCertStore(service, dir string, rc certSource, log *slog.Logger, now func
 }
 
 // GetCertificate implements tls.Config.GetCertificate.
-func (s *certStore) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (s *Store) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return s.cur.Load(), nil
 }
 
-// run refreshes the certificate every certCheckInterval until ctx ends.
+// TLSConfig is a server configuration serving the store's current
+// certificate (TLS 1.2 and later).
+func (s *Store) TLSConfig() *tls.Config {
+	return &tls.Config{GetCertificate: s.GetCertificate, MinVersion: tls.VersionTLS12}
+}
+
+// Run refreshes the certificate every certCheckInterval until ctx ends.
 // A failed refresh keeps the current certificate and is logged.
-func (s *certStore) run(ctx context.Context) {
+func (s *Store) Run(ctx context.Context) {
 	t := time.NewTicker(certCheckInterval)
 	defer t.Stop()
 	for {
@@ -109,7 +126,7 @@ func (s *certStore) run(ctx context.Context) {
 	}
 }
 
-func (s *certStore) refresh(first bool) error {
+func (s *Store) refresh(first bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rc.TLSCert != "" {
@@ -127,7 +144,7 @@ func (s *certStore) refresh(first bool) error {
 
 // refreshConfigured (re)loads the operator's certificate when its files
 // changed, and warns about what clients will refuse.
-func (s *certStore) refreshConfigured(first bool) error {
+func (s *Store) refreshConfigured(first bool) error {
 	var mods [2]time.Time
 	for i, f := range []string{s.rc.TLSCert, s.rc.TLSKey} {
 		st, err := os.Stat(f)
@@ -154,7 +171,7 @@ func (s *certStore) refreshConfigured(first bool) error {
 	return nil
 }
 
-func (s *certStore) warnConfigured(leaf *x509.Certificate) {
+func (s *Store) warnConfigured(leaf *x509.Certificate) {
 	now := s.now()
 	switch {
 	case now.After(leaf.NotAfter):
@@ -178,8 +195,8 @@ func generatedCertificate(service, dir, listen string, now time.Time, log *slog.
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("listen %q: %w", listen, err)
 	}
-	caPath, caKeyPath := filepath.Join(dir, generatedCA), filepath.Join(dir, generatedCAKy)
-	certPath, keyPath := filepath.Join(dir, generatedCert), filepath.Join(dir, generatedKey)
+	caPath, caKeyPath := filepath.Join(dir, CAFile), filepath.Join(dir, CAKeyFile)
+	certPath, keyPath := filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)
 
 	ca, caKey, caWhy := loadCA(caPath, caKeyPath, now)
 	cert, leafWhy := loadLeaf(certPath, keyPath, ca, host, now)
@@ -472,10 +489,10 @@ func writeCA(certPath, keyPath string, ca *x509.Certificate, key crypto.Signer) 
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o644)
+	return atomicfile.Write(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o644)
 }
 
 func writeLeaf(certPath, keyPath string, cert tls.Certificate) error {
@@ -483,12 +500,12 @@ func writeLeaf(certPath, keyPath string, cert tls.Certificate) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return err
 	}
 	var chain []byte
 	for _, der := range cert.Certificate {
 		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
-	return writeFileAtomic(certPath, chain, 0o644)
+	return atomicfile.Write(certPath, chain, 0o644)
 }

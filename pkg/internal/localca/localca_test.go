@@ -1,8 +1,7 @@
-package daemon
+package localca
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,37 +16,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
-
-// logLines is a slog handler that keeps messages, for tests that look for
-// one.
-type logLines struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logLines) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message)
-	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, b.String())
-	return nil
-}
-func (l *logLines) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logLines) WithGroup(string) slog.Handler      { return l }
-
-func (l *logLines) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.ContainsFunc(l.msgs, func(m string) bool { return strings.Contains(m, s) })
-}
 
 // readPEMs returns the certificates of a PEM file.
 func readPEMs(t *testing.T, path string) []*x509.Certificate {
@@ -86,12 +59,12 @@ func verifyFor(leaf, ca *x509.Certificate, name string, at time.Time) error {
 func TestGeneratedCertificate(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	cert, err := generatedCertificate("redfish", dir, "127.0.0.1:8000", now, quietLogger())
+	cert, err := generatedCertificate("redfish", dir, "127.0.0.1:8000", now, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain := readPEMs(t, filepath.Join(dir, generatedCert))
-	cas := readPEMs(t, filepath.Join(dir, generatedCA))
+	chain := readPEMs(t, filepath.Join(dir, CertFile))
+	cas := readPEMs(t, filepath.Join(dir, CAFile))
 	if len(chain) != 2 || len(cas) != 1 || !bytes.Equal(chain[1].Raw, cas[0].Raw) || !bytes.Equal(chain[0].Raw, cert.Certificate[0]) {
 		t.Fatalf("tls.crt holds %d certificates, ca.crt %d: want the leaf then the CA, and the CA", len(chain), len(cas))
 	}
@@ -132,14 +105,14 @@ func TestGeneratedCertificate(t *testing.T) {
 			t.Errorf("does not verify for %s against ca.crt: %v", name, err)
 		}
 	}
-	for _, f := range []string{generatedKey, generatedCAKy} {
+	for _, f := range []string{KeyFile, CAKeyFile} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, %v; want 0600", f, st.Mode().Perm(), err)
 		}
 	}
 
 	// The CA's name constraints hold: its key cannot vouch for another host.
-	caPair, err := tls.LoadX509KeyPair(filepath.Join(dir, generatedCA), filepath.Join(dir, generatedCAKy))
+	caPair, err := tls.LoadX509KeyPair(filepath.Join(dir, CAFile), filepath.Join(dir, CAKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,13 +137,13 @@ func TestGeneratedCertificate(t *testing.T) {
 func TestGeneratedCertificateLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	gen := func(listen string, at time.Time) (*x509.Certificate, *x509.Certificate, *logLines) {
+	gen := func(listen string, at time.Time) (*x509.Certificate, *x509.Certificate, *testkit.Records) {
 		t.Helper()
-		logs := &logLines{}
+		logs := testkit.NewRecords()
 		if _, err := generatedCertificate("redfish", dir, listen, at, slog.New(logs)); err != nil {
 			t.Fatal(err)
 		}
-		return readPEMs(t, filepath.Join(dir, generatedCert))[0], readPEMs(t, filepath.Join(dir, generatedCA))[0], logs
+		return readPEMs(t, filepath.Join(dir, CertFile))[0], readPEMs(t, filepath.Join(dir, CAFile))[0], logs
 	}
 	leaf1, ca1, _ := gen("127.0.0.1:8000", now)
 
@@ -187,8 +160,8 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	if err := verifyFor(leaf3, ca1, "127.0.0.1", renewAt); err != nil {
 		t.Errorf("the renewed leaf does not verify against the CA clients have: %v", err)
 	}
-	if !logs.has("redfish certificate renewed") || !logs.has("expires within 30 days") {
-		t.Errorf("renewal not logged: %v", logs.msgs)
+	if !logs.Has("redfish certificate renewed") || !logs.Has("expires within 30 days") {
+		t.Errorf("renewal not logged: %v", logs.All())
 	}
 
 	// Another listen host: the CA's name constraints do not cover it.
@@ -196,8 +169,8 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	if bytes.Equal(ca1.Raw, ca4.Raw) || verifyFor(leaf4, ca4, "192.0.2.7", renewAt) != nil || verifyFor(leaf4, ca4, "127.0.0.1", renewAt) != nil {
 		t.Errorf("listen host change: SANs %v %v", leaf4.DNSNames, leaf4.IPAddresses)
 	}
-	if !logs.has("clients must be given the new ca.crt") {
-		t.Errorf("a new CA is not announced: %v", logs.msgs)
+	if !logs.Has("clients must be given the new ca.crt") {
+		t.Errorf("a new CA is not announced: %v", logs.All())
 	}
 
 	// The CA expiring within 30 days: a new CA and leaf.
@@ -210,15 +183,15 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 	// A host name listen address is a DNS SAN; the wildcard address
 	// names the machine.
 	d2 := t.TempDir()
-	if c, err := generatedCertificate("redfish", d2, "bmc.example.org:8000", now, quietLogger()); err != nil || c.Leaf.VerifyHostname("bmc.example.org") != nil {
+	if c, err := generatedCertificate("redfish", d2, "bmc.example.org:8000", now, slog.New(slog.DiscardHandler)); err != nil || c.Leaf.VerifyHostname("bmc.example.org") != nil {
 		t.Errorf("host name listen: %v", err)
 	}
 	d3 := t.TempDir()
-	c, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, quietLogger())
+	c, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, slog.New(slog.DiscardHandler))
 	if h, herr := os.Hostname(); err != nil || herr == nil && c.Leaf.VerifyHostname(h) != nil {
 		t.Errorf("wildcard listen: %v, DNS SANs %v", err, c.Leaf.DNSNames)
 	}
-	if c2, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, quietLogger()); err != nil || !bytes.Equal(c.Certificate[0], c2.Certificate[0]) {
+	if c2, err := generatedCertificate("redfish", d3, "0.0.0.0:8000", now, slog.New(slog.DiscardHandler)); err != nil || !bytes.Equal(c.Certificate[0], c2.Certificate[0]) {
 		t.Errorf("wildcard listen: certificate not kept: %v", err)
 	}
 
@@ -231,9 +204,9 @@ func TestGeneratedCertificateLifecycle(t *testing.T) {
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
 	oldDER, _ := x509.CreateCertificate(rand.Reader, old, old, &oldKey.PublicKey, oldKey)
 	oldKeyDER, _ := x509.MarshalPKCS8PrivateKey(oldKey)
-	os.WriteFile(filepath.Join(d4, generatedCert), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: oldDER}), 0o644)
-	os.WriteFile(filepath.Join(d4, generatedKey), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: oldKeyDER}), 0o600)
-	logs = &logLines{}
+	os.WriteFile(filepath.Join(d4, CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: oldDER}), 0o644)
+	os.WriteFile(filepath.Join(d4, KeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: oldKeyDER}), 0o600)
+	logs = testkit.NewRecords()
 	c, err = generatedCertificate("redfish", d4, "127.0.0.1:8000", now, slog.New(logs))
 	if err != nil || c.Leaf.IsCA || bytes.Equal(c.Certificate[0], oldDER) {
 		t.Errorf("the old CA-style certificate was kept: %v", err)
@@ -248,7 +221,7 @@ func TestConfiguredCertificate(t *testing.T) {
 	now := time.Now()
 	// Files from the generator stand in for the operator's.
 	src := t.TempDir()
-	if _, err := generatedCertificate("redfish", src, "127.0.0.1:8000", now, quietLogger()); err != nil {
+	if _, err := generatedCertificate("redfish", src, "127.0.0.1:8000", now, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile := filepath.Join(dir, "my.crt"), filepath.Join(dir, "my.key")
@@ -261,11 +234,11 @@ func TestConfiguredCertificate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	copyFile(filepath.Join(src, generatedCert), certFile)
-	copyFile(filepath.Join(src, generatedKey), keyFile)
-	logs := &logLines{}
-	rc := certSource{Listen: "127.0.0.1:8000", TLSCert: certFile, TLSKey: keyFile}
-	s, err := newCertStore("redfish", filepath.Join(dir, "state"), rc, slog.New(logs), time.Now)
+	copyFile(filepath.Join(src, CertFile), certFile)
+	copyFile(filepath.Join(src, KeyFile), keyFile)
+	logs := testkit.NewRecords()
+	rc := Source{Listen: "127.0.0.1:8000", TLSCert: certFile, TLSKey: keyFile}
+	s, err := NewStore("redfish", filepath.Join(dir, "state"), rc, slog.New(logs), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,24 +247,24 @@ func TestConfiguredCertificate(t *testing.T) {
 	if !bytes.Equal(got.Certificate[0], first.Raw) {
 		t.Error("the configured certificate is not served")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "state", generatedCert)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "state", CertFile)); err == nil {
 		t.Error("a certificate was generated although one is configured")
 	}
 
 	// New files (a renewal): served after the next refresh.
 	src2 := t.TempDir()
-	if _, err := generatedCertificate("redfish", src2, "127.0.0.1:8000", now, quietLogger()); err != nil {
+	if _, err := generatedCertificate("redfish", src2, "127.0.0.1:8000", now, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(filepath.Join(src2, generatedCert), certFile)
-	copyFile(filepath.Join(src2, generatedKey), keyFile)
+	copyFile(filepath.Join(src2, CertFile), certFile)
+	copyFile(filepath.Join(src2, KeyFile), keyFile)
 	later := time.Now().Add(time.Second)
 	os.Chtimes(certFile, later, later)
 	if err := s.refresh(false); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.GetCertificate(nil)
-	if bytes.Equal(got.Certificate[0], first.Raw) || !logs.has("redfish certificate files changed") {
+	if bytes.Equal(got.Certificate[0], first.Raw) || !logs.Has("redfish certificate files changed") {
 		t.Error("changed certificate files were not re-read")
 	}
 
@@ -300,11 +273,11 @@ func TestConfiguredCertificate(t *testing.T) {
 	if err := s.refresh(false); err != nil {
 		t.Fatal(err)
 	}
-	if !logs.has("expires soon") {
-		t.Errorf("no warning for a certificate expiring in a day: %v", logs.msgs)
+	if !logs.Has("expires soon") {
+		t.Errorf("no warning for a certificate expiring in a day: %v", logs.All())
 	}
 	// A missing file is an error at start.
-	if _, err := newCertStore("redfish", dir, certSource{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, quietLogger(), time.Now); err == nil {
+	if _, err := NewStore("redfish", dir, Source{Listen: "127.0.0.1:1", TLSCert: "/nonexistent", TLSKey: keyFile}, slog.New(slog.DiscardHandler), time.Now); err == nil {
 		t.Error("a missing tls_cert is not an error")
 	}
 }

@@ -1,4 +1,4 @@
-package daemon
+package inventory
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	gobmc "github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/types"
+	mwol "github.com/mdlayher/wol"
 
 	"github.com/powerjockey/powerjockey/pkg/config"
 	"github.com/powerjockey/powerjockey/pkg/ipmi"
@@ -49,19 +50,23 @@ func newPDUClient(p config.PDU, log *slog.Logger, obs pdu.Observer) (*pdu.Client
 
 // nodeConfig turns one configured node into the node layer's config,
 // building its means from the shared PDU clients and WoL senders.
-func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
+func (inv *Inventory) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 	nc := node.Config{
 		Name:           n.Name,
 		OnDelay:        n.OnDelay.D(),
 		CycleDelay:     n.CycleDelay.D(),
-		StatusSource:   n.Status.Source,
 		WattsOn:        *n.Status.WattsOn,
 		MaxAge:         n.Status.MaxAge.D(),
 		SampleInterval: n.Status.SampleInterval.D(),
-		Boot:           d.nodeBootConfig(n),
-		Logger:         d.log,
-		Observer:       d.metrics,
+		Boot:           inv.nodeBootConfig(n),
+		Logger:         inv.log,
+		Observer:       inv.obs,
 	}
+	src, err := power.ParseSource(n.Status.Source)
+	if err != nil {
+		return nc, nil, fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	nc.StatusSource = src
 	if n.Fallback == "error" {
 		nc.Fallback = node.FallbackError
 	}
@@ -74,7 +79,7 @@ func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 	}
 	var feed *pdu.Feed
 	if n.PDU != nil {
-		c := d.pdus[n.PDU.Name]
+		c := inv.pdus[n.PDU.Name]
 		if c == nil {
 			return nc, nil, fmt.Errorf("node %s: unknown PDU %q", n.Name, n.PDU.Name)
 		}
@@ -82,7 +87,7 @@ func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 		nc.Means.Feed = feed
 	}
 	if n.WoL != nil {
-		sender, err := d.wolSender(n.WoL)
+		sender, err := inv.wolSender(n.WoL)
 		if err != nil {
 			return nc, nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
@@ -92,7 +97,9 @@ func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 			Repeat:   n.WoL.Repeat,
 			Interval: n.WoL.Interval.D(),
 		})
-		a.OnSent = func() { d.metrics.WoLSent(n.Name) }
+		if inv.obs != nil {
+			a.OnSent = func() { inv.obs.WoLSent(n.Name) }
+		}
 		nc.Means.Waker = a
 	}
 	if e := n.Exec; e != nil {
@@ -104,7 +111,7 @@ func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 			},
 			Status:  e.Status,
 			Timeout: e.Timeout.D(),
-			Logger:  d.log,
+			Logger:  inv.log,
 		})
 		nc.Means.Hooks = hooks
 		if hooks.HasStatus() {
@@ -121,26 +128,48 @@ func (d *Daemon) nodeConfig(n config.Node) (node.Config, *pdu.Feed, error) {
 	return nc, feed, nil
 }
 
-func (d *Daemon) wolSender(w *config.WoL) (wol.Sender, error) {
+// wolSender is the sender of a node's magic packets: the raw socket of
+// its interface, or the shared UDP socket, each opened on first use (a
+// configuration without Wake-on-LAN opens none).
+func (inv *Inventory) wolSender(w *config.WoL) (wol.Sender, error) {
 	if w.Interface != "" {
-		if s, ok := d.rawSenders[w.Interface]; ok {
+		if s, ok := inv.rawSenders[w.Interface]; ok {
 			return s, nil
 		}
 		s, err := wol.NewRawSender(w.Interface)
 		if err != nil {
 			return nil, err
 		}
-		d.rawSenders[w.Interface] = s
+		inv.rawSenders[w.Interface] = s
 		return s, nil
 	}
-	return wol.NewUDPSender(d.wolClient, w.Target), nil
+	if inv.wolClient == nil {
+		c, err := mwol.NewClient()
+		if err != nil {
+			return nil, fmt.Errorf("wake-on-lan socket: %w", err)
+		}
+		inv.wolClient = c
+	}
+	return wol.NewUDPSender(inv.wolClient, w.Target), nil
 }
 
-var privileges = map[string]gobmc.PrivilegeLevel{
-	"callback":      gobmc.PrivilegeLevelCallback,
-	"user":          gobmc.PrivilegeLevelUser,
-	"operator":      gobmc.PrivilegeLevelOperator,
-	"administrator": gobmc.PrivilegeLevelAdministrator,
+// nodeBootConfig is how a node's machine takes part in the boot endpoint:
+// whether it fetches its script, and the image checker of its virtual
+// media (none without an endpoint).
+func (inv *Inventory) nodeBootConfig(n config.Node) node.BootConfig {
+	bc := node.BootConfig{FetchesScript: inv.cfg.FetchesBootScript(n)}
+	if inv.cfg.Boot.Listen != "" {
+		bc.Media = inv.mediaChecker
+	}
+	return bc
+}
+
+// privileges are the IPMI face's levels of the configuration's names.
+var privileges = map[config.Privilege]gobmc.PrivilegeLevel{
+	config.PrivilegeCallback:      gobmc.PrivilegeLevelCallback,
+	config.PrivilegeUser:          gobmc.PrivilegeLevelUser,
+	config.PrivilegeOperator:      gobmc.PrivilegeLevelOperator,
+	config.PrivilegeAdministrator: gobmc.PrivilegeLevelAdministrator,
 }
 
 // endpointConfig is a node's IPMI endpoint configuration.
@@ -171,60 +200,66 @@ func endpointConfig(c *config.Config, n config.Node) ipmi.EndpointConfig {
 	return ec
 }
 
-// startNode builds a node and its endpoint.
-func (d *Daemon) startNode(ctx context.Context, n config.Node) (*nodeEntry, error) {
-	e, err := d.newNode(ctx, n)
+// startNode builds a node and serves it.
+func (inv *Inventory) startNode(ctx context.Context, n config.Node) (*entry, error) {
+	e, err := inv.newNode(ctx, n)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.startEndpoint(ctx, e); err != nil {
+	if err := inv.serve(ctx, e); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
 // newNode builds a node (loading or creating its persisted state).
-func (d *Daemon) newNode(ctx context.Context, n config.Node) (*nodeEntry, error) {
-	nc, feed, err := d.nodeConfig(n)
+func (inv *Inventory) newNode(ctx context.Context, n config.Node) (*entry, error) {
+	nc, feed, err := inv.nodeConfig(n)
 	if err != nil {
 		return nil, err
 	}
-	nd, err := node.New(ctx, nc, d.store)
+	nd, err := node.New(ctx, nc, inv.store)
 	if err != nil {
 		if feed != nil {
 			feed.Release()
 		}
 		return nil, err
 	}
-	return &nodeEntry{node: nd, cfg: n, feed: feed}, nil
+	return &entry{node: nd, cfg: n, feed: feed}, nil
 }
 
-// startEndpoint opens a built node's console and binds and serves its IPMI
-// endpoint; on failure the node is released.
-func (d *Daemon) startEndpoint(ctx context.Context, e *nodeEntry) error {
-	con, stop, err := d.startConsole(ctx, e.cfg)
+// serve opens a built node's console and starts its IPMI endpoint, when
+// the inventory has endpoints to serve; on failure the node is released.
+func (inv *Inventory) serve(ctx context.Context, e *entry) error {
+	if inv.endpoints == nil {
+		return nil
+	}
+	con, stop, err := inv.startConsole(ctx, e.cfg)
 	if err != nil {
 		e.release()
 		return err
 	}
 	e.console, e.stopConsole = con, stop
-	ec := endpointConfig(d.cfg, e.cfg)
+	ec := endpointConfig(inv.cfg, e.cfg)
 	ec.Hardware = hardware(e.cfg, e.console)
-	if _, err := d.ipmi.Start(ctx, e.node, ec); err != nil {
+	if _, err := inv.endpoints.Start(ctx, e.node, ec); err != nil {
 		e.release()
 		return err
 	}
 	return nil
 }
 
-func (d *Daemon) stopNode(e *nodeEntry) {
-	d.ipmi.Stop(e.node.Name())
+// stopNode stops a node's endpoint, then the node.
+func (inv *Inventory) stopNode(e *entry) {
+	if inv.endpoints != nil {
+		inv.endpoints.Stop(e.node.Name())
+	}
 	e.release()
 }
 
 // release stops the node and its console and takes its outlets out of its
 // PDU's poll set.
-func (e *nodeEntry) release() {
+func (e *entry) release() {
 	if e.stopConsole != nil {
 		e.stopConsole()
 	}

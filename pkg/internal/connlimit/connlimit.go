@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/audit"
+	"github.com/powerjockey/powerjockey/pkg/internal/audit"
 )
 
 // Limits are the caps of a Listener.

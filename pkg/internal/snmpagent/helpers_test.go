@@ -1,7 +1,6 @@
 package snmpagent
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // OIDs of the test MIB, a tiny simulated PDU.
@@ -163,20 +164,7 @@ func startAgent(t testing.TB, cfg Config, mib MIB, opts ...Option) *Agent {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Serve did not return after cancel")
-		}
-	})
+	testkit.Background(t, "Serve", a.Serve)
 	return a
 }
 

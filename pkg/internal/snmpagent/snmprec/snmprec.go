@@ -25,7 +25,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 )
 
 // Record is one recorded variable.

@@ -1,4 +1,4 @@
-package daemon
+package inventory
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // startConsole opens a node's serial console in the background (it never
 // delays the start: a missing device or an unreachable console server is
 // retried). It runs until stop is called.
-func (d *Daemon) startConsole(ctx context.Context, n config.Node) (c *console.Console, stop func(), err error) {
+func (inv *Inventory) startConsole(ctx context.Context, n config.Node) (c *console.Console, stop func(), err error) {
 	if n.Console == nil {
 		return nil, func() {}, nil
 	}
@@ -24,7 +24,7 @@ func (d *Daemon) startConsole(ctx context.Context, n config.Node) (c *console.Co
 		TCP:     n.Console.TCP,
 		Command: n.Console.Command,
 		History: *n.Console.History,
-		Logger:  d.log,
+		Logger:  inv.log,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -1,4 +1,4 @@
-package daemon
+package inventory
 
 import (
 	"context"
@@ -16,11 +16,11 @@ import (
 // the model table (a UPS, a sensor box, an unknown device) is an error:
 // its nodes could never be switched. One that does not answer is logged;
 // its model is detected when it is first used.
-func (d *Daemon) detectPDUs(ctx context.Context, pdus []config.PDU) error {
+func (inv *Inventory) detectPDUs(ctx context.Context, pdus []config.PDU) error {
 	errs := make([]error, len(pdus))
 	var wg sync.WaitGroup
 	for i, p := range pdus {
-		c := d.pdus[p.Name]
+		c := inv.pdus[p.Name]
 		if p.Model != "auto" || c == nil {
 			continue
 		}
@@ -35,11 +35,11 @@ func (d *Daemon) detectPDUs(ctx context.Context, pdus []config.PDU) error {
 			m, err := c.Model(dctx)
 			switch {
 			case errors.Is(err, pdu.ErrNotPDU):
-				errs[i] = fmt.Errorf("%s: pdus: %w", d.cfg.Path, err)
+				errs[i] = fmt.Errorf("%s: pdus: %w", inv.cfg.Path, err)
 			case err != nil:
-				d.log.Warn("PDU model not detected at start; detection is retried when the PDU is used", "pdu", p.Name, "err", err)
+				inv.log.Warn("PDU model not detected at start; detection is retried when the PDU is used", "pdu", p.Name, "err", err)
 			default:
-				d.log.Info("PDU model", "pdu", p.Name, "model", m.Name)
+				inv.log.Info("PDU model", "pdu", p.Name, "model", m.Name)
 			}
 		}()
 	}

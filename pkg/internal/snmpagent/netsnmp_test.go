@@ -8,30 +8,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
 // Interop tests against net-snmp's command-line tools (Debian package
 // "snmp"). Without the tools they skip, except under CI, where a missing
 // tool is a failure.
 
-// requireTool returns the path of a net-snmp tool.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("%s not installed (Debian package snmp): %v", name, err)
-		}
-		t.Fatalf("%s not installed (Debian package snmp), required under CI: %v", name, err)
-	}
-	return path
-}
-
 // netSNMP runs a net-snmp tool against a, isolated from the machine's
 // net-snmp configuration and MIB files, and returns its combined output.
 func netSNMP(t *testing.T, a *Agent, tool string, options []string, operands ...string) (string, error) {
 	t.Helper()
-	path := requireTool(t, tool)
+	path := testkit.Tool(t, tool)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -52,7 +41,7 @@ func netSNMP(t *testing.T, a *Agent, tool string, options []string, operands ...
 
 func TestNetSNMP(t *testing.T) {
 	for _, tool := range []string{"snmpget", "snmpset", "snmpwalk", "snmpbulkwalk"} {
-		requireTool(t, tool)
+		testkit.Tool(t, tool)
 	}
 	tree, pdu := newTestTree(t)
 	a := startAgent(t, testConfig, tree)

@@ -1,4 +1,4 @@
-package daemon
+package inventory
 
 import (
 	"container/heap"

@@ -6,27 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newTestLog(opt Options) (*Log, *bytes.Buffer, *fakeClock) {
+func newTestLog(opt Options) (*Log, *bytes.Buffer, *testkit.Clock) {
 	var buf bytes.Buffer
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	opt.Now = clk.now
+	clk := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	opt.Now = clk.Now
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey {
@@ -86,7 +75,7 @@ func TestRateLimits(t *testing.T) {
 		t.Fatalf("%d lines logged, want 10", n)
 	}
 
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	buf.Reset()
 	if !l.Write(ctx, slog.LevelWarn, "login refused", "198.51.100.1:9", "root") {
 		t.Fatal("a new window does not admit the source again")
@@ -111,7 +100,7 @@ func TestManySources(t *testing.T) {
 		for i := range 2 * maxSources {
 			l.Write(context.Background(), slog.LevelInfo, "x", fmt.Sprintf("10.%d.%d.%d", round, i/256, i%256), "")
 		}
-		clk.add(time.Minute)
+		clk.Advance(time.Minute)
 	}
 	if len(l.sources) > maxSources {
 		t.Errorf("%d sources tracked, want at most %d", len(l.sources), maxSources)

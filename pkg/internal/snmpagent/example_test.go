@@ -10,7 +10,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/powerjockey/powerjockey/pkg/snmpagent"
+	"github.com/powerjockey/powerjockey/pkg/internal/snmpagent"
 )
 
 // A one-outlet PDU: reading the status OID reports the outlet's state,

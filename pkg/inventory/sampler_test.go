@@ -1,48 +1,37 @@
-package daemon
+package inventory
 
 import (
 	"context"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/powerjockey/powerjockey/pkg/node"
 	"github.com/powerjockey/powerjockey/pkg/power"
+	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
-// countingSensor counts its reads; each reading's time is its number, so
-// that a node's snapshot tells when its refresh is over.
-type countingSensor struct {
-	mu    sync.Mutex
-	reads int
+// countingSensor is a sensor whose readings are dated by their number
+// (the Unix second n for the n-th read), so that a node's snapshot tells
+// which read it stored.
+func countingSensor() *testkit.Sensor {
+	s := testkit.NewSensor("probe", power.StateOn)
+	var n atomic.Int64
+	s.SetClock(func() time.Time { return time.Unix(n.Add(1), 0) })
+	return s
 }
 
-func (s *countingSensor) Name() string { return "probe" }
-
-func (s *countingSensor) Read(context.Context) (power.Reading, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reads++
-	return power.Reading{State: power.StateOn, Source: "probe", At: time.Unix(int64(s.reads), 0)}, nil
-}
-
-func (s *countingSensor) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.reads
-}
-
-func sampledNodes(t *testing.T, every time.Duration, n int) ([]*node.Node, []*countingSensor) {
+func sampledNodes(t *testing.T, every time.Duration, n int) ([]*node.Node, []*testkit.Sensor) {
 	t.Helper()
 	store, err := node.OpenStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var nodes []*node.Node
-	var sensors []*countingSensor
+	var sensors []*testkit.Sensor
 	for i := range n {
-		s := &countingSensor{}
+		s := countingSensor()
 		nd, err := node.New(context.Background(), node.Config{Name: fmt.Sprintf("n%d", i), Means: node.Means{Probe: s}, SampleInterval: every}, store)
 		if err != nil {
 			t.Fatal(err)
@@ -55,10 +44,10 @@ func sampledNodes(t *testing.T, every time.Duration, n int) ([]*node.Node, []*co
 
 // waitReads waits (bounded) until each node's sensor was read want times
 // and the node stored the reading.
-func waitReads(t *testing.T, nodes []*node.Node, sensors []*countingSensor, want int) {
+func waitReads(t *testing.T, nodes []*node.Node, sensors []*testkit.Sensor, want int) {
 	t.Helper()
 	stored := func(i int) bool {
-		return sensors[i].count() >= want && nodes[i].Snapshot().Reading.At.Unix() >= int64(want)
+		return sensors[i].Reads() >= want && nodes[i].Snapshot().Reading.At.Unix() >= int64(want)
 	}
 	for range 1000 {
 		done := true
@@ -71,7 +60,7 @@ func waitReads(t *testing.T, nodes []*node.Node, sensors []*countingSensor, want
 		time.Sleep(5 * time.Millisecond)
 	}
 	for i, s := range sensors {
-		if got := s.count(); got != want || !stored(i) {
+		if got := s.Reads(); got != want || !stored(i) {
 			t.Fatalf("node %d: %d reads (the last stored: %v), want %d", i, got, stored(i), want)
 		}
 	}
@@ -108,7 +97,7 @@ func TestSamplerSchedule(t *testing.T) {
 	}
 	nodes[1].Close()
 	round(2*every, 3)
-	waitReads(t, []*node.Node{nodes[0], nodes[2]}, []*countingSensor{sensors[0], sensors[2]}, 3)
+	waitReads(t, []*node.Node{nodes[0], nodes[2]}, []*testkit.Sensor{sensors[0], sensors[2]}, 3)
 	if len(s.due) != 2 {
 		t.Fatalf("%d nodes scheduled after one was removed, want 2", len(s.due))
 	}
@@ -126,12 +115,12 @@ func TestSamplerRuns(t *testing.T) {
 	time.Sleep(10 * time.Millisecond) // asleep with an empty schedule
 	s.add(time.Now().Add(-samplerFirstDelay), []sampleGroup{{every: 50 * time.Millisecond, nodes: nodes}})
 	for range 1000 {
-		if sensors[0].count() >= 3 && sensors[1].count() >= 3 {
+		if sensors[0].Reads() >= 3 && sensors[1].Reads() >= 3 {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("reads after 5 s at a 50 ms interval: %d and %d, want at least 3 each", sensors[0].count(), sensors[1].count())
+	t.Fatalf("reads after 5 s at a 50 ms interval: %d and %d, want at least 3 each", sensors[0].Reads(), sensors[1].Reads())
 }
 
 // TestSamplerGroups: groups (a PDU's nodes, the nodes read otherwise)
