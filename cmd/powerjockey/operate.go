@@ -327,7 +327,7 @@ func printStatusTable(w io.Writer, nodes []node.View, now time.Time) {
 			last = fmt.Sprintf("%s via %s at %s", a.Action, a.Means, clock(a.At, now))
 			result = string(a.Result)
 			if a.Result != node.ResultRunning && a.Duration > 0 {
-				result += fmt.Sprintf(" (%s)", a.Duration.Round(time.Millisecond))
+				result += fmt.Sprintf(" (%s)", roundDuration(a.Duration))
 			}
 			if a.Error != "" {
 				notes = append(notes, fmt.Sprintf("%s: last action failed: %s", n.Name, a.Error))
@@ -391,7 +391,7 @@ func describeNode(w io.Writer, n node.View, now time.Time) {
 	if a := n.LastAction; a != nil {
 		line := fmt.Sprintf("  last action: %s via %s at %s: %s", a.Action, a.Means, clock(a.At, now), a.Result)
 		if a.Result != node.ResultRunning && a.Duration > 0 {
-			line += fmt.Sprintf(" in %s", a.Duration.Round(time.Millisecond))
+			line += fmt.Sprintf(" in %s", roundDuration(a.Duration))
 		}
 		if a.Error != "" {
 			line += ": " + a.Error
@@ -626,4 +626,11 @@ func sameOwner(stateDir string) error {
 		who = u.Username
 	}
 	return fmt.Errorf("state_dir %s belongs to %s: run --direct as that user (sudo -u %s powerjockey power ...), so that the daemon can read what it writes", stateDir, who, who)
+}
+
+// roundDuration shows an action's duration to the millisecond; one that
+// took less than a millisecond (a manual action, a no-op) shows as 1ms
+// rather than "0s", which reads like "never ran".
+func roundDuration(d time.Duration) time.Duration {
+	return max(d.Round(time.Millisecond), time.Millisecond)
 }
