@@ -2,6 +2,7 @@ package ipmi
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -165,4 +166,69 @@ func TestIdleEndpointsAreNotWoken(t *testing.T) {
 	if _, ok := sol.(*evictTicker); ok {
 		t.Fatal("a 10 ms ticker (the SOL pump's) was taken for the eviction ticker")
 	}
+}
+
+// admissionState returns the endpoint's unproven budget left (-1: no admission
+// state) and whether any of its tables is allocated.
+func admissionState(ep *Endpoint) (tokens float64, tables bool) {
+	c := ep.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tokens = -1
+	if c.adm != nil {
+		tokens = c.adm.unproven.tokens
+	}
+	tables = c.pending != nil || c.awaitOpen != nil || c.awaitRAKP2 != nil || c.awaitRAKP4 != nil ||
+		c.sessions != nil || c.v15 != nil || c.awaitChallenge != nil || c.awaitActivate != nil ||
+		c.v15Active != nil || c.unprovenQueue != nil
+	return tokens, tables
+}
+
+// TestAdmissionStateComesAndGoes: an endpoint holds its admission state
+// (the unproven budget and the 2 KiB heavy-hitters table) and its tables
+// only while it has use for them. They are made by traffic, and the sweep
+// drops them once the budget has refilled and the counting window passed,
+// never sooner, so that dropping them changes no decision: a drained
+// budget stays drained until it has leaked back.
+func TestAdmissionStateComesAndGoes(t *testing.T) {
+	clk := &fakeNow{now: time.Now()}
+	conn := newInjectConn(t)
+	ep, obs, g := startGuarded(t, newFakeMachine("n0"), testEndpointConfig(), DefaultGuardConfig(), conn,
+		func(g *Guard) { g.now = clk.Now })
+	if tokens, tables := admissionState(ep); tokens != -1 || tables {
+		t.Fatalf("a new endpoint holds admission state (%v tokens) or tables (%v)", tokens, tables)
+	}
+	burst := g.cfg.Unproven.Burst
+	ping := []byte{0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, 0x01, 0x00, 0x00}
+	r := rand.New(rand.NewPCG(3, 4))
+	flood := func(n int) {
+		t.Helper()
+		for range n {
+			conn.inject(ping, randomLoopback(r))
+		}
+		until(t, "the pings are read", func() bool { return len(conn.in) == 0 })
+	}
+	// The whole burst and 50 more on a frozen clock: 50 refused.
+	flood(int(burst) + 50)
+	until(t, "50 pings refused", func() bool { return obs.droppedFor("unproven_budget") == 50 })
+	if tokens, _ := admissionState(ep); tokens != 0 {
+		t.Fatalf("%v tokens left after the burst, want 0", tokens)
+	}
+	// Half refilled: kept (a new budget would be full).
+	clk.advance(time.Second)
+	g.sweep()
+	if tokens, _ := admissionState(ep); tokens < 0 || !active(g, ep) {
+		t.Fatal("the sweep dropped a budget that had not refilled, or took the endpoint off the list")
+	}
+	flood(int(burst)/2 + 10)
+	until(t, "10 more refused", func() bool { return obs.droppedFor("unproven_budget") == 60 })
+	// Refilled and the window over: dropped, and with it the tables.
+	clk.advance(time.Duration(burst/g.cfg.Unproven.Rate) * time.Second)
+	g.sweep()
+	if tokens, tables := admissionState(ep); tokens != -1 || tables || active(g, ep) {
+		t.Fatalf("a settled endpoint keeps its admission state (%v tokens) or tables (%v), or stays on the list", tokens, tables)
+	}
+	// A new one is the same as the old one would have been: a full burst.
+	flood(int(burst) + 1)
+	until(t, "one more refused", func() bool { return obs.droppedFor("unproven_budget") == 61 })
 }
