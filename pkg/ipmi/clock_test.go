@@ -1,14 +1,17 @@
 package ipmi
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
 	gobmc "github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/client"
+	"github.com/bougou/go-ipmi/pkg/protocol"
 	"github.com/bougou/go-ipmi/pkg/types"
 )
 
@@ -126,30 +129,42 @@ func TestIdleEndpointsAreNotWoken(t *testing.T) {
 	clk := &fakeNow{now: time.Now()}
 	ep, _, g := startGuarded(t, newFakeMachine("n0"), testEndpointConfig(), DefaultGuardConfig(), newInjectConn(t),
 		func(g *Guard) { g.now = clk.Now })
-	tk := evictionTicker(t, ep)
 	if !ep.conn.quiet() || active(g, ep) {
 		t.Fatal("a new endpoint is not quiet, or on the active list")
 	}
+	var tk *evictTicker
 	idle := func() {
 		t.Helper()
 		for range 3 {
 			clk.advance(gobmc.DefaultSessionEvictInterval)
 			g.sweep()
-			if n := len(tk.c); n != 0 {
-				t.Fatalf("an idle endpoint's eviction ticker was ticked (%d waiting)", n)
+			if tk != nil && len(tk.c) != 0 {
+				t.Fatalf("an idle endpoint's eviction ticker was ticked (%d waiting)", len(tk.c))
 			}
 			if active(g, ep) {
 				t.Fatal("a quiet endpoint stayed on the active list")
 			}
 		}
 	}
+	// Presence pings are answered before go-ipmi's server runs, and do
+	// not start it: no eviction goroutine, no ticker.
+	for range 3 {
+		presencePing(t, ep)
+	}
 	idle()
+	ep.clock.mu.Lock()
+	started := ep.clock.evict != nil
+	ep.clock.mu.Unlock()
+	if started {
+		t.Fatal("presence pings started go-ipmi's server")
+	}
 
 	// A session puts it on the list, and keeps it there while it lasts.
 	c, err := connect(ep, "admin", "password", client.InterfaceLanplus, 17) // closed below, not by a cleanup
 	if err != nil {
 		t.Fatal(err)
 	}
+	tk = evictionTicker(t, ep)
 	g.sweep()
 	if !active(g, ep) {
 		t.Fatal("an endpoint with a session is not on the active list")
@@ -231,4 +246,28 @@ func TestAdmissionStateComesAndGoes(t *testing.T) {
 	// A new one is the same as the old one would have been: a full burst.
 	flood(int(burst) + 1)
 	until(t, "one more refused", func() bool { return obs.droppedFor("unproven_budget") == 61 })
+}
+
+// presencePing sends an ASF Presence Ping to ep from a socket of its own
+// and checks the answer is go-ipmi's pong with the ping's tag.
+func presencePing(t *testing.T, ep *Endpoint) {
+	t.Helper()
+	c, err := net.DialUDP("udp", nil, ep.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const tag = 0x5a
+	if _, err := c.Write([]byte{0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, tag, 0x00, 0x00}); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("no pong: %v", err)
+	}
+	if want := protocol.BuildASFPresencePong(tag); !bytes.Equal(buf[:n], want) {
+		t.Fatalf("pong % x, want % x", buf[:n], want)
+	}
 }

@@ -1,6 +1,7 @@
 package ipmi
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bougou/go-ipmi/pkg/protocol"
 )
 
 // guardedConn wraps an endpoint's socket and is where admission happens:
@@ -23,6 +26,12 @@ type guardedConn struct {
 	udp   udpConn
 	guard *Guard
 	ep    *Endpoint
+
+	// first is the datagram awaitSession read for go-ipmi's server to have
+	// from its first ReadFrom, firstFrom its source; only the endpoint's
+	// serve goroutine touches them.
+	first     []byte
+	firstFrom net.Addr
 
 	// busy is set after every datagram in or out (it may have changed the
 	// books) and cleared by the guard's sweep when it finds nothing left to
@@ -99,32 +108,70 @@ const answered = "-"
 
 // ReadFrom returns the next datagram worth handing to go-ipmi.
 func (c *guardedConn) ReadFrom(buf []byte) (int, net.Addr, error) {
+	if c.first != nil {
+		n, addr := copy(buf, c.first), c.firstFrom
+		c.first, c.firstFrom = nil, nil
+		return n, addr, nil
+	}
+	n, addr, _, err := c.read(buf)
+	return n, addr, err
+}
+
+// read reads datagrams into buf until one is admitted, and returns it with
+// its kind.
+func (c *guardedConn) read(buf []byte) (int, *net.UDPAddr, packetKind, error) {
 	for {
 		n, addr, err := c.udp.ReadFromUDP(buf)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, 0, err
 		}
 		if n == len(buf) {
 			c.ep.obs.Dropped(c.ep.Name(), "oversize")
 			continue
 		}
-		ok := c.admit(buf[:n], addr)
+		kind, ok := c.admit(buf[:n], addr)
 		c.touch()
 		if ok {
-			return n, addr, nil
+			return n, addr, kind, nil
 		}
 	}
 }
 
-// admit decides one datagram's fate. A panic in the decision costs the
-// datagram, never the process.
-func (c *guardedConn) admit(pkt []byte, addr *net.UDPAddr) (ok bool) {
+// awaitSession answers presence pings until a datagram that needs go-ipmi's
+// server arrives, and keeps that one for the server's first ReadFrom. The
+// endpoint runs the server from then on; until then it costs its serve
+// goroutine and a read buffer, not go-ipmi's second goroutine per server
+// (session eviction) nor its buffer: monitoring's pings and the start-up
+// check of every endpoint do not start servers that no client uses. The
+// pong is go-ipmi's own (protocol.BuildASFPresencePong, as its server
+// answers), and the ping went through the same admission as any datagram.
+func (c *guardedConn) awaitSession() error {
+	buf := make([]byte, readBufferSize)
+	for {
+		n, addr, kind, err := c.read(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		if err != nil {
+			continue // transient, as go-ipmi's server takes it
+		}
+		if kind != kindPing {
+			c.first, c.firstFrom = buf[:n], addr
+			return nil
+		}
+		_, _ = c.WriteTo(protocol.BuildASFPresencePong(buf[9]), addr)
+	}
+}
+
+// admit decides one datagram's fate and returns its kind. A panic in the
+// decision costs the datagram, never the process.
+func (c *guardedConn) admit(pkt []byte, addr *net.UDPAddr) (kind packetKind, ok bool) {
 	ap := addr.AddrPort()
 	src := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	defer func() {
 		if p := recover(); p != nil {
 			c.guard.panicked(c.ep, src.Addr().String(), "conn_read", p, "datagram", fmt.Sprintf("% x", pkt))
-			ok = false
+			kind, ok = 0, false
 		}
 	}()
 	kind, reason := classify(pkt)
@@ -133,12 +180,12 @@ func (c *guardedConn) admit(pkt []byte, addr *net.UDPAddr) (ok bool) {
 	}
 	switch reason {
 	case "":
-		return true
+		return kind, true
 	case answered:
 	default:
 		c.ep.obs.Dropped(c.ep.Name(), reason)
 	}
-	return false
+	return kind, false
 }
 
 func (c *guardedConn) admitKind(kind packetKind, pkt []byte, src netip.AddrPort) string {
