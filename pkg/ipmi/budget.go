@@ -53,6 +53,12 @@ func (b *bucket) takeAbove(bd Budget, floor float64, now time.Time) bool {
 	return true
 }
 
+// full reports whether b, left alone until now, holds its whole burst:
+// it is then no different from a new bucket.
+func (b *bucket) full(bd Budget, now time.Time) bool {
+	return b.last.IsZero() || b.tokens+now.Sub(b.last).Seconds()*bd.Rate >= bd.Burst
+}
+
 // has reports whether a token is available without spending it.
 func (b *bucket) has(bd Budget, now time.Time) bool {
 	b.refill(bd, now)
@@ -73,13 +79,43 @@ func (b *bucket) charge(bd Budget, now time.Time) {
 	b.tokens--
 }
 
-// heavyHitters counts datagrams per source address in one-second windows,
-// in a fixed table of hashed counters (memory does not grow with the
-// number of addresses). It is not safe for concurrent use.
+// heavyHitters counts datagrams per source address in one-second windows.
+// The first few sources are counted exactly; when more are heard from, the
+// counts move to a fixed table of hashed counters (2 KiB, made then and
+// kept as long as the heavyHitters), so that memory does not grow with the
+// number of addresses and an endpoint that hears from a console or two
+// holds no table. It is not safe for concurrent use.
 type heavyHitters struct {
+	window time.Time
+	few    [fewSources]sourceCount
+	nFew   int
+	many   *hashedCounts
+}
+
+// fewSources is how many sources are counted exactly before the counts go
+// to the hashed table: a console or two, a monitoring host.
+const fewSources = 8
+
+type sourceCount struct {
+	addr [16]byte
+	n    uint16
+}
+
+// hashedCounts is the fixed table of counters, by hash of the address.
+type hashedCounts struct {
 	seed   maphash.Seed
 	counts [1024]uint16
-	window time.Time
+}
+
+// slot returns the counter of addr.
+func (t *hashedCounts) slot(addr [16]byte) *uint16 {
+	return &t.counts[maphash.Bytes(t.seed, addr[:])%uint64(len(t.counts))]
+}
+
+// stale reports whether h's counts, left alone until now, would be cleared
+// by the next add: h is then no different from a new heavyHitters.
+func (h *heavyHitters) stale(now time.Time) bool {
+	return now.Sub(h.window) >= time.Second
 }
 
 // heavyPerSecond is the rate above which an unproven source counts as
@@ -89,17 +125,62 @@ const heavyPerSecond = 16
 
 // add counts one datagram from addr and reports whether addr is heavy.
 func (h *heavyHitters) add(addr netip.Addr, now time.Time) bool {
-	if now.Sub(h.window) >= time.Second {
-		clear(h.counts[:])
+	if h.stale(now) {
+		h.nFew = 0
+		if h.many != nil {
+			clear(h.many.counts[:])
+		}
 		h.window = now
 	}
-	if h.seed == (maphash.Seed{}) {
-		h.seed = maphash.MakeSeed()
+	return countOne(h.counter(addr.As16())) > heavyPerSecond
+}
+
+// counter returns addr's counter in the current window.
+func (h *heavyHitters) counter(a [16]byte) *uint16 {
+	if h.many != nil {
+		return h.many.slot(a)
 	}
-	a := addr.As16()
-	i := maphash.Bytes(h.seed, a[:]) % uint64(len(h.counts))
-	if h.counts[i] < ^uint16(0) {
-		h.counts[i]++
+	for i := range h.few[:h.nFew] {
+		if h.few[i].addr == a {
+			return &h.few[i].n
+		}
 	}
-	return h.counts[i] > heavyPerSecond
+	if h.nFew < len(h.few) {
+		h.few[h.nFew] = sourceCount{addr: a}
+		h.nFew++
+		return &h.few[h.nFew-1].n
+	}
+	h.many = &hashedCounts{seed: maphash.MakeSeed()}
+	for _, e := range h.few[:h.nFew] {
+		p := h.many.slot(e.addr)
+		*p = uint16(min(int(*p)+int(e.n), int(^uint16(0))))
+	}
+	h.nFew = 0
+	return h.many.slot(a)
+}
+
+// countOne adds one to a counter, saturating, and returns it.
+func countOne(n *uint16) uint16 {
+	if *n < ^uint16(0) {
+		*n++
+	}
+	return *n
+}
+
+// admission is an endpoint's rate state for pre-authentication datagrams
+// of sources without a recent login: its share of the unproven budget and
+// those sources' recent rates (a few hundred bytes; 2 KiB more once many
+// sources are heard from, heavyHitters). An endpoint
+// holds one only while it has use for it: it is made for the first such
+// datagram and dropped by the guard's sweep once both parts are as a new
+// one would be (the bucket full again, the counting window over), so that
+// dropping it changes no decision and 1,000 idle endpoints hold none.
+type admission struct {
+	unproven bucket
+	hitters  heavyHitters
+}
+
+// settled reports whether a is indistinguishable from a new admission.
+func (a *admission) settled(bd Budget, now time.Time) bool {
+	return a.unproven.full(bd, now) && a.hitters.stale(now)
 }

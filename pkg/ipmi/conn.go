@@ -1,6 +1,7 @@
 package ipmi
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bougou/go-ipmi/pkg/protocol"
 )
 
 // guardedConn wraps an endpoint's socket and is where admission happens:
@@ -24,11 +27,11 @@ type guardedConn struct {
 	guard *Guard
 	ep    *Endpoint
 
-	// unproven is the endpoint's budget for pre-authentication datagrams
-	// of sources without a recent login, hitters their recent rates; only
-	// the serve loop touches them.
-	unproven bucket
-	hitters  heavyHitters
+	// first is the datagram awaitSession read for go-ipmi's server to have
+	// from its first ReadFrom, firstFrom its source; only the endpoint's
+	// serve goroutine touches them.
+	first     []byte
+	firstFrom net.Addr
 
 	// busy is set after every datagram in or out (it may have changed the
 	// books) and cleared by the guard's sweep when it finds nothing left to
@@ -37,6 +40,14 @@ type guardedConn struct {
 	busy atomic.Bool
 
 	mu sync.Mutex
+	// adm is the endpoint's budget for pre-authentication datagrams of
+	// sources without a recent login and their recent rates; nil while
+	// the endpoint has had none of them for a while (admission).
+	adm *admission
+	// The tables below are nil until first used (put) and set back to nil
+	// once the conn is found quiet, so that an idle endpoint holds no
+	// table and one a flood grew gives its memory back.
+	//
 	// RMCP+ handshakes between Open Session and RAKP 4, by BMC session ID.
 	pending map[uint32]*pendingSession
 	// unprovenQueue lists unproven handshakes in the order they were
@@ -80,18 +91,16 @@ type udpConn interface {
 }
 
 func newGuardedConn(udp udpConn, g *Guard, ep *Endpoint) *guardedConn {
-	c := &guardedConn{udp: udp, guard: g, ep: ep,
-		pending:        map[uint32]*pendingSession{},
-		awaitOpen:      map[netip.AddrPort]openWait{},
-		awaitRAKP2:     map[netip.AddrPort]*pendingSession{},
-		awaitRAKP4:     map[netip.AddrPort]*pendingSession{},
-		sessions:       map[uint32]*sessionRecord{},
-		v15:            map[uint32]*v15Handshake{},
-		awaitChallenge: map[netip.AddrPort]openWait{},
-		awaitActivate:  map[netip.AddrPort]*v15Handshake{},
-		v15Active:      map[uint32]*v15Record{},
+	return &guardedConn{udp: udp, guard: g, ep: ep}
+}
+
+// put sets m[k] = v, making the map first if it is nil (the conn's tables
+// are made on first use).
+func put[K comparable, V any](m *map[K]V, k K, v V) {
+	if *m == nil {
+		*m = make(map[K]V)
 	}
-	return c
+	(*m)[k] = v
 }
 
 // answered is admit's verdict for a datagram the conn answered itself.
@@ -99,32 +108,70 @@ const answered = "-"
 
 // ReadFrom returns the next datagram worth handing to go-ipmi.
 func (c *guardedConn) ReadFrom(buf []byte) (int, net.Addr, error) {
+	if c.first != nil {
+		n, addr := copy(buf, c.first), c.firstFrom
+		c.first, c.firstFrom = nil, nil
+		return n, addr, nil
+	}
+	n, addr, _, err := c.read(buf)
+	return n, addr, err
+}
+
+// read reads datagrams into buf until one is admitted, and returns it with
+// its kind.
+func (c *guardedConn) read(buf []byte) (int, *net.UDPAddr, packetKind, error) {
 	for {
 		n, addr, err := c.udp.ReadFromUDP(buf)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, 0, err
 		}
 		if n == len(buf) {
 			c.ep.obs.Dropped(c.ep.Name(), "oversize")
 			continue
 		}
-		ok := c.admit(buf[:n], addr)
+		kind, ok := c.admit(buf[:n], addr)
 		c.touch()
 		if ok {
-			return n, addr, nil
+			return n, addr, kind, nil
 		}
 	}
 }
 
-// admit decides one datagram's fate. A panic in the decision costs the
-// datagram, never the process.
-func (c *guardedConn) admit(pkt []byte, addr *net.UDPAddr) (ok bool) {
+// awaitSession answers presence pings until a datagram that needs go-ipmi's
+// server arrives, and keeps that one for the server's first ReadFrom. The
+// endpoint runs the server from then on; until then it costs its serve
+// goroutine and a read buffer, not go-ipmi's second goroutine per server
+// (session eviction) nor its buffer: monitoring's pings and the start-up
+// check of every endpoint do not start servers that no client uses. The
+// pong is go-ipmi's own (protocol.BuildASFPresencePong, as its server
+// answers), and the ping went through the same admission as any datagram.
+func (c *guardedConn) awaitSession() error {
+	buf := make([]byte, readBufferSize)
+	for {
+		n, addr, kind, err := c.read(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		if err != nil {
+			continue // transient, as go-ipmi's server takes it
+		}
+		if kind != kindPing {
+			c.first, c.firstFrom = buf[:n], addr
+			return nil
+		}
+		_, _ = c.WriteTo(protocol.BuildASFPresencePong(buf[9]), addr)
+	}
+}
+
+// admit decides one datagram's fate and returns its kind. A panic in the
+// decision costs the datagram, never the process.
+func (c *guardedConn) admit(pkt []byte, addr *net.UDPAddr) (kind packetKind, ok bool) {
 	ap := addr.AddrPort()
 	src := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	defer func() {
 		if p := recover(); p != nil {
 			c.guard.panicked(c.ep, src.Addr().String(), "conn_read", p, "datagram", fmt.Sprintf("% x", pkt))
-			ok = false
+			kind, ok = 0, false
 		}
 	}()
 	kind, reason := classify(pkt)
@@ -133,12 +180,12 @@ func (c *guardedConn) admit(pkt []byte, addr *net.UDPAddr) (ok bool) {
 	}
 	switch reason {
 	case "":
-		return true
+		return kind, true
 	case answered:
 	default:
 		c.ep.obs.Dropped(c.ep.Name(), reason)
 	}
-	return false
+	return kind, false
 }
 
 func (c *guardedConn) admitKind(kind packetKind, pkt []byte, src netip.AddrPort) string {
@@ -177,12 +224,18 @@ func (c *guardedConn) spendPreAuth(addr netip.Addr, proven bool) string {
 	heavy := false
 	if !proven {
 		now := c.guard.now()
-		heavy = c.hitters.add(addr, now)
+		c.mu.Lock()
+		if c.adm == nil {
+			c.adm = &admission{}
+		}
+		heavy = c.adm.hitters.add(addr, now)
 		floor := 0.0
 		if heavy {
 			floor = c.guard.cfg.Unproven.Burst / 2
 		}
-		if !c.unproven.takeAbove(c.guard.cfg.Unproven, floor, now) {
+		ok := c.adm.unproven.takeAbove(c.guard.cfg.Unproven, floor, now)
+		c.mu.Unlock()
+		if !ok {
 			return "unproven_budget"
 		}
 	}
@@ -266,16 +319,47 @@ func (c *guardedConn) touch() {
 	}
 }
 
+// settle drops the conn's admission state once dropping it changes
+// nothing (admission); called by the guard's sweep.
+func (c *guardedConn) settle(now time.Time) {
+	c.mu.Lock()
+	if c.adm != nil && c.adm.settled(c.guard.cfg.Unproven, now) {
+		c.adm = nil
+	}
+	c.mu.Unlock()
+}
+
 // quiet reports whether the conn holds nothing sweep could expire (no
-// handshake, session, v1.5 challenge or answer owed) and go-ipmi's session
-// tables nothing its eviction could: every conn of an idle daemon.
+// handshake, session, v1.5 challenge or answer owed, no admission state)
+// and go-ipmi's session tables nothing its eviction could: every conn of
+// an idle daemon. A quiet conn's tables, empty, are released.
 func (c *guardedConn) quiet() bool {
 	c.mu.Lock()
 	books := len(c.pending) == 0 && len(c.unprovenQueue) == 0 && c.inflightOpens == 0 &&
 		len(c.awaitRAKP2) == 0 && len(c.awaitRAKP4) == 0 && len(c.sessions) == 0 &&
-		len(c.v15) == 0 && len(c.v15Active) == 0
+		len(c.v15) == 0 && len(c.v15Active) == 0 && c.adm == nil
+	if books {
+		c.releaseTablesLocked()
+	}
 	c.mu.Unlock()
 	return books && c.ep.bmc.Sessions.Count() == 0 && c.ep.bmc.V15Sessions.Count() == 0
+}
+
+// releaseTablesLocked lets go of the conn's tables when they are all empty
+// but for answers owed (awaitOpen, awaitChallenge, awaitActivate, whose
+// entries go with their answers). c.mu must be held.
+func (c *guardedConn) releaseTablesLocked() {
+	c.pending, c.awaitRAKP2, c.awaitRAKP4, c.sessions = nil, nil, nil, nil
+	c.v15, c.v15Active, c.unprovenQueue = nil, nil, nil
+	if len(c.awaitOpen) == 0 {
+		c.awaitOpen = nil
+	}
+	if len(c.awaitChallenge) == 0 {
+		c.awaitChallenge = nil
+	}
+	if len(c.awaitActivate) == 0 {
+		c.awaitActivate = nil
+	}
 }
 
 // sweep expires what clients left behind; called once a second by the guard.

@@ -181,11 +181,16 @@ func newEndpointOn(udp udpConn, m Machine, cfg EndpointConfig, reg *handlers.Reg
 // lanChannel is the LAN channel go-ipmi serves sessions on.
 const lanChannel = 1
 
-// Serve answers requests until ctx is done or Close is called.
+// Serve answers requests until ctx is done or Close is called. go-ipmi's
+// server starts with the first datagram that is not a presence ping
+// (guardedConn.awaitSession).
 func (ep *Endpoint) Serve(ctx context.Context) error {
 	defer close(ep.done)
 	stop := context.AfterFunc(ctx, func() { _ = ep.srv.Close() })
 	defer stop()
+	if ep.conn.awaitSession() != nil {
+		return nil // closed
+	}
 	err := ep.srv.Serve(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil

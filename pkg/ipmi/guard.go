@@ -233,8 +233,9 @@ func (g *Guard) Run(ctx context.Context) {
 // sweep expires what clients left behind on the endpoints that were busy
 // since they were last found quiet and, every
 // bmc.DefaultSessionEvictInterval, has go-ipmi evict idle sessions on them
-// (endpointClock). Quiet endpoints leave the active list; at rest the list
-// is empty and a sweep touches no endpoint and allocates nothing.
+// (endpointClock). Quiet endpoints leave the active list, their admission
+// state and tables released; at rest the list is empty and a sweep touches
+// no endpoint and allocates nothing.
 func (g *Guard) sweep() {
 	g.sweepMu.Lock()
 	defer g.sweepMu.Unlock()
@@ -253,6 +254,7 @@ func (g *Guard) sweep() {
 		// Cleared before looking: a datagram from here on sets it again
 		// (touch), and then the conn stays or comes back.
 		c.busy.Store(false)
+		c.settle(now)
 		if c.quiet() {
 			g.mu.Lock()
 			if !c.busy.Load() {

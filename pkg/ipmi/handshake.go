@@ -96,7 +96,7 @@ func (c *guardedConn) admitOpenSession(pkt []byte, src netip.AddrPort) string {
 	w := c.awaitOpen[src]
 	w.n++
 	w.proven = proven
-	c.awaitOpen[src] = w
+	put(&c.awaitOpen, src, w)
 	c.mu.Unlock()
 	return ""
 }
@@ -265,7 +265,7 @@ func (c *guardedConn) admitRAKP1(pkt []byte, src netip.AddrPort) string {
 	c.mu.Lock()
 	p.charged = true
 	if user == c.ep.cfg.Username {
-		c.awaitRAKP2[src] = p
+		put(&c.awaitRAKP2, src, p)
 		c.mu.Unlock()
 		return ""
 	}
@@ -356,14 +356,14 @@ func (c *guardedConn) admitRAKP3(pkt []byte, src netip.AddrPort) string {
 	if status != 0 {
 		p.failed = true
 		user := p.user
-		c.awaitRAKP4[src] = p
+		put(&c.awaitRAKP4, src, p)
 		c.mu.Unlock()
 		c.loginFailed(src.Addr(), user, "the console rejected RAKP 2 (wrong password or unknown user)")
 		return ""
 	}
 	full := len(c.sessions) >= c.ep.cfg.MaxSessions
 	if !full {
-		c.awaitRAKP4[src] = p
+		put(&c.awaitRAKP4, src, p)
 	}
 	c.mu.Unlock()
 	if full {
@@ -376,7 +376,7 @@ func (c *guardedConn) admitRAKP3(pkt []byte, src netip.AddrPort) string {
 			return answered
 		}
 		c.mu.Lock()
-		c.awaitRAKP4[src] = p
+		put(&c.awaitRAKP4, src, p)
 		c.mu.Unlock()
 	}
 	return ""
@@ -418,7 +418,7 @@ func (c *guardedConn) openAnswered(payload []byte, dst netip.AddrPort) {
 		if w.n--; w.n <= 0 {
 			delete(c.awaitOpen, dst)
 		} else {
-			c.awaitOpen[dst] = w
+			put(&c.awaitOpen, dst, w)
 		}
 	}
 	if resp.RmcpStatusCode != 0 {
@@ -436,7 +436,7 @@ func (c *guardedConn) openAnswered(payload []byte, dst netip.AddrPort) {
 	p := &pendingSession{bmcID: resp.ManagedSystemSessionID, consoleID: resp.RemoteConsoleSessionID,
 		maxPriv: resp.MaximumPrivilegeLevel, auth: types.AuthAlg(resp.AuthenticationPayload.AuthAlg),
 		src: dst, created: now, proven: w.proven}
-	c.pending[p.bmcID] = p
+	put(&c.pending, p.bmcID, p)
 	if !p.proven {
 		c.unprovenQueue = append(c.unprovenQueue, p.bmcID)
 		c.unprovenCount++
@@ -512,7 +512,7 @@ func (c *guardedConn) rakp4Answered(pkt, payload []byte, dst netip.AddrPort) {
 	c.mu.Lock()
 	released := c.removePendingLocked(p)
 	if released == 1 { // still ours: not closed meanwhile
-		c.sessions[p.bmcID] = rec
+		put(&c.sessions, p.bmcID, rec)
 	}
 	c.mu.Unlock()
 	c.guard.releasePending(released)

@@ -86,7 +86,7 @@ func (c *guardedConn) admitV15Challenge(pkt []byte, src netip.AddrPort) string {
 	w := c.awaitChallenge[src]
 	w.n++
 	w.proven, w.user, w.authType = proven, name, data[0]&0x0F
-	c.awaitChallenge[src] = w
+	put(&c.awaitChallenge, src, w)
 	c.mu.Unlock()
 	return ""
 }
@@ -166,7 +166,7 @@ func (c *guardedConn) fakeChallenge(req []byte, authType byte, name string, src 
 	if fakes >= maxFakeChallenges {
 		delete(c.v15, oldest.tempID)
 	}
-	c.v15[tempID] = &v15Handshake{tempID: tempID, authType: authType, src: src.Addr(), created: now, proven: proven, user: name, fake: true}
+	put(&c.v15, tempID, &v15Handshake{tempID: tempID, authType: authType, src: src.Addr(), created: now, proven: proven, user: name, fake: true})
 	c.mu.Unlock()
 	resp := protocol.BuildIPMIResponse(netFnApp, cmdGetSessionChallenge, req[4]>>2, 0, d[:])
 	c.reply(v15Unauthenticated(0, 0, resp), src)
@@ -203,7 +203,7 @@ func (c *guardedConn) admitV15Session(pkt []byte, src netip.AddrPort) string {
 		}
 		h.tries++
 		if !h.fake {
-			c.awaitActivate[src] = h
+			put(&c.awaitActivate, src, h)
 			c.mu.Unlock()
 			return ""
 		}
@@ -253,7 +253,7 @@ func (c *guardedConn) accountV15(pkt []byte, dst netip.AddrPort) []byte {
 		if cc == 0 && h != nil && len(msg) >= 7+10 {
 			id := binary.LittleEndian.Uint32(msg[8:12])
 			delete(c.v15, h.tempID)
-			c.v15Active[id] = &v15Record{id: id, authType: h.authType, src: dst.Addr()}
+			put(&c.v15Active, id, &v15Record{id: id, authType: h.authType, src: dst.Addr()})
 			c.mu.Unlock()
 			c.guard.prove(dst.Addr())
 			return pkt
@@ -290,13 +290,13 @@ func (c *guardedConn) challengeAnswered(msg []byte, cc byte, dst netip.AddrPort)
 	if w.n--; w.n <= 0 {
 		delete(c.awaitChallenge, dst)
 	} else {
-		c.awaitChallenge[dst] = w
+		put(&c.awaitChallenge, dst, w)
 	}
 	if cc != 0 || len(msg) < 7+20 {
 		return
 	}
 	id := binary.LittleEndian.Uint32(msg[7:11])
-	c.v15[id] = &v15Handshake{tempID: id, authType: w.authType, src: dst.Addr(), created: c.guard.now(), proven: w.proven, user: w.user}
+	put(&c.v15, id, &v15Handshake{tempID: id, authType: w.authType, src: dst.Addr(), created: c.guard.now(), proven: w.proven, user: w.user})
 }
 
 // forgetV15 drops an active v1.5 session from the books (Close Session).
