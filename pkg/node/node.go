@@ -695,6 +695,13 @@ type Snapshot struct {
 	// be served (Config.MaxStale) remains: the node's power state is then
 	// unknown, as PowerState reports it.
 	Stale bool
+	// Lagging is true while the reading served is still young enough to be
+	// served but older than a third of MaxStale (10 s by default, five
+	// refresh windows): several refreshes in a row did not complete, and a
+	// face may warn before the reading is dropped.
+	Lagging bool
+	// ReadingAge is the reading's age by the node's clock (0 without one).
+	ReadingAge time.Duration
 }
 
 // Power is the power state a report shows for the snapshot, without
@@ -719,7 +726,12 @@ func (n *Node) Snapshot() Snapshot {
 	st.Boot = st.Boot.effective(time.Now())
 	busy := st.LastAction != nil && st.LastAction.Result == ResultRunning
 	stale := n.readingErr != nil && !n.servableLocked(n.reading)
-	return Snapshot{Name: n.cfg.Name, Persisted: st, Reading: n.reading, ReadingErr: n.readingErr, Busy: busy, Stale: stale}
+	var age time.Duration
+	if !n.reading.At.IsZero() {
+		age = n.cfg.Now().Sub(n.reading.At)
+	}
+	return Snapshot{Name: n.cfg.Name, Persisted: st, Reading: n.reading, ReadingErr: n.readingErr, Busy: busy,
+		Stale: stale, Lagging: !stale && n.laggingLocked(n.reading), ReadingAge: age}
 }
 
 // Acknowledge clears a pending manual action (the operator did it); ctx

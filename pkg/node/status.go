@@ -57,6 +57,12 @@ func (n *Node) servableLocked(r power.Reading) bool {
 	return !r.At.IsZero() && n.cfg.Now().Sub(r.At) < n.cfg.MaxStale
 }
 
+// laggingLocked is the rule's warning half: a reading still served though
+// older than a third of MaxStale (Snapshot.Lagging). n.mu must be held.
+func (n *Node) laggingLocked(r power.Reading) bool {
+	return n.servableLocked(r) && n.cfg.Now().Sub(r.At) >= n.cfg.MaxStale/3
+}
+
 // Sample starts a refresh in the background when none was started for
 // SampleInterval, so the meter history and the event log do not depend on
 // a client asking (Ironic's power sync may be off). It never waits. It

@@ -328,6 +328,34 @@ func TestPowerStateStale(t *testing.T) {
 			t.Errorf("snapshot = %+v, power %v from %q; want stale, unknown, no source", s, st, src)
 		}
 	})
+	t.Run("failing sensor, the rule's three ages", func(t *testing.T) {
+		// Served and fresh, served but lagging (a third of MaxStale), then
+		// stale: the one rule every face reads from the snapshot.
+		clock := testkit.NewClock(time.Now())
+		probe := testkit.NewSensor("probe", power.StateOn)
+		probe.SetClock(clock.Now)
+		n := newNode(t, Config{Means: Means{Probe: probe}, MaxAge: 5 * time.Millisecond, StatusWait: time.Second, MaxStale: 30 * time.Second, Now: clock.Now}, nil)
+		if _, err := n.PowerState(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		probe.Set(power.StateOn, nil, errDown)
+		for _, step := range []struct {
+			advance        time.Duration
+			lagging, stale bool
+		}{
+			{9 * time.Second, false, false},
+			{time.Second, true, false},
+			{19 * time.Second, true, false},
+			{time.Second, false, true},
+		} {
+			clock.Advance(step.advance)
+			n.PowerState(context.Background())
+			s := n.Snapshot()
+			if s.Lagging != step.lagging || s.Stale != step.stale {
+				t.Errorf("at %v: lagging %v, stale %v; want %v, %v", s.ReadingAge, s.Lagging, s.Stale, step.lagging, step.stale)
+			}
+		}
+	})
 	t.Run("slow sensor, nothing cached", func(t *testing.T) {
 		probe := testkit.NewSensor("probe", power.StateOn)
 		block := make(chan struct{})

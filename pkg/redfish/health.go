@@ -10,12 +10,6 @@ import (
 	"github.com/powerjockey/powerjockey/pkg/power"
 )
 
-// staleAfter is the age beyond which a served reading is called stale: the
-// node refreshes a reading older than its max_age (2 s) on every read and
-// waits up to 1.5 s for it, so one this old means the sensors have not
-// answered in time for a while.
-const staleAfter = 10 * time.Second
-
 // powerHealth is what the node's sensors say of its power and how much to
 // trust it: the health of a System, its Chassis and its power supplies.
 type powerHealth struct {
@@ -46,7 +40,7 @@ func assessPower(ctx context.Context, sys System) powerHealth {
 		ph.health = "Critical"
 		ph.why = "the power sensors do not answer: " + snap.ReadingErr.Error()
 		if err == nil {
-			ph.why += fmt.Sprintf(" (power state as last read %s ago)", time.Since(r.At).Round(time.Second))
+			ph.why += fmt.Sprintf(" (power state as last read %s ago)", snap.ReadingAge.Round(time.Second))
 		}
 	case err != nil && errors.Is(err, node.ErrStale):
 		ph.health = "Warning"
@@ -61,9 +55,10 @@ func assessPower(ctx context.Context, sys System) powerHealth {
 		} else {
 			ph.why = "the power state is unknown: the " + string(r.Source) + " sensor reports neither on nor off"
 		}
-	case r.Source != power.SourceRecorded && !r.At.IsZero() && time.Since(r.At) > staleAfter:
+	case r.Source != power.SourceRecorded && snap.Lagging:
+		// The node's staleness rule decides (Snapshot.Lagging), by its clock.
 		ph.health = "Warning"
-		ph.why = fmt.Sprintf("the power state is stale: last read %s ago from %s", time.Since(r.At).Round(time.Second), r.Source)
+		ph.why = fmt.Sprintf("the power state is stale: last read %s ago from %s", snap.ReadingAge.Round(time.Second), r.Source)
 	}
 	return ph
 }

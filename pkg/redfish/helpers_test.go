@@ -40,7 +40,9 @@ type fakeSystem struct {
 	// another client's change racing this one.
 	beforeUpdate func(*node.Boot)
 	// snapErr is the Snapshot's ReadingErr: the last refresh failed.
-	snapErr   error
+	snapErr error
+	// lagging is the Snapshot's Lagging: the node calls its reading old.
+	lagging   bool
 	indicator node.Indicator
 	events    []node.Event
 	cleared   int
@@ -108,8 +110,12 @@ func (f *fakeSystem) UpdateBoot(_ context.Context, fn func(*node.Boot), validFor
 func (f *fakeSystem) Snapshot() node.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var age time.Duration
+	if !f.reading.At.IsZero() {
+		age = time.Since(f.reading.At)
+	}
 	return node.Snapshot{Name: f.name, Persisted: node.Persisted{GUID: f.guid, Boot: f.boot, Indicator: f.indicator},
-		Reading: f.reading, ReadingErr: f.snapErr}
+		Reading: f.reading, ReadingErr: f.snapErr, ReadingAge: age, Lagging: f.lagging}
 }
 
 func (f *fakeSystem) Indicator() node.Indicator {

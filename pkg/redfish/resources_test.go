@@ -303,21 +303,24 @@ func TestHealth(t *testing.T) {
 		reading    power.Reading
 		readErr    error
 		snapErr    error
+		lagging    bool
 		wantPower  any
 		wantHealth string
 		why        string
 	}{
-		{"fresh", power.Reading{State: power.StateOn, Source: "outlet", At: time.Now()}, nil, nil, "On", "OK", ""},
-		{"recorded", power.Reading{State: power.StateOff, Source: "recorded", At: time.Now().Add(-time.Hour)}, nil, nil, "Off", "OK", ""},
-		{"never commanded, no sensor", power.Reading{State: power.Unknown, Source: "recorded", At: time.Now()}, nil, nil, nil, "Warning", "no sensor"},
-		{"stale", power.Reading{State: power.StateOn, Source: "outlet", At: time.Now().Add(-20 * time.Second)}, nil, nil, "On", "Warning", "stale"},
-		{"unknown: nothing answered yet", power.Reading{}, fmt.Errorf("node compute-0: %w", node.ErrStale), nil, nil, "Warning", "unknown"},
-		{"PDU silent, cached reading", power.Reading{State: power.StateOn, Source: "outlet", At: time.Now().Add(-5 * time.Second)}, nil, pduErr, "On", "Critical", "do not answer"},
-		{"PDU silent, nothing left", power.Reading{}, fmt.Errorf("node compute-0: %w: %w", node.ErrStale, pduErr), pduErr, nil, "Critical", "do not answer"},
+		{"fresh", power.Reading{State: power.StateOn, Source: "outlet", At: time.Now()}, nil, nil, false, "On", "OK", ""},
+		{"recorded", power.Reading{State: power.StateOff, Source: "recorded", At: time.Now().Add(-time.Hour)}, nil, nil, false, "Off", "OK", ""},
+		{"never commanded, no sensor", power.Reading{State: power.Unknown, Source: "recorded", At: time.Now()}, nil, nil, false, nil, "Warning", "no sensor"},
+		{"stale", power.Reading{State: power.StateOn, Source: "outlet", At: time.Now().Add(-20 * time.Second)}, nil, nil, true, "On", "Warning", "stale: last read 20s ago from outlet"},
+		{"unknown: nothing answered yet", power.Reading{}, fmt.Errorf("node compute-0: %w", node.ErrStale), nil, false, nil, "Warning", "unknown"},
+		{"PDU silent, cached reading", power.Reading{State: power.StateOn, Source: "outlet", At: time.Now().Add(-5 * time.Second)}, nil, pduErr, false, "On", "Critical", "do not answer"},
+		{"PDU silent, nothing left", power.Reading{}, fmt.Errorf("node compute-0: %w: %w", node.ErrStale, pduErr), pduErr, false, nil, "Critical", "do not answer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sys.set(func(s *fakeSystem) { s.reading, s.readErr, s.snapErr = tt.reading, tt.readErr, tt.snapErr })
+			sys.set(func(s *fakeSystem) {
+				s.reading, s.readErr, s.snapErr, s.lagging = tt.reading, tt.readErr, tt.snapErr, tt.lagging
+			})
 			for _, p := range []string{"/redfish/v1/Systems/compute-0", "/redfish/v1/Chassis/compute-0"} {
 				m := decodeJSON(t, f.do(t, admin(http.MethodGet, p, "")))
 				if m["PowerState"] != tt.wantPower || field(m, "Status", "Health") != tt.wantHealth {
