@@ -28,12 +28,24 @@ import (
 // but the host's loopback ports it is given, at VMHostAddr with the same
 // port numbers, each connection carried by socat. Its DHCP hands iPXE the
 // boot endpoint's script URL, so the VM boots as a machine of a site whose
-// DHCP chains iPXE to powerjockey.
+// DHCP chains iPXE to powerjockey. With Tap, the VM's NIC is on a real
+// (namespaced) network instead, whose own DHCP server boots it.
 type VMConfig struct {
 	// BootURL is the boot endpoint's root as this host reaches it, e.g.
 	// "http://127.0.0.1:9624" (the VM asks for BootURL/boot.ipxe); its host
-	// must be a loopback address.
+	// must be a loopback address. Unused with Tap.
 	BootURL string
+	// Tap puts the VM's NIC on this existing tap device (in Netns) instead
+	// of the user network: the network's own DHCP and TFTP servers boot
+	// it, as a site's do (BootURL and Forward are then unused).
+	Tap string
+	// Netns runs QEMU in this named network namespace (ip netns exec),
+	// where Tap is.
+	Netns string
+	// FirmwarePXE leaves the NIC without its iPXE ROM, so that the
+	// firmware's own PXE client boots (OVMF has one; SeaBIOS has none, so
+	// it needs UEFI): the DHCP server must then hand it iPXE over TFTP.
+	FirmwarePXE bool
 	// Forward are further loopback ports the VM may reach at VMHostAddr
 	// (an upstream network boot, an image server).
 	Forward []int
@@ -128,6 +140,12 @@ func CheckVMTools(cfg VMConfig) error {
 		missing = append(missing, "OVMF (UEFI firmware)")
 		pkgs = append(pkgs, "ovmf")
 	}
+	if cfg.Netns != "" {
+		if _, err := exec.LookPath("ip"); err != nil {
+			missing = append(missing, "ip (network namespaces)")
+			pkgs = append(pkgs, "iproute2")
+		}
+	}
 	if len(missing) == 0 {
 		return nil
 	}
@@ -143,15 +161,38 @@ func ovmf() string {
 	return ""
 }
 
+// qemuCommand is the program and arguments that run the VM: QEMU, in
+// its network namespace if it has one.
+func qemuCommand(name string, mac net.HardwareAddr, cfg VMConfig) (string, []string, error) {
+	args, err := qemuArgs(name, mac, cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	qemu := cfg.QEMU
+	if qemu == "" {
+		qemu = "qemu-system-x86_64"
+	}
+	if cfg.Netns == "" {
+		return qemu, args, nil
+	}
+	// ip netns exec execs QEMU in place: the process (and its group) is
+	// QEMU's, killed as before.
+	return "ip", append([]string{"netns", "exec", cfg.Netns, qemu}, args...), nil
+}
+
 // qemuArgs is the VM's command line.
 func qemuArgs(name string, mac net.HardwareAddr, cfg VMConfig) ([]string, error) {
-	boot, err := VMURL(strings.TrimSuffix(cfg.BootURL, "/"))
+	netdev, err := vmNetdev(cfg)
 	if err != nil {
 		return nil, err
 	}
-	u, _ := url.Parse(boot) // VMURL parsed it
-	bootPort, _ := strconv.Atoi(u.Port())
-	ports := append([]int{bootPort}, cfg.Forward...)
+	nic := "virtio-net-pci,netdev=net0,mac=" + mac.String() + ",bootindex=1"
+	if cfg.FirmwarePXE {
+		if !cfg.UEFI {
+			return nil, errors.New("firmware PXE needs UEFI: SeaBIOS has no PXE client of its own")
+		}
+		nic += ",romfile="
+	}
 	mem := cfg.MemoryMiB
 	switch {
 	case mem > 0:
@@ -159,19 +200,6 @@ func qemuArgs(name string, mac net.HardwareAddr, cfg VMConfig) ([]string, error)
 		mem = 128
 	default:
 		mem = 64
-	}
-	// The script URL without ?mac=: the endpoint asks again with iPXE's
-	// ${netX/mac}, as it does for a site-wide DHCP filename.
-	// IPv6 stays on: iPXE waits for a router advertisement before it
-	// reports its interface configured, and slirp sends one at once.
-	netdev := "user,id=net0,restrict=on,bootfile=" + qemuEscape(boot+"/boot.ipxe")
-	seen := map[int]bool{}
-	for _, p := range ports {
-		if p <= 0 || p > 65535 || seen[p] {
-			continue
-		}
-		seen[p] = true
-		netdev += fmt.Sprintf(",guestfwd=tcp:%s:%d-cmd:socat STDIO TCP:127.0.0.1:%d", VMHostAddr, p, p)
 	}
 	args := []string{
 		"-name", "powerjockey-" + name,
@@ -188,7 +216,7 @@ func qemuArgs(name string, mac net.HardwareAddr, cfg VMConfig) ([]string, error)
 		"-chardev", "stdio,id=serial0,signal=off",
 		"-serial", "chardev:serial0",
 		"-netdev", netdev,
-		"-device", "virtio-net-pci,netdev=net0,mac=" + mac.String() + ",bootindex=1",
+		"-device", nic,
 	}
 	if cfg.Disk != "" {
 		args = append(args,
@@ -203,6 +231,35 @@ func qemuArgs(name string, mac net.HardwareAddr, cfg VMConfig) ([]string, error)
 		args = append(args, "-bios", fw)
 	}
 	return args, nil
+}
+
+// vmNetdev is the VM's -netdev: its tap device, or the restricted user
+// network whose DHCP names the boot endpoint's script.
+func vmNetdev(cfg VMConfig) (string, error) {
+	if cfg.Tap != "" {
+		return "tap,id=net0,ifname=" + qemuEscape(cfg.Tap) + ",script=no,downscript=no", nil
+	}
+	boot, err := VMURL(strings.TrimSuffix(cfg.BootURL, "/"))
+	if err != nil {
+		return "", err
+	}
+	u, _ := url.Parse(boot) // VMURL parsed it
+	bootPort, _ := strconv.Atoi(u.Port())
+	ports := append([]int{bootPort}, cfg.Forward...)
+	// The script URL without ?mac=: the endpoint asks again with iPXE's
+	// ${netX/mac}, as it does for a site-wide DHCP filename.
+	// IPv6 stays on: iPXE waits for a router advertisement before it
+	// reports its interface configured, and slirp sends one at once.
+	netdev := "user,id=net0,restrict=on,bootfile=" + qemuEscape(boot+"/boot.ipxe")
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p <= 0 || p > 65535 || seen[p] {
+			continue
+		}
+		seen[p] = true
+		netdev += fmt.Sprintf(",guestfwd=tcp:%s:%d-cmd:socat STDIO TCP:127.0.0.1:%d", VMHostAddr, p, p)
+	}
+	return netdev, nil
 }
 
 // qemuEscape doubles commas: QEMU's option separator.
@@ -238,13 +295,9 @@ func (v *vmProcess) start() error {
 	if v.cur != nil {
 		return nil
 	}
-	args, err := qemuArgs(v.name, v.mac, v.cfg)
+	qemu, args, err := qemuCommand(v.name, v.mac, v.cfg)
 	if err != nil {
 		return err
-	}
-	qemu := v.cfg.QEMU
-	if qemu == "" {
-		qemu = "qemu-system-x86_64"
 	}
 	cmd := exec.Command(qemu, args...)
 	// Its own process group, so that killing it takes its socat children

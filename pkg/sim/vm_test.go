@@ -174,3 +174,30 @@ func TestCheckVMToolsNamesPackages(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestQEMUArgsTap: on a tap device in a namespace the VM has no user
+// network (its DHCP is the network's), QEMU runs under ip netns exec, and
+// firmware PXE drops the NIC's iPXE ROM, under UEFI only.
+func TestQEMUArgsTap(t *testing.T) {
+	mac := net.HardwareAddr{0x52, 0x54, 0, 0, 0, 2}
+	prog, args, err := qemuCommand("vm2", mac, VMConfig{Tap: "pjtap0", Netns: "pj-ns", UEFI: true, FirmwarePXE: true})
+	if err != nil {
+		testkit.Missing(t, err) // no OVMF here
+	}
+	line := prog + " " + strings.Join(args, " ")
+	for _, want := range []string{
+		"ip netns exec pj-ns qemu-system-x86_64 ",
+		"-netdev tap,id=net0,ifname=pjtap0,script=no,downscript=no ",
+		"-device virtio-net-pci,netdev=net0,mac=52:54:00:00:00:02,bootindex=1,romfile= ",
+	} {
+		if !strings.Contains(line+" ", want) {
+			t.Errorf("command lacks %q:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "user,") || strings.Contains(line, "guestfwd") {
+		t.Errorf("a tap VM has a user network:\n%s", line)
+	}
+	if _, err := qemuArgs("vm2", mac, VMConfig{Tap: "pjtap0", FirmwarePXE: true}); err == nil {
+		t.Error("firmware PXE under SeaBIOS was accepted")
+	}
+}
