@@ -214,6 +214,7 @@ func TestDHCPRecipeDnsmasq(t *testing.T) {
 	// a tap device per VM.
 	ns.ip("link", "add", "br0", "type", "bridge")
 	ns.ip("addr", "add", dhcpServerAddr+"/24", "dev", "br0")
+	ns.ip("addr", "add", "fd00:24::1/64", "dev", "br0", "nodad")
 	ns.ip("link", "set", "br0", "up")
 	for _, n := range nodes {
 		ns.ip("tuntap", "add", "dev", n.tap, "mode", "tap")
@@ -233,6 +234,8 @@ func TestDHCPRecipeDnsmasq(t *testing.T) {
 		"interface=br0",
 		"bind-interfaces",
 		"dhcp-range=192.168.24.100,192.168.24.200,1h",
+		"enable-ra",
+		"dhcp-range=::,constructor:br0,ra-only",
 		"dhcp-leasefile=" + filepath.Join(e.dir, "dnsmasq.leases"),
 		"log-dhcp",
 		"log-facility=-",
@@ -286,6 +289,7 @@ func TestDHCPRecipeDnsmasq(t *testing.T) {
 		t.Run(n.Name[:strings.IndexByte(n.Name, '-')], func(t *testing.T) {
 			t.Parallel()
 			m := rack.Machine(n.Name)
+			var booted time.Time
 			serial := func(from int64, text string) int64 {
 				t.Helper()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -294,10 +298,11 @@ func TestDHCPRecipeDnsmasq(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%v\nserial port:\n%s\ndnsmasq:\n%s\ndaemon:\n%s", err, m.SerialLog().Since(0), dlog.Tail(32<<10), e.Log.Tail(32<<10))
 				}
+				t.Logf("%5.1f s  %s", time.Since(booted).Seconds(), text)
 				return pos
 			}
 			ipmi(t, n, "Set Boot Device to pxe", "chassis", "bootdev", "pxe")
-			booted := time.Now()
+			booted = time.Now()
 			m.PressPowerButton()
 			pos := int64(0)
 			if n.uefi {
