@@ -48,21 +48,25 @@ nodes:
 {{- end}}
 `
 
-// dnsmasqRecipe is the dnsmasq snippet of docs/boot.md, verbatim: the
-// block the doc introduces with "dnsmasq (".
-func dnsmasqRecipe(t *testing.T) string {
+// docRecipe is a DHCP recipe of docs/boot.md, verbatim: the first fenced
+// block after the line that starts with intro ("dnsmasq (", "ISC dhcpd (").
+// The doc is the one copy: the tests run what readers copy.
+func docRecipe(t *testing.T, intro, want string) string {
 	t.Helper()
 	doc, err := os.ReadFile("../../docs/boot.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(doc), "\ndnsmasq (")
+	_, rest, ok := strings.Cut(string(doc), "\n"+intro)
 	if ok {
-		_, rest, ok = strings.Cut(rest, "```ini\n")
+		_, rest, ok = strings.Cut(rest, "\n```")
+	}
+	if ok {
+		_, rest, ok = strings.Cut(rest, "\n") // the fence's language
 	}
 	block, _, closed := strings.Cut(rest, "```")
-	if !ok || !closed || !strings.Contains(block, "dhcp-boot=") {
-		t.Fatal("docs/boot.md: no dnsmasq block (a line starting 'dnsmasq (' followed by an ```ini block)")
+	if !ok || !closed || !strings.Contains(block, want) {
+		t.Fatalf("docs/boot.md: no recipe block with %q after a line starting %q", want, intro)
 	}
 	return block
 }
@@ -181,73 +185,54 @@ type dhcpNode struct {
 	uefi      bool
 }
 
-// TestDHCPRecipeDnsmasq proves docs/boot.md's dnsmasq recipe with real
-// firmware: in a network namespace of its own, Debian's dnsmasq runs the
-// doc's snippet verbatim, plus only what the doc leaves to the site
-// (interface, range); powerjockey's boot endpoint listens on the recipe's
-// address. Two QEMU VMs on tap devices of the namespace's bridge boot from
-// the network with a PXE override set through ipmitool:
-//
-//   - bios: SeaBIOS and the NIC's iPXE ROM. iPXE's DHCP carries option 175,
-//     so dnsmasq hands it the boot URL (the "tag:ipxe" line);
-//   - uefi: OVMF's own PXE client (the NIC without its iPXE ROM), client
-//     architecture 7: dnsmasq hands it ipxe.efi, served by its own TFTP
-//     from Debian's ipxe package; that iPXE asks again and gets the URL.
-//
-// Each VM fetches its script from powerjockey, which chains the test's
-// upstream (its marker on the serial port), and the override is used up.
-func TestDHCPRecipeDnsmasq(t *testing.T) {
+// dhcpLab is a provisioning network in a namespace of its own: a bridge
+// with the recipes' server address (and an IPv6 one for router
+// advertisements), a tap device per VM, the test's upstream network boot,
+// powerjockey in the namespace with its boot endpoint on the recipes' URL,
+// and the VMs. The DHCP server is the test's.
+type dhcpLab struct {
+	ns    *netns
+	e     *env
+	rack  *sim.Rack
+	nodes []*dhcpNode
+	// dhcp is the DHCP (and TFTP) servers' output.
+	dhcp testkit.Log
+}
+
+// dhcpLabNodes are the lab's machines: SeaBIOS with the NIC's iPXE ROM,
+// and OVMF with its own PXE client (no iPXE ROM).
+var dhcpLabNodes = []dhcpNode{
+	{Name: "bios-0", MAC: "52:54:00:d4:00:01", IPMI: 6230, tap: "pjtap0"},
+	{Name: "uefi-0", MAC: "52:54:00:d4:00:02", IPMI: 6231, tap: "pjtap1", uefi: true},
+}
+
+func newDHCPLab(t *testing.T, names ...string) *dhcpLab {
+	t.Helper()
 	harness.RequireVMs(t, true)
 	testkit.RequireTool(t, "ipmitool")
-	dnsmasq := testkit.Tool(t, "dnsmasq")
-	ipxeEFI := "/usr/lib/ipxe/ipxe.efi"
-	if _, err := os.Stat(ipxeEFI); err != nil {
-		testkit.Missing(t, fmt.Errorf("%s: apt-get install ipxe", ipxeEFI))
+	for _, f := range []string{"/usr/lib/ipxe/ipxe.efi", "/usr/lib/ipxe/undionly.kpxe"} {
+		if _, err := os.Stat(f); err != nil {
+			testkit.Missing(t, fmt.Errorf("%s: apt-get install ipxe", f))
+		}
 	}
-	start := time.Now()
-	ns := newNetns(t)
-	nodes := []*dhcpNode{
-		{Name: "bios-0", MAC: "52:54:00:d4:00:01", IPMI: 6230, tap: "pjtap0"},
-		{Name: "uefi-0", MAC: "52:54:00:d4:00:02", IPMI: 6231, tap: "pjtap1", uefi: true},
+	l := &dhcpLab{ns: newNetns(t)}
+	for _, name := range names {
+		for _, n := range dhcpLabNodes {
+			if n.Name == name {
+				l.nodes = append(l.nodes, &n)
+			}
+		}
 	}
-	// The provisioning network: a bridge with the recipe's server address,
-	// a tap device per VM.
+	ns := l.ns
 	ns.ip("link", "add", "br0", "type", "bridge")
 	ns.ip("addr", "add", dhcpServerAddr+"/24", "dev", "br0")
 	ns.ip("addr", "add", "fd00:24::1/64", "dev", "br0", "nodad")
 	ns.ip("link", "set", "br0", "up")
-	for _, n := range nodes {
+	for _, n := range l.nodes {
 		ns.ip("tuntap", "add", "dev", n.tap, "mode", "tap")
 		ns.ip("link", "set", n.tap, "master", "br0", "up")
 	}
-
-	// dnsmasq: the doc's snippet in a file of its own, included by the
-	// site's part (what the doc leaves to the reader's existing dnsmasq).
-	e := newEnv(t, dhcpConfig, map[string]any{"Nodes": nodes})
-	recipe := filepath.Join(e.dir, "powerjockey.conf")
-	if err := os.WriteFile(recipe, []byte(dnsmasqRecipe(t)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	site := filepath.Join(e.dir, "dnsmasq.conf")
-	if err := os.WriteFile(site, []byte(strings.Join([]string{
-		"port=0", // no DNS: only DHCP and TFTP
-		"interface=br0",
-		"bind-interfaces",
-		"dhcp-range=192.168.24.100,192.168.24.200,1h",
-		"enable-ra",
-		"dhcp-range=::,constructor:br0,ra-only",
-		"dhcp-leasefile=" + filepath.Join(e.dir, "dnsmasq.leases"),
-		"log-dhcp",
-		"log-facility=-",
-		"conf-file=" + recipe,
-		"",
-	}, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var dlog testkit.Log
-	dm := harness.Start(t, &dlog, ns.command(dnsmasq, "--keep-in-foreground", "--no-resolv", "--no-hosts",
-		"--pid-file=", "--user=root", "--conf-file="+site))
-	dm.WaitReady(10*time.Second, "serving DHCP", func() bool { return len(dlog.Lines("TFTP root is")) > 0 })
+	l.e = newEnv(t, dhcpConfig, map[string]any{"Nodes": l.nodes})
 
 	// The upstream network boot the PXE override chains.
 	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -256,12 +241,11 @@ func TestDHCPRecipeDnsmasq(t *testing.T) {
 	go up.Serve(ns.listen(dhcpServerAddr + ":8088"))
 	t.Cleanup(func() { up.Close() })
 
-	// The daemon, in the namespace.
-	d := harness.Start(t, &e.Log, ns.command(binary, "serve", "--config", e.cfgPath, "--log-level", "debug"))
-	d.WaitReady(15*time.Second, "serving boot scripts", func() bool { return len(e.logLines("boot endpoint serving")) > 0 })
+	d := harness.Start(t, &l.e.Log, ns.command(binary, "serve", "--config", l.e.cfgPath, "--log-level", "debug"))
+	d.WaitReady(15*time.Second, "serving boot scripts", func() bool { return len(l.e.logLines("boot endpoint serving")) > 0 })
 
 	var machines []sim.MachineConfig
-	for _, n := range nodes {
+	for _, n := range l.nodes {
 		mac, _ := net.ParseMAC(n.MAC)
 		vm := &sim.VMConfig{Tap: n.tap, Netns: ns.name, MemoryMiB: 32}
 		if n.uefi {
@@ -273,22 +257,57 @@ func TestDHCPRecipeDnsmasq(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.runRack(rack)
-	t.Logf("namespace, dnsmasq, daemon and rack ready: %v", time.Since(start).Round(100*time.Millisecond))
+	l.e.runRack(rack)
+	l.rack = rack
+	return l
+}
 
-	ipmi := func(t *testing.T, n *dhcpNode, want string, args ...string) string {
-		t.Helper()
-		out, err := testkit.Run(t, 20*time.Second, "ip", append([]string{"netns", "exec", ns.name, "ipmitool", "-I", "lanplus",
-			"-H", "127.0.0.1", "-p", fmt.Sprint(n.IPMI), "-U", "admin", "-P", "password"}, args...)...)
-		if err != nil || !strings.Contains(out, want) {
-			t.Fatalf("ipmitool %v: %v\n%s\nwant %q", args, err, out, want)
-		}
-		return out
+// dnsmasq runs Debian's dnsmasq in the namespace on the given lines (a
+// configuration file of its own) and waits until it serves.
+func (l *dhcpLab) dnsmasq(t *testing.T, lines ...string) {
+	t.Helper()
+	conf := filepath.Join(l.e.dir, "dnsmasq.conf")
+	lines = append([]string{
+		"port=0", // no DNS
+		"interface=br0",
+		"bind-interfaces",
+		// Router advertisements: Debian's iPXE otherwise waits ~11 s for
+		// one before it reports its interface configured.
+		"enable-ra",
+		"dhcp-range=::,constructor:br0,ra-only",
+		"dhcp-leasefile=" + filepath.Join(l.e.dir, "dnsmasq.leases"),
+		"log-dhcp",
+		"log-facility=-",
+	}, lines...)
+	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for _, n := range nodes {
+	dm := harness.Start(t, &l.dhcp, l.ns.command(testkit.Tool(t, "dnsmasq"), "--keep-in-foreground", "--no-resolv", "--no-hosts",
+		"--pid-file=", "--user=root", "--conf-file="+conf))
+	dm.WaitReady(10*time.Second, "serving", func() bool { return len(l.dhcp.Lines("TFTP root is")) > 0 })
+}
+
+// ipmi runs ipmitool in the namespace against node n's IPMI endpoint.
+func (l *dhcpLab) ipmi(t *testing.T, n *dhcpNode, want string, args ...string) string {
+	t.Helper()
+	out, err := testkit.Run(t, 20*time.Second, "ip", append([]string{"netns", "exec", l.ns.name, "ipmitool", "-I", "lanplus",
+		"-H", "127.0.0.1", "-p", fmt.Sprint(n.IPMI), "-U", "admin", "-P", "password"}, args...)...)
+	if err != nil || !strings.Contains(out, want) {
+		t.Fatalf("ipmitool %v: %v\n%s\nwant %q", args, err, out, want)
+	}
+	return out
+}
+
+// bootAll network-boots every VM at once (subtests bios, uefi), each with a
+// next-boot PXE override set through ipmitool: the firmware's DHCP, TFTP
+// of ipxe.efi for OVMF's PXE client, iPXE's DHCP and the boot URL, the
+// node's script from powerjockey, which chains the upstream (its marker,
+// with iPXE's platform, on the serial port); the override is used up.
+func (l *dhcpLab) bootAll(t *testing.T) {
+	for _, n := range l.nodes {
 		t.Run(n.Name[:strings.IndexByte(n.Name, '-')], func(t *testing.T) {
 			t.Parallel()
-			m := rack.Machine(n.Name)
+			m := l.rack.Machine(n.Name)
 			var booted time.Time
 			serial := func(from int64, text string) int64 {
 				t.Helper()
@@ -296,17 +315,16 @@ func TestDHCPRecipeDnsmasq(t *testing.T) {
 				defer cancel()
 				pos, err := m.SerialLog().Wait(ctx, from, text)
 				if err != nil {
-					t.Fatalf("%v\nserial port:\n%s\ndnsmasq:\n%s\ndaemon:\n%s", err, m.SerialLog().Since(0), dlog.Tail(32<<10), e.Log.Tail(32<<10))
+					t.Fatalf("%v\nserial port:\n%s\nDHCP server:\n%s\ndaemon:\n%s", err, m.SerialLog().Since(0), l.dhcp.Tail(32<<10), l.e.Log.Tail(32<<10))
 				}
 				t.Logf("%5.1f s  %s", time.Since(booted).Seconds(), text)
 				return pos
 			}
-			ipmi(t, n, "Set Boot Device to pxe", "chassis", "bootdev", "pxe")
+			l.ipmi(t, n, "Set Boot Device to pxe", "chassis", "bootdev", "pxe")
 			booted = time.Now()
 			m.PressPowerButton()
 			pos := int64(0)
 			if n.uefi {
-				// OVMF's PXE got ipxe.efi over dnsmasq's TFTP.
 				pos = serial(pos, "NBP filename is ipxe.efi")
 				pos = serial(pos, "NBP file downloaded successfully")
 			}
@@ -314,11 +332,61 @@ func TestDHCPRecipeDnsmasq(t *testing.T) {
 			pos = serial(pos, "powerjockey: "+n.Name+": network boot")
 			platform := map[bool]string{false: "pcbios", true: "efi"}[n.uefi]
 			serial(pos, dhcpUpstreamMarker+" "+platform)
-			t.Logf("power button to the upstream's marker: %v", time.Since(booted).Round(100*time.Millisecond))
-			ipmi(t, n, "Boot Flag Invalid", "chassis", "bootparam", "get", "5")
-			if n.uefi && len(dlog.Lines("sent "+ipxeEFI+" to ")) == 0 {
-				t.Errorf("dnsmasq did not log sending %s:\n%s", ipxeEFI, dlog.Tail(32<<10))
+			l.ipmi(t, n, "Boot Flag Invalid", "chassis", "bootparam", "get", "5")
+			if n.uefi && len(l.dhcp.Lines("sent /usr/lib/ipxe/ipxe.efi to ")) == 0 {
+				t.Errorf("the TFTP server did not log sending ipxe.efi:\n%s", l.dhcp.Tail(32<<10))
 			}
 		})
 	}
+}
+
+// TestDHCPRecipeDnsmasq proves docs/boot.md's dnsmasq recipe with real
+// firmware: Debian's dnsmasq runs the doc's snippet verbatim (its own
+// file, included), plus only what the doc leaves to the site (interface,
+// DHCP range). Two QEMU VMs network-boot through it to powerjockey:
+//
+//   - bios: SeaBIOS and the NIC's iPXE ROM. iPXE's DHCP carries option 175,
+//     so dnsmasq hands it the boot URL (the "tag:ipxe" line);
+//   - uefi: OVMF's own PXE client, client architecture 7: dnsmasq hands it
+//     ipxe.efi from its own TFTP server (Debian's ipxe package); that iPXE
+//     asks again and gets the URL.
+func TestDHCPRecipeDnsmasq(t *testing.T) {
+	t.Parallel()
+	l := newDHCPLab(t, "bios-0", "uefi-0")
+	recipe := filepath.Join(l.e.dir, "powerjockey.conf")
+	if err := os.WriteFile(recipe, []byte(docRecipe(t, "dnsmasq (", "dhcp-boot=")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.dnsmasq(t, "dhcp-range=192.168.24.100,192.168.24.200,1h", "conf-file="+recipe)
+	l.bootAll(t)
+}
+
+// TestDHCPRecipeISC proves docs/boot.md's ISC dhcpd recipe: Debian's dhcpd
+// runs the doc's block verbatim as its whole configuration (dhcpd -t
+// accepts it first); dnsmasq is only the TFTP server the recipe names
+// (192.168.24.1, serving Debian's ipxe images) and sends router
+// advertisements. The UEFI VM takes both branches that differ from
+// dnsmasq's recipe: option 93 = 7 gets ipxe.efi, and iPXE's user class
+// gets the boot URL.
+func TestDHCPRecipeISC(t *testing.T) {
+	t.Parallel()
+	dhcpd := testkit.Tool(t, "dhcpd")
+	l := newDHCPLab(t, "uefi-0")
+	conf := filepath.Join(l.e.dir, "dhcpd.conf")
+	if err := os.WriteFile(conf, []byte(docRecipe(t, "ISC dhcpd (", "filename")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	leases := filepath.Join(l.e.dir, "dhcpd.leases")
+	if err := os.WriteFile(leases, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := testkit.Run(t, 10*time.Second, dhcpd, "-t", "-4", "-cf", conf); err != nil {
+		t.Fatalf("dhcpd -t: %v\n%s", err, out)
+	}
+	l.dnsmasq(t, "enable-tftp", "tftp-root=/usr/lib/ipxe")
+	d := harness.Start(t, &l.dhcp, l.ns.command(dhcpd, "-f", "-d", "-4", "-cf", conf, "-lf", leases,
+		"-pf", filepath.Join(l.e.dir, "dhcpd.pid"), "br0"))
+	d.CleanExit = false // dhcpd ends by the signal; its exit is not the subject
+	d.WaitReady(10*time.Second, "serving", func() bool { return len(l.dhcp.Lines("Sending on   Socket")) > 0 })
+	l.bootAll(t)
 }
