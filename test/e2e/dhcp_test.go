@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	be "encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -131,15 +133,10 @@ func (n *netns) command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// listen opens a TCP listener inside the namespace (this process stays
-// outside it: only the socket is the namespace's).
-func (n *netns) listen(addr string) net.Listener {
-	n.t.Helper()
-	type result struct {
-		ln  net.Listener
-		err error
-	}
-	ch := make(chan result, 1)
+// do runs f on a thread inside the namespace (this process stays outside
+// it: sockets f opens are the namespace's and stay so).
+func (n *netns) do(f func() error) error {
+	errc := make(chan error, 1)
 	go func() {
 		// The thread enters the namespace and leaves it again; a thread
 		// that cannot leave it stays locked, and ends with the goroutine.
@@ -147,34 +144,44 @@ func (n *netns) listen(addr string) net.Listener {
 		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
 		if err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{err: err}
+			errc <- err
 			return
 		}
 		defer orig.Close()
 		ns, err := os.Open("/run/netns/" + n.name)
 		if err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{err: err}
+			errc <- err
 			return
 		}
 		defer ns.Close()
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{err: err}
+			errc <- err
 			return
 		}
-		ln, err := net.Listen("tcp", addr)
+		err = f()
 		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
-		ch <- result{ln, err}
+		errc <- err
 	}()
-	r := <-ch
-	if r.err != nil {
-		n.t.Fatalf("listen on %s in %s: %v", addr, n.name, r.err)
+	return <-errc
+}
+
+// listen opens a TCP listener inside the namespace.
+func (n *netns) listen(addr string) net.Listener {
+	n.t.Helper()
+	var ln net.Listener
+	err := n.do(func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	if err != nil {
+		n.t.Fatalf("listen on %s in %s: %v", addr, n.name, err)
 	}
-	n.t.Cleanup(func() { r.ln.Close() })
-	return r.ln
+	n.t.Cleanup(func() { ln.Close() })
+	return ln
 }
 
 // dhcpNode is a node of the test and its VM.
@@ -209,7 +216,7 @@ var dhcpLabNodes = []dhcpNode{
 func newDHCPLab(t *testing.T, names ...string) *dhcpLab {
 	t.Helper()
 	harness.RequireVMs(t, true)
-	testkit.RequireTool(t, "ipmitool")
+	testkit.RequireTool(t, "ipmitool", "curl")
 	for _, f := range []string{"/usr/lib/ipxe/ipxe.efi", "/usr/lib/ipxe/undionly.kpxe"} {
 		if _, err := os.Stat(f); err != nil {
 			testkit.Missing(t, fmt.Errorf("%s: apt-get install ipxe", f))
@@ -358,6 +365,7 @@ func TestDHCPRecipeDnsmasq(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.dnsmasq(t, "dhcp-range=192.168.24.100,192.168.24.200,1h", "conf-file="+recipe)
+	l.pxeROMs(t)
 	l.bootAll(t)
 }
 
@@ -388,5 +396,165 @@ func TestDHCPRecipeISC(t *testing.T) {
 		"-pf", filepath.Join(l.e.dir, "dhcpd.pid"), "br0"))
 	d.CleanExit = false // dhcpd ends by the signal; its exit is not the subject
 	d.WaitReady(10*time.Second, "serving", func() bool { return len(l.dhcp.Lines("Sending on   Socket")) > 0 })
+	l.pxeROMs(t)
 	l.bootAll(t)
+}
+
+// pxeDiscover is a DHCPDISCOVER as a PXE ROM that is not iPXE sends it
+// (PXE specification 2.1, section 2.2.1; RFC 4578): client system
+// architecture (option 93), network interface identifier (94), client
+// machine identifier (97) and the "PXEClient:Arch:xxxxx:UNDI:yyyzzz"
+// vendor class (60); no user class and no option 175, which only iPXE
+// sends. The broadcast flag asks for a broadcast answer (no address yet).
+func pxeDiscover(xid uint32, mac net.HardwareAddr, arch uint16) []byte {
+	p := make([]byte, 240)
+	p[0], p[1], p[2] = 1, 1, 6 // BOOTREQUEST, Ethernet, 6-byte address
+	be.BigEndian.PutUint32(p[4:], xid)
+	be.BigEndian.PutUint16(p[10:], 0x8000)
+	copy(p[28:], mac)
+	copy(p[236:], []byte{99, 130, 83, 99})
+	opt := func(code byte, v ...byte) { p = append(append(p, code, byte(len(v))), v...) }
+	opt(53, 1)          // DHCPDISCOVER
+	opt(57, 0x04, 0xec) // maximum message size 1260
+	opt(55, 1, 3, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135)
+	opt(93, byte(arch>>8), byte(arch))
+	opt(94, 1, 2, 1) // UNDI 2.1
+	opt(97, append([]byte{0}, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)...)
+	undi := map[uint16]string{0: "002001", 7: "003000", 9: "003000"}[arch]
+	opt(60, []byte(fmt.Sprintf("PXEClient:Arch:%05d:UNDI:%s", arch, undi))...)
+	return append(p, 255)
+}
+
+// pxeOffer is what a DHCPOFFER tells a PXE client: the boot file and the
+// server to fetch it from (siaddr).
+type pxeOffer struct {
+	file       string
+	nextServer net.IP
+}
+
+// parsePXEOffer reads a DHCPOFFER to xid; ok is false for anything else.
+func parsePXEOffer(b []byte, xid uint32) (o pxeOffer, ok bool) {
+	if len(b) < 240 || b[0] != 2 || be.BigEndian.Uint32(b[4:]) != xid || !bytes.Equal(b[236:240], []byte{99, 130, 83, 99}) {
+		return o, false
+	}
+	o.nextServer = net.IP(append([]byte{}, b[20:24]...))
+	o.file, _, _ = strings.Cut(string(b[108:236]), "\x00")
+	offer := false
+	for i := 240; i < len(b) && b[i] != 255; {
+		if b[i] == 0 {
+			i++
+			continue
+		}
+		if i+1 >= len(b) || i+2+int(b[i+1]) > len(b) {
+			return o, false
+		}
+		v := b[i+2 : i+2+int(b[i+1])]
+		switch b[i] {
+		case 53:
+			offer = len(v) == 1 && v[0] == 2
+		case 67: // the boot file as an option overrides the file field
+			o.file = strings.TrimRight(string(v), "\x00")
+		}
+		i += 2 + len(v)
+	}
+	return o, offer
+}
+
+// pxeROMs checks the branches no VM takes (subtests pxe-bios, pxe-efi9):
+// a DHCPDISCOVER as a BIOS PXE ROM (architecture 0) and as an x86-64 UEFI
+// one announcing architecture 9 (RFC 4578 names 7 "EFI BC", 9 "EFI
+// x86-64"; firmware sends either) gets the recipe's file and next server,
+// from a client port on the namespace's bridge; the BIOS file is then
+// fetched over TFTP (curl) and must be Debian's undionly.kpxe.
+func (l *dhcpLab) pxeROMs(t *testing.T) {
+	// The client is in a namespace of its own, linked to the bridge: in
+	// the server's, every source address would be local, and dropped.
+	cli := newNetns(t)
+	l.ns.ip("link", "add", "pjcli1", "type", "veth", "peer", "name", "pjcli0", "netns", cli.name)
+	l.ns.ip("link", "set", "pjcli1", "master", "br0", "up")
+	cli.ip("link", "set", "pjcli0", "up")
+	for i, c := range []struct {
+		name string
+		arch uint16
+		file string
+	}{
+		{"pxe-bios", 0, "undionly.kpxe"},
+		{"pxe-efi9", 9, "ipxe.efi"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // with the VMs; each client filters by its xid
+			mac := net.HardwareAddr{0x52, 0x54, 0, 0xd4, 0, byte(0x10 + i)}
+			xid := uint32(0x706a0000 + i)
+			offer := l.pxeDiscoverOffer(t, cli, xid, mac, c.arch)
+			if offer.file != c.file || !offer.nextServer.Equal(net.ParseIP(dhcpServerAddr)) {
+				t.Fatalf("architecture %d: offered file %q from %v; want %q from %s\n%s", c.arch, offer.file, offer.nextServer, c.file, dhcpServerAddr, l.dhcp.Tail(16<<10))
+			}
+			if c.arch != 0 {
+				return
+			}
+			got := filepath.Join(t.TempDir(), c.file)
+			if out, err := testkit.Run(t, 20*time.Second, "ip", "netns", "exec", l.ns.name, "curl", "-sS", "-o", got,
+				"tftp://"+dhcpServerAddr+"/"+offer.file); err != nil {
+				t.Fatalf("TFTP %s: %v\n%s", offer.file, err, out)
+			}
+			a, _ := os.ReadFile(got)
+			b, _ := os.ReadFile("/usr/lib/ipxe/undionly.kpxe")
+			if len(a) == 0 || !bytes.Equal(a, b) {
+				t.Errorf("TFTP %s: %d bytes, not Debian's undionly.kpxe (%d bytes)", offer.file, len(a), len(b))
+			}
+		})
+	}
+}
+
+// pxeDiscoverOffer broadcasts a PXE ROM's DHCPDISCOVER from pjcli0 in cli
+// (no address, as a booting machine has none: the source is 0.0.0.0) and
+// returns the offer; each send waits 4 s for it (dnsmasq pings an address
+// before it offers it), three times at most.
+func (l *dhcpLab) pxeDiscoverOffer(t *testing.T, cli *netns, xid uint32, mac net.HardwareAddr, arch uint16) pxeOffer {
+	t.Helper()
+	var conn net.PacketConn
+	err := cli.do(func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		f := os.NewFile(uintptr(fd), "dhcp-client")
+		defer f.Close()
+		for _, o := range []int{unix.SO_REUSEADDR, unix.SO_BROADCAST} {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o, 1); err != nil {
+				return err
+			}
+		}
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "pjcli0"); err != nil {
+			return err
+		}
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 68}); err != nil {
+			return err
+		}
+		conn, err = net.FilePacketConn(f)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("DHCP client socket in the namespace: %v", err)
+	}
+	defer conn.Close()
+	bcast := &net.UDPAddr{IP: net.IPv4bcast, Port: 67}
+	buf := make([]byte, 1500)
+	for try := 0; try < 3; try++ {
+		if _, err := conn.WriteTo(pxeDiscover(xid, mac, arch), bcast); err != nil {
+			t.Fatalf("send DHCPDISCOVER: %v", err)
+		}
+		conn.SetReadDeadline(time.Now().Add(4 * time.Second))
+		for {
+			n, _, err := conn.ReadFrom(buf)
+			if err != nil {
+				break // this try's time is up
+			}
+			if o, ok := parsePXEOffer(buf[:n], xid); ok {
+				return o
+			}
+		}
+	}
+	t.Fatalf("no DHCPOFFER for architecture %d within 12 s\n%s", arch, l.dhcp.Tail(16<<10))
+	return pxeOffer{}
 }
