@@ -126,7 +126,8 @@ func (n *netns) ip(args ...string) {
 	}
 }
 
-// exec is a command that runs in the namespace.
+// command is a command that runs in the namespace, killed if this
+// process dies.
 func (n *netns) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.name, name}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
