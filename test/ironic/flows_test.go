@@ -606,6 +606,9 @@ func forcedSyncOnDeadPDU(t *testing.T, d *deployment, name string, never func(ir
 	for _, e := range d.ir.history(t, name) {
 		switch {
 		case strings.Contains(e.Event, "Failed to change power state to 'power on' by 'power on'"):
+			if tries == 0 {
+				t.Logf("the first forced power on: %s", e.Event)
+			}
 			tries++
 		case strings.Contains(e.Event, "max retries exceeded") && strings.Contains(e.Event, "Switching node to maintenance mode"):
 			maintenance++
