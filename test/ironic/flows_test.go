@@ -106,39 +106,56 @@ func (d *deployment) node(role string) string { return d.prefix + role }
 
 // TestIronic enrolls what `powerjockey instackenv --format ironic` writes
 // (for the ipmi and, with --redfish, the redfish hardware type) into one
-// Ironic and runs every node's flow in parallel.
+// Ironic and runs every node's flow in parallel. redfish-forcesync runs the
+// one flow that [conductor]force_power_state_during_sync changes, the dead
+// PDU, on a second Ironic with Ironic's default (true) and its own
+// deployment, alongside the others.
 func TestIronic(t *testing.T) {
-	ir := startIronic(t)
-	for i, hw := range []string{"ipmi", "redfish"} {
-		t.Run(hw, func(t *testing.T) {
-			t.Parallel()
-			d := newDeployment(t, ir, hw, i)
-			flows := map[string]func(*testing.T, *deployment){
-				"power":   powerFlow,
-				"selfoff": selfShutdownFlow,
-				"behind":  behindIronicsBackFlow,
-				"deadpdu": deadPDUFlow,
-				"manual":  manualFlow,
-				"wrong":   wrongEndpointFlow,
-			}
-			if hw == "redfish" {
-				flows["verified"] = verifiedTLSFlow
-			} else {
-				flows["console"] = consoleFlow
-			}
-			// Every flow at once: t.Run from goroutines is not bound by
-			// -parallel (GOMAXPROCS, 2 here), and the flows mostly wait.
-			var wg sync.WaitGroup
-			for name, flow := range flows {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					t.Run(name, func(t *testing.T) { flow(t, d) })
-				}()
-			}
-			wg.Wait()
-		})
+	ir := startIronic(t, false)
+	variants := []struct {
+		name, hw  string
+		forceSync bool
+	}{{"ipmi", "ipmi", false}, {"redfish", "redfish", false}, {"redfish-forcesync", "redfish", true}}
+	// Every variant and flow at once: t.Run from goroutines is not bound
+	// by -parallel (GOMAXPROCS, 2 here), and the flows mostly wait.
+	var wg sync.WaitGroup
+	for i, v := range variants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(v.name, func(t *testing.T) {
+				flows := map[string]func(*testing.T, *deployment){"deadpdu": deadPDUFlow}
+				server := ir
+				if v.forceSync {
+					server = startIronic(t, true)
+				} else {
+					maps.Copy(flows, map[string]func(*testing.T, *deployment){
+						"power":   powerFlow,
+						"selfoff": selfShutdownFlow,
+						"behind":  behindIronicsBackFlow,
+						"manual":  manualFlow,
+						"wrong":   wrongEndpointFlow,
+					})
+					if v.hw == "redfish" {
+						flows["verified"] = verifiedTLSFlow
+					} else {
+						flows["console"] = consoleFlow
+					}
+				}
+				d := newDeployment(t, server, v.hw, i)
+				var wg sync.WaitGroup
+				for name, flow := range flows {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						t.Run(name, func(t *testing.T) { flow(t, d) })
+					}()
+				}
+				wg.Wait()
+			})
+		}()
 	}
+	wg.Wait()
 }
 
 func newDeployment(t *testing.T, ir *server, hw string, i int) *deployment {
@@ -492,12 +509,14 @@ func behindIronicsBackFlow(t *testing.T, d *deployment) {
 // deadPDUFlow: the node's PDU stops answering while the machine runs.
 // Ironic's power off fails with last_error set; its power sync never
 // records the machine as off; and once the PDU answers again Ironic
-// records it on.
+// records it on, without switching anything.
 func deadPDUFlow(t *testing.T, d *deployment) {
 	name := d.node("deadpdu")
+	m := d.env.Rack.Machine(name)
 	d.makeAvailable(t, name, false)
 	d.power(t, name, "on", "power on", false)
 	d.agree(t, name, sim.Running)
+	boots := m.Boots()
 
 	agent := d.env.Rack.PDU("flaky").Agent()
 	agent.SetDropAll(true)
@@ -514,15 +533,15 @@ func deadPDUFlow(t *testing.T, d *deployment) {
 		t.Errorf("last_error does not name the failed action: %s", *n.LastError)
 	}
 	t.Logf("after the failed power off: %v", n)
-	if st := d.env.Rack.Machine(name).State(); st != sim.Running {
+	if st := m.State(); st != sim.Running {
 		t.Fatalf("the machine is %v: the failed power off must not have switched anything", st)
 	}
 
 	// Powerjockey answers with its last reading while it is recent, then
 	// admits it does not know. Ironic's sync then records no power state:
 	// unknown, not off.
-	switch d.hw {
-	case "ipmi":
+	switch {
+	case d.hw == "ipmi":
 		// ipmitool fails; after its retries Ironic sets maintenance.
 		n = d.ir.waitNode(t, name, 90*time.Second, "in maintenance after failed syncs", func(n ironicNode) bool {
 			return n.Maintenance && n.PowerState == nil
@@ -530,13 +549,19 @@ func deadPDUFlow(t *testing.T, d *deployment) {
 		if !strings.Contains(str(n.MaintenanceReason), "max retries exceeded") || str(n.Fault) != "power failure" {
 			t.Errorf("maintenance reason or fault: %v", n)
 		}
-	case "redfish":
-		// PowerState null: sushy and Ironic read "no power state".
+	case !d.ir.forceSync:
+		// PowerState null: sushy and Ironic read "no power state", which
+		// the sync adopts.
 		n = d.ir.waitNode(t, name, 90*time.Second, "recorded with no power state", func(n ironicNode) bool {
 			return n.PowerState == nil
 		}, never)
+	default:
+		n = forcedSyncOnDeadPDU(t, d, name, never)
 	}
 	t.Logf("with the PDU silent: %v", n)
+	if st, b := m.State(), m.Boots(); st != sim.Running || b != boots {
+		t.Fatalf("with the PDU silent the machine is %v after %d boots (%d before): nothing may have been switched", st, b, boots)
+	}
 
 	agent.SetDropAll(false)
 	n = d.ir.waitNode(t, name, 60*time.Second, "power on again once the PDU answers", func(n ironicNode) bool {
@@ -545,7 +570,64 @@ func deadPDUFlow(t *testing.T, d *deployment) {
 	if n.Fault != nil {
 		t.Errorf("fault not cleared: %v", n)
 	}
+	t.Logf("once the PDU answers: %v", n)
 	d.agree(t, name, sim.Running)
+	if b := m.Boots(); b != boots {
+		t.Errorf("the machine booted %d times after the PDU came back: Ironic's recovery must only read the state", b-boots)
+	}
+}
+
+// forcedSyncOnDeadPDU is the dead PDU under Ironic's default,
+// force_power_state_during_sync = true. The sync reads no power state
+// (PowerState null) where it recorded "power on", so it powers the node
+// on to match: powerjockey's Reset On fails, the PDU being silent; after
+// power_state_sync_max_retries of these Ironic puts the node into
+// maintenance with fault "power failure" and no power state. Its power
+// failure recovery then reads the state again, and since sushy's "no power
+// state" is no error it takes the node out of maintenance at once, still
+// with no power state; last_error keeps the reason. The maintenance may
+// last less than one listing, so it is checked in the node's history and
+// Ironic's log, where each step is written.
+func forcedSyncOnDeadPDU(t *testing.T, d *deployment, name string, never func(ironicNode)) ironicNode {
+	t.Helper()
+	var sawMaintenance bool
+	n := d.ir.waitNode(t, name, 90*time.Second, "back out of maintenance with no power state after the forced syncs failed", func(n ironicNode) bool {
+		return !n.Maintenance && n.PowerState == nil && strings.Contains(str(n.LastError), "max retries exceeded")
+	}, func(n ironicNode) {
+		never(n)
+		if n.Maintenance {
+			sawMaintenance = true
+			if str(n.Fault) != "power failure" || n.PowerState != nil {
+				t.Errorf("in maintenance: %v", n)
+			}
+		}
+	})
+	var tries, maintenance int
+	for _, e := range d.ir.history(t, name) {
+		switch {
+		case strings.Contains(e.Event, "Failed to change power state to 'power on' by 'power on'"):
+			if tries == 0 {
+				t.Logf("the first forced power on: %s", e.Event)
+			}
+			tries++
+		case strings.Contains(e.Event, "max retries exceeded") && strings.Contains(e.Event, "Switching node to maintenance mode"):
+			maintenance++
+		}
+	}
+	if tries == 0 || maintenance != 1 {
+		t.Errorf("node history: %d failed forced power on(s), %d maintenance entries; want some and 1:\n%v", tries, maintenance, d.ir.history(t, name))
+	}
+	var recovered bool
+	for _, l := range d.ir.log.Lines(n.UUID) {
+		// Only nodes in maintenance with fault "power failure" are
+		// looked at by the recovery.
+		recovered = recovered || strings.Contains(l, "is recovered from power failure with actual power state 'None'")
+	}
+	if !recovered {
+		t.Errorf("Ironic did not log the recovery with no power state")
+	}
+	t.Logf("forced syncs: %d failed power on(s), then maintenance (seen in a listing: %v), then recovery with no power state", tries, sawMaintenance)
+	return n
 }
 
 // manualFlow: a node with no power means is enrolled as manual-management

@@ -88,9 +88,11 @@ connection = sqlite:///{{.Dir}}/ironic.sqlite
 [conductor]
 automated_clean = false
 sync_power_state_interval = {{.SyncInterval}}
-# Adopt what the sensors say (TripleO's setting): a ramdisk that powers its
-# machine off must not be powered on again by the sync.
-force_power_state_during_sync = false
+# false adopts what the sensors say (TripleO's setting): a ramdisk that
+# powers its machine off must not be powered on again by the sync. true,
+# Ironic's default (Bifrost, plain installs), makes the sync drive the
+# machine to the recorded state instead.
+force_power_state_during_sync = {{.ForceSync}}
 power_state_sync_max_retries = {{.SyncMaxRetries}}
 power_failure_recovery_interval = {{.RecoveryInterval}}
 power_state_change_timeout = 30
@@ -148,6 +150,8 @@ type server struct {
 	t    *testing.T
 	dir  string
 	url  string
+	// forceSync is [conductor]force_power_state_during_sync.
+	forceSync bool
 	log  testkit.Log
 	proc *harness.Process
 	http *http.Client
@@ -176,12 +180,13 @@ func requireIronic(t *testing.T) {
 }
 
 // startIronic creates Ironic's database and starts API and conductor in
-// one process, stopped when the test ends. Its log is in every failure
+// one process, stopped when the test ends, with forceSync as
+// [conductor]force_power_state_during_sync. Its log is in every failure
 // message that concerns it.
-func startIronic(t *testing.T) *server {
+func startIronic(t *testing.T, forceSync bool) *server {
 	t.Helper()
 	requireIronic(t)
-	s := &server{t: t, dir: t.TempDir(), http: &http.Client{Timeout: 90 * time.Second}}
+	s := &server{t: t, dir: t.TempDir(), forceSync: forceSync, http: &http.Client{Timeout: 90 * time.Second}}
 	port := testkit.FreePort(t, "tcp")
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	for _, d := range []string{"tmp", "lock", "console"} {
@@ -193,6 +198,7 @@ func startIronic(t *testing.T) *server {
 	if err := ironicConf.Execute(&conf, map[string]any{
 		"Dir": s.dir, "Port": port, "SyncInterval": syncInterval,
 		"SyncMaxRetries": syncMaxRetries, "RecoveryInterval": recoveryInterval,
+		"ForceSync": forceSync,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -507,4 +513,25 @@ func (s *server) waitNode(t *testing.T, name string, within time.Duration, what 
 // idle reports a node with no power or provision change in progress.
 func idle(n ironicNode) bool {
 	return n.TargetPowerState == nil && n.TargetProvision == nil && n.Reservation == nil
+}
+
+// historyEvent is one entry of a node's history in Ironic, where every
+// error that sets last_error is kept.
+type historyEvent struct {
+	Severity  string `json:"severity"`
+	EventType string `json:"event_type"`
+	Event     string `json:"event"`
+}
+
+// history reads the node's whole history, oldest first (GET
+// /v1/nodes/NAME/history?detail=true).
+func (s *server) history(t *testing.T, name string) []historyEvent {
+	t.Helper()
+	var h struct {
+		History []historyEvent `json:"history"`
+	}
+	if err := s.get("/v1/nodes/"+name+"/history?detail=true", &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.History
 }
