@@ -147,14 +147,14 @@ func ironicEnv() []string {
 
 // server is a running Ironic.
 type server struct {
-	t    *testing.T
-	dir  string
-	url  string
+	t   *testing.T
+	dir string
+	url string
 	// forceSync is [conductor]force_power_state_during_sync.
 	forceSync bool
-	log  testkit.Log
-	proc *harness.Process
-	http *http.Client
+	log       testkit.Log
+	proc      *harness.Process
+	http      *http.Client
 
 	// One poller lists every node twice a second for all the flows:
 	// a GET per flow and poll would keep Ironic's one process busy.
