@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,23 +101,8 @@ func TestAbuse(t *testing.T) {
 	scale := abuseScale()
 	dir := t.TempDir()
 	bin := build(t, dir, "github.com/powerjockey/powerjockey/cmd/powerjockey")
-	ports := freePorts(t, nodes)
 	httpPort := testkit.FreePort(t, "tcp")
-	var b strings.Builder
-	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nnodes:\n", filepath.Join(dir, "state"), httpPort)
-	for i, p := range ports {
-		fmt.Fprintf(&b, "  - {name: n%03d, ipmi: {listen: \"127.0.0.1:%d\", username: admin, password: password}}\n", i, p)
-	}
-	cfg := filepath.Join(dir, "pj.yaml")
-	os.WriteFile(cfg, []byte(b.String()), 0o600)
-	cmd := exec.Command(bin, "serve", "--config", cfg)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	if !waitAnswering(ports, time.Now().Add(20*time.Second)) {
-		t.Fatal("daemon did not come up")
-	}
+	cmd, ports := serveIPMINodes(t, dir, bin, nodes, "n%03d", fmt.Sprintf("127.0.0.1:%d", httpPort))
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort)
 	rssBefore := vmRSS(cmd.Process.Pid)
 

@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,23 +37,8 @@ func TestOpenSessionFlood(t *testing.T) {
 	const nodes = 4
 	dir := t.TempDir()
 	bin := build(t, dir, "github.com/powerjockey/powerjockey/cmd/powerjockey")
-	ports := freePorts(t, nodes)
 	httpPort := testkit.FreePort(t, "tcp")
-	var b strings.Builder
-	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"127.0.0.1:%d\"}\nnodes:\n", filepath.Join(dir, "state"), httpPort)
-	for i, p := range ports {
-		fmt.Fprintf(&b, "  - {name: n%d, ipmi: {listen: \"127.0.0.1:%d\", username: admin, password: password}}\n", i, p)
-	}
-	cfg := filepath.Join(dir, "pj.yaml")
-	os.WriteFile(cfg, []byte(b.String()), 0o600)
-	cmd := exec.Command(bin, "serve", "--config", cfg)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	if !waitAnswering(ports, time.Now().Add(20*time.Second)) {
-		t.Fatal("daemon did not come up")
-	}
+	cmd, ports := serveIPMINodes(t, dir, bin, nodes, "n%d", fmt.Sprintf("127.0.0.1:%d", httpPort))
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort)
 	call := func(port int) bool {
 		out, err := exec.Command("ipmitool", "-I", "lanplus", "-H", "127.0.0.1", "-p", strconv.Itoa(port),

@@ -1,12 +1,7 @@
 package perf
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,22 +25,7 @@ func TestSessionLoad(t *testing.T) {
 	const nodes = 100
 	dir := t.TempDir()
 	bin := build(t, dir, "github.com/powerjockey/powerjockey/cmd/powerjockey")
-	ports := freePorts(t, nodes)
-	var b strings.Builder
-	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: \"off\"}\nnodes:\n", filepath.Join(dir, "state"))
-	for i, p := range ports {
-		fmt.Fprintf(&b, "  - {name: n%03d, ipmi: {listen: \"127.0.0.1:%d\", username: admin, password: password}}\n", i, p)
-	}
-	cfg := filepath.Join(dir, "pj.yaml")
-	os.WriteFile(cfg, []byte(b.String()), 0o600)
-	cmd := exec.Command(bin, "serve", "--config", cfg)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	if !waitAnswering(ports, time.Now().Add(20*time.Second)) {
-		t.Fatal("daemon did not come up")
-	}
+	cmd, ports := serveIPMINodes(t, dir, bin, nodes, "n%03d", "off")
 	// maxCPU is five to eight times what a session costs the daemon
 	// (115-210 µs, docs/performance.md), maxP50 twenty times the median
 	// seen with both cores taken by others (4.4 ms).

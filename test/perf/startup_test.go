@@ -18,6 +18,33 @@ import (
 // asfPing is an RMCP ASF Presence Ping; every endpoint answers it.
 var asfPing = []byte{0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, 0x01, 0x00, 0x00}
 
+// serveIPMINodes starts the daemon built at bin with nodes IPMI-only nodes
+// (named by nameFormat, user admin, password password) on fresh ports, the
+// HTTP face on httpListen ("off" for none), and waits until every endpoint
+// answers. The daemon is stopped when the test ends.
+func serveIPMINodes(t *testing.T, dir, bin string, nodes int, nameFormat, httpListen string) (*exec.Cmd, []int) {
+	t.Helper()
+	ports := freePorts(t, nodes)
+	var b strings.Builder
+	fmt.Fprintf(&b, "state_dir: %s\nhttp: {listen: %q}\nnodes:\n", filepath.Join(dir, "state"), httpListen)
+	for i, p := range ports {
+		fmt.Fprintf(&b, "  - {name: "+nameFormat+", ipmi: {listen: \"127.0.0.1:%d\", username: admin, password: password}}\n", i, p)
+	}
+	cfg := filepath.Join(dir, "pj.yaml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfg)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	if !waitAnswering(ports, time.Now().Add(20*time.Second)) {
+		t.Fatal("daemon did not come up")
+	}
+	return cmd, ports
+}
+
 // waitAnswering pings every port until each has answered a presence ping
 // (in batches: a thousand pongs at once would overflow the socket buffer)
 // and reports whether that happened before the deadline.
