@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -46,18 +45,9 @@ nodes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	done := make(chan error, 1)
-	go func() { done <- d.RunServers(ctx) }()
+	d, done := startServing(t, ctx, cfg)
 
 	do := func(method, url, body string, hdr ...string) (int, http.Header, string) {
 		t.Helper()

@@ -41,17 +41,8 @@ func TestServeRedfish(t *testing.T) {
 	dir := t.TempDir()
 	rf := testkit.FreePort(t, "tcp")
 	cfg := redfishConfig(t, dir, rf, "", "compute-0")
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	done := make(chan error, 1)
-	go func() { done <- d.RunServers(ctx) }()
+	d, done := startServing(t, ctx, cfg)
 
 	var client *http.Client
 	var systems func() []string
@@ -119,16 +110,7 @@ func TestRunServersFirstError(t *testing.T) {
 	defer busy.Close()
 	dir := t.TempDir()
 	cfg := redfishConfig(t, dir, busy.Addr().(*net.TCPAddr).Port, ", insecure_http: true", "compute-0")
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	done := make(chan error, 1)
-	go func() { done <- d.RunServers(context.Background()) }()
+	_, done := startServing(t, context.Background(), cfg)
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "redfish") {
@@ -150,18 +132,9 @@ func TestServeRedfishInsecureHTTP(t *testing.T) {
 	dir := t.TempDir()
 	rf := testkit.FreePort(t, "tcp")
 	cfg := redfishConfig(t, dir, rf, ", insecure_http: true", "compute-0")
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	done := make(chan error, 1)
-	go func() { done <- d.RunServers(ctx) }()
+	_, done := startServing(t, ctx, cfg)
 	url := fmt.Sprintf("http://127.0.0.1:%d/redfish/v1/", rf)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -185,4 +158,22 @@ func TestServeRedfishInsecureHTTP(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("RunServers: %v", err)
 	}
+}
+
+// startServing builds a daemon from cfg, starts its nodes and runs its
+// servers until ctx ends, as serve does; done receives RunServers' result.
+// The daemon is stopped when the test ends.
+func startServing(t *testing.T, ctx context.Context, cfg *config.Config) (*Daemon, <-chan error) {
+	t.Helper()
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Stop)
+	done := make(chan error, 1)
+	go func() { done <- d.RunServers(ctx) }()
+	return d, done
 }
