@@ -208,6 +208,19 @@ func (c *guardedConn) admitKind(kind packetKind, pkt []byte, src netip.AddrPort)
 	return "unknown"
 }
 
+// admitLoginStart is what opens a login, RMCP+ Open Session or v1.5 Get
+// Session Challenge, must pass first: the source is not locked out for
+// failed logins, and it can pay the pre-authentication budget (proven:
+// whether it logged in recently). why is the drop reason, "" to go on.
+func (c *guardedConn) admitLoginStart(addr netip.Addr) (proven bool, why string) {
+	if c.guard.lockedOut(sourceKey{c.ep, addr}) {
+		c.guard.refusedLogin(c.ep, addr, "", "too many failed logins")
+		return false, "auth_rate_limited"
+	}
+	proven = c.guard.isProven(addr)
+	return proven, c.spendPreAuth(addr, proven)
+}
+
 // spendPreAuth charges one pre-authentication datagram to its lane's
 // budgets: the endpoint's and the global unproven budgets for a source
 // without a recent login (its address may be forged: it is charged to no

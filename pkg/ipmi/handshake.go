@@ -67,13 +67,8 @@ func (c *guardedConn) removePendingLocked(p *pendingSession) int {
 // are dropped (consoles resend them), not allowed to evict a console's
 // handshake before its RAKP 1 arrives (consoles give up on that).
 func (c *guardedConn) admitOpenSession(pkt []byte, src netip.AddrPort) string {
-	key := sourceKey{c.ep, src.Addr()}
-	if c.guard.lockedOut(key) {
-		c.guard.refusedLogin(c.ep, src.Addr(), "", "too many failed logins")
-		return "auth_rate_limited"
-	}
-	proven := c.guard.isProven(src.Addr())
-	if why := c.spendPreAuth(src.Addr(), proven); why != "" {
+	proven, why := c.admitLoginStart(src.Addr())
+	if why != "" {
 		return why
 	}
 	if c.rmcpSessions() >= c.ep.cfg.MaxSessions {

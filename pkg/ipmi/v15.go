@@ -55,13 +55,8 @@ const maxFakeChallenges = 64
 // it answers itself (go-ipmi's 0x81 "invalid user name" would tell names
 // apart).
 func (c *guardedConn) admitV15Challenge(pkt []byte, src netip.AddrPort) string {
-	key := sourceKey{c.ep, src.Addr()}
-	if c.guard.lockedOut(key) {
-		c.guard.refusedLogin(c.ep, src.Addr(), "", "too many failed logins")
-		return "auth_rate_limited"
-	}
-	proven := c.guard.isProven(src.Addr())
-	if why := c.spendPreAuth(src.Addr(), proven); why != "" {
+	proven, why := c.admitLoginStart(src.Addr())
+	if why != "" {
 		return why
 	}
 	_, _, _, _, msg, _ := v15Header(pkt)
