@@ -44,6 +44,25 @@ func build(t *testing.T, dir, pkg string) string {
 	return out
 }
 
+// serveSimulatedRack checks that the simulator accepts the configuration
+// at cfgPath, then starts the simulated rack and the daemon on it, each as
+// a process of its own (their CPU is not this test process's, which may be
+// built with the race detector), and returns the daemon's command.
+func serveSimulatedRack(t *testing.T, pjBin, cfgPath string) *exec.Cmd {
+	t.Helper()
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.FromConfig(cfg, sim.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	startUntil(t, exec.Command(pjBin, "sim", "--config", cfgPath), "simulating")
+	serve := exec.Command(pjBin, "serve", "--config", cfgPath)
+	startUntil(t, serve, "powerjockey serving")
+	return serve
+}
+
 // startUntil starts cmd and waits until its output contains marker.
 func startUntil(t *testing.T, cmd *exec.Cmd, marker string) {
 	t.Helper()
@@ -175,17 +194,7 @@ func TestCompareSweeps(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sim.FromConfig(cfg, sim.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	// The simulated PDUs run as their own process (not in this test
-	// process, which may be built with the race detector).
-	startUntil(t, exec.Command(pjBin, "sim", "--config", cfgPath), "simulating")
-	startUntil(t, exec.Command(pjBin, "serve", "--config", cfgPath), "powerjockey serving")
+	serveSimulatedRack(t, pjBin, cfgPath)
 	startUntil(t, exec.Command(bareBin, "-base-port", strconv.Itoa(bareBase), "-n", strconv.Itoa(n)), "ready")
 	for i := 0; i < n; i++ {
 		py := exec.Command("/usr/bin/python3", "pyghmibmc/bmc.py", strconv.Itoa(pyBase+i))

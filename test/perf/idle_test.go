@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/powerjockey/powerjockey/pkg/config"
-	"github.com/powerjockey/powerjockey/pkg/sim"
 	"github.com/powerjockey/powerjockey/test/testkit"
 )
 
@@ -136,18 +134,7 @@ func TestIdleCPU(t *testing.T) {
 	simPDUs, silentPDUs, wolPort := all[3*n], all[3*n+42], all[3*n+84]
 	simCfg := idleRackConfig(t, filepath.Join(dir, "sim"), simPorts, simPDUs, wolPort)
 	silentCfg := idleRackConfig(t, filepath.Join(dir, "silent"), silentPorts, silentPDUs, wolPort)
-	cfg, err := config.Load(simCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sim.FromConfig(cfg, sim.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	// The rack is simulated by a process of its own: its CPU is not the
-	// daemon's, and this test process may be built with the race detector.
-	startUntil(t, exec.Command(pjBin, "sim", "--config", simCfg), "simulating")
-	pjSim := exec.Command(pjBin, "serve", "--config", simCfg)
-	startUntil(t, pjSim, "powerjockey serving")
+	pjSim := serveSimulatedRack(t, pjBin, simCfg)
 	pjSilent := exec.Command(pjBin, "serve", "--config", silentCfg)
 	startUntil(t, pjSilent, "powerjockey serving")
 	bare := exec.Command(bareBin, "-base-port", strconv.Itoa(barePorts[0]), "-n", strconv.Itoa(n))
